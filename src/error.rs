@@ -1,0 +1,72 @@
+//! The crate's error type. Every error about input names the file, and the line when there is one.
+
+use std::io;
+
+use crate::parse::FormatError;
+
+/// What can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input could not be opened.
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        /// The input as named.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// An input named a directory.
+    #[error(
+        "{path}: is a directory, not a log file (name its files, or a glob such as '{path}/*.log')"
+    )]
+    IsDirectory {
+        /// The input as named.
+        path: String,
+    },
+    /// Reading an input failed part-way (a truncated gzip stream, an I/O error).
+    #[error("{path}: line {line}: read error: {source}")]
+    Read {
+        /// The input as named.
+        path: String,
+        /// The 1-based line being read.
+        line: u64,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A glob matched no file.
+    #[error("{0}: no file matches this pattern")]
+    NoMatch(String),
+    /// A glob that does not compile.
+    #[error("{pattern}: bad glob: {message}")]
+    Glob {
+        /// The glob as given.
+        pattern: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A bad `--format`.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A command whose issue has not landed yet.
+    #[error("`logsieve {command}` is not yet available in this version: {what}")]
+    NotYetAvailable {
+        /// The subcommand.
+        command: &'static str,
+        /// What it will do.
+        what: &'static str,
+    },
+    /// Writing an output file failed.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The output path.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Writing to stdout failed (other than a closed pipe, which ends the run quietly).
+    #[error("writing output: {0}")]
+    Stdout(io::Error),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

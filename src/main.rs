@@ -1,0 +1,21 @@
+//! The `logsieve` binary: parses the command line and runs it. See the library for the stages.
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+use logsieve::{cli::Cli, pipeline, Error};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match pipeline::run(cli) {
+        Ok(outcome) => outcome.into(),
+        // A closed pipe (`logsieve normalize x | head`) is how the reader says it has enough.
+        Err(Error::Stdout(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each message already carries its cause.
+            eprintln!("logsieve: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

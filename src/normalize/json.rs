@@ -1,0 +1,151 @@
+//! Writing a flat list of dotted keys as one nested JSON object.
+
+use serde_json::Value;
+
+use crate::record::Timestamp;
+
+/// A value to write.
+#[derive(Debug)]
+pub enum Leaf<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An unsigned number.
+    U64(u64),
+    /// A timestamp, written as an ISO 8601 string.
+    Time(Timestamp),
+    /// Any JSON value.
+    Json(&'a Value),
+    /// An array of strings.
+    Strs(&'a [String]),
+    /// An object whose keys are written whole (dots and all).
+    Map(Vec<(&'a str, &'a Value)>),
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
+    match leaf {
+        Leaf::Str(s) => write_str(out, s),
+        Leaf::U64(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Leaf::Time(t) => {
+            out.push(b'"');
+            t.write_iso(out);
+            out.push(b'"');
+        }
+        Leaf::Json(v) => {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        Leaf::Strs(items) => {
+            out.push(b'[');
+            for (i, s) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, s);
+            }
+            out.push(b']');
+        }
+        Leaf::Map(entries) => {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Writes `entries` (dotted keys) as one nested object, keys sorted segment by segment. A key
+/// that is also the prefix of another (`a` and `a.b`) would need to be both a value and an object,
+/// and a repeated key would be written twice: such a leaf, and every repeat after the first, is
+/// left out so that keys stay unique. The callers never produce such pairs.
+pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
+    entries.sort_by(|a, b| a.0.split('.').cmp(b.0.split('.')));
+    entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    let shadowed: Vec<bool> = (0..entries.len())
+        .map(|i| {
+            entries.get(i + 1).is_some_and(|next| {
+                next.0.len() > entries[i].0.len()
+                    && next.0.starts_with(entries[i].0)
+                    && next.0.as_bytes()[entries[i].0.len()] == b'.'
+            })
+        })
+        .collect();
+    let mut shadow = shadowed.into_iter();
+    entries.retain(|_| !shadow.next().unwrap_or(false));
+    out.push(b'{');
+    let mut open: Vec<&str> = Vec::new();
+    let mut first = true;
+    for (key, leaf) in &entries {
+        let segs: Vec<&str> = key.split('.').collect();
+        let (path, name) = segs.split_at(segs.len() - 1);
+        let common = open.iter().zip(path).take_while(|(a, b)| a == b).count();
+        while open.len() > common {
+            open.pop();
+            out.push(b'}');
+            first = false;
+        }
+        for seg in &path[common..] {
+            if !first {
+                out.push(b',');
+            }
+            write_str(out, seg);
+            out.extend_from_slice(b":{");
+            open.push(seg);
+            first = true;
+        }
+        if !first {
+            out.push(b',');
+        }
+        write_str(out, name[0]);
+        out.push(b':');
+        write_leaf(out, leaf);
+        first = false;
+    }
+    for _ in open {
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(keys: &[&'static str]) -> String {
+        let mut out = Vec::new();
+        write_nested(
+            &mut out,
+            keys.iter().map(|k| (*k, Leaf::Str("v"))).collect(),
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn nesting() {
+        assert_eq!(nested(&[]), "{}");
+        assert_eq!(nested(&["b", "a"]), r#"{"a":"v","b":"v"}"#);
+        assert_eq!(
+            nested(&["a.b.c", "a.b.d", "a.e", "f"]),
+            r#"{"a":{"b":{"c":"v","d":"v"},"e":"v"},"f":"v"}"#
+        );
+        assert_eq!(
+            nested(&["x.y", "log.level", "logsieve.line", "log.syslog.priority"]),
+            r#"{"log":{"level":"v","syslog":{"priority":"v"}},"logsieve":{"line":"v"},"x":{"y":"v"}}"#
+        );
+        assert_eq!(nested(&["a", "a.b"]), r#"{"a":{"b":"v"}}"#);
+        assert_eq!(nested(&["a.b", "a.b"]), r#"{"a":{"b":"v"}}"#);
+        assert_eq!(
+            nested(&["a-b.c", "a.d", "a!.e"]),
+            r#"{"a":{"d":"v"},"a!":{"e":"v"},"a-b":{"c":"v"}}"#
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Headers with no product-specific structure: a line that starts with a timestamp and nothing
+//! else known (Exim's main log, many application logs), and a level word followed by a logger
+//! name (OpenStack nova without its file header).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::syslog::trim_end;
+use super::time::{parse_any, scan_iso};
+use crate::record::{Record, RecordKind};
+
+static LEVELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|AUDIT) ([A-Za-z_][\w.$:-]*) (.*)$").expect("static regex")
+});
+
+/// A line that starts with an ISO 8601, `yyyy/mm/dd hh:mm:ss` or ctime
+/// (`Fri Jan 19 12:20:33 2007`) stamp, then the message; a leading `[pid]` or `[pid N]` after the
+/// stamp is taken as the pid (Exim, vsftpd). `None`: no such stamp.
+pub fn parse_timestamped(line: &str) -> Option<Record> {
+    let b = line.as_bytes();
+    let (ts, n) = match scan_iso(b) {
+        Some(found) => found,
+        None => {
+            let len = if b.first().is_some_and(u8::is_ascii_alphabetic) {
+                24
+            } else {
+                19
+            };
+            (parse_any(line.get(..len)?, None)?, len)
+        }
+    };
+    let rest = line[n..].strip_prefix(' ')?;
+    let mut rec = Record::new(RecordKind::Timestamped, String::new());
+    rec.timestamp = Some(ts);
+    let mut message = rest;
+    if let Some(inner) = rest.strip_prefix('[') {
+        if let Some((pid, after)) = inner.split_once("] ") {
+            if let Ok(p) = pid.strip_prefix("pid ").unwrap_or(pid).parse() {
+                rec.pid = Some(p);
+                message = after;
+            }
+        }
+    }
+    rec.message = trim_end(message).to_owned();
+    Some(rec)
+}
+
+/// `INFO nova.compute.claims [req-...] msg`: a level word, a logger name, the message.
+/// `None`: not this form.
+pub fn parse_levelled(line: &str) -> Option<Record> {
+    let c = LEVELLED.captures(line)?;
+    let mut rec = Record::new(RecordKind::Pattern, trim_end(c.get(3)?.as_str()));
+    rec.severity = c.get(1)?.as_str().parse().ok();
+    rec.app = Some(c.get(2)?.as_str().to_owned());
+    Some(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Severity;
+
+    #[test]
+    fn timestamped_table() {
+        let r =
+            parse_timestamped("2013-06-02 09:05:48 [18505] SMTP protocol synchronization error")
+                .unwrap();
+        assert_eq!(
+            (r.pid, r.message.as_str()),
+            (Some(18505), "SMTP protocol synchronization error")
+        );
+        assert_eq!(r.timestamp.unwrap().to_string(), "2013-06-02T09:05:48");
+        let r = parse_timestamped(
+            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.pid, r.message.as_str()),
+            (
+                None,
+                "10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all"
+            )
+        );
+        let r = parse_timestamped(
+            "Fri Jan 19 12:20:33 2007 [pid 27202] [anonymous] FAIL LOGIN: Client \"64.106.46.98\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.pid, r.message.as_str()),
+            (
+                Some(27202),
+                "[anonymous] FAIL LOGIN: Client \"64.106.46.98\""
+            )
+        );
+        assert_eq!(r.timestamp.unwrap().to_string(), "2007-01-19T12:20:33");
+        let r = parse_timestamped("2012/04/09 11:53:29 something").unwrap();
+        assert_eq!(r.message, "something");
+        for line in [
+            "",
+            "2013-06-02",
+            "2013-06-02 09:05:48",
+            "2013-06-02 09:05:48x y",
+            "hello 2013-06-02 09:05:48 x",
+        ] {
+            assert!(parse_timestamped(line).is_none(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn levelled_table() {
+        let r = parse_levelled("INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful on node parisaserver").unwrap();
+        assert_eq!(
+            (r.severity, r.app.as_deref(), r.message.as_str()),
+            (
+                Some(Severity::Info),
+                Some("nova.compute.claims"),
+                "[req-a4] [instance: 1176] Claim successful on node parisaserver"
+            )
+        );
+        for line in ["", "INFO", "info nova x", "INFO  x", "Hello world again"] {
+            assert!(parse_levelled(line).is_none(), "{line:?}");
+        }
+    }
+}
