@@ -10,23 +10,13 @@ use logsieve::normalize::{write_ecs, Origin};
 use logsieve::parse::{Format, LineParser, YearAnchor};
 
 fn lines(name: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("datasets/loghub")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/loghub").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|l| l.trim_end_matches('\r').to_owned())
-        .collect()
+    text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect()
 }
 
 fn bench(c: &mut Criterion) {
-    for (system, format) in [
-        ("OpenSSH", "syslog"),
-        ("Linux", "syslog"),
-        ("OpenSSH", "auto"),
-        ("HDFS", "auto"),
-        ("BGL", "auto"),
-    ] {
+    for (system, format) in [("OpenSSH", "syslog"), ("Linux", "syslog"), ("OpenSSH", "auto"), ("HDFS", "auto"), ("BGL", "auto")] {
         let input = lines(&format!("{system}_2k.log"));
         let format: Format = format.parse().expect("known format");
         let mut group = c.benchmark_group(format!("{system}/{format}"));
@@ -46,15 +36,7 @@ fn bench(c: &mut Criterion) {
                 let mut p = LineParser::new(&format, YearAnchor::Given(2024));
                 for (i, l) in input.iter().enumerate() {
                     if let Ok(rec) = p.parse(l, i as u64 + 1) {
-                        write_ecs(
-                            &mut out,
-                            &rec,
-                            &Origin {
-                                file: "bench.log",
-                                line: i as u64 + 1,
-                                original: l,
-                            },
-                        );
+                        write_ecs(&mut out, &rec, &Origin { file: "bench.log", line: i as u64 + 1, original: l });
                         out.push(b'\n');
                     }
                 }

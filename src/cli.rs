@@ -9,13 +9,7 @@ use crate::parse::Format;
 
 /// Learns what normal looks like in a clean stretch of logs and shows what deviates in new logs.
 #[derive(Debug, Parser)]
-#[command(
-    name = "logsieve",
-    version,
-    about,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "logsieve", version, about, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -38,8 +32,7 @@ pub enum Command {
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse()
-        .map_err(|e: crate::parse::FormatError| e.to_string())
+    s.parse().map_err(|e: crate::parse::FormatError| e.to_string())
 }
 
 /// Options shared by every command that reads logs.
@@ -170,13 +163,10 @@ mod tests {
             "--fail-on-anomaly",
         ])
         .unwrap();
-        assert!(
-            matches!(cli.command, Command::Score(ref s) if s.fail_on_anomaly && s.input.inputs == ["a.log"])
-        );
+        assert!(matches!(cli.command, Command::Score(ref s) if s.fail_on_anomaly && s.input.inputs == ["a.log"]));
         let err = Cli::try_parse_from(["logsieve", "normalize", "--format", "nope"]).unwrap_err();
         assert!(err.to_string().contains("unknown format \"nope\""), "{err}");
-        let err = Cli::try_parse_from(["logsieve", "normalize", "--format", "pattern:<Date>"])
-            .unwrap_err();
+        let err = Cli::try_parse_from(["logsieve", "normalize", "--format", "pattern:<Date>"]).unwrap_err();
         assert!(err.to_string().contains("no <Content>"), "{err}");
     }
 }

@@ -16,9 +16,7 @@ pub enum Error {
         source: io::Error,
     },
     /// An input named a directory.
-    #[error(
-        "{path}: is a directory, not a log file (name its files, or a glob such as '{path}/*.log')"
-    )]
+    #[error("{path}: is a directory, not a log file (name its files, or a glob such as '{path}/*.log')")]
     IsDirectory {
         /// The input as named.
         path: String,

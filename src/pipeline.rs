@@ -38,22 +38,14 @@ impl From<Outcome> for ExitCode {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Normalize(args) => normalize(&args.input),
-        Command::Train(_) => Err(Error::NotYetAvailable {
-            command: "train",
-            what: "learning a baseline lands with the learning core (issue #4)",
-        }),
-        Command::Score(_) => Err(Error::NotYetAvailable {
-            command: "score",
-            what: "scoring lands with the learning core (issue #4)",
-        }),
-        Command::Eval(_) => Err(Error::NotYetAvailable {
-            command: "eval",
-            what: "evaluation against labels lands with the learning core (issue #4)",
-        }),
-        Command::Allow(_) => Err(Error::NotYetAvailable {
-            command: "allow",
-            what: "the review loop lands with issue #5",
-        }),
+        Command::Train(_) => {
+            Err(Error::NotYetAvailable { command: "train", what: "learning a baseline lands with the learning core (issue #4)" })
+        }
+        Command::Score(_) => Err(Error::NotYetAvailable { command: "score", what: "scoring lands with the learning core (issue #4)" }),
+        Command::Eval(_) => {
+            Err(Error::NotYetAvailable { command: "eval", what: "evaluation against labels lands with the learning core (issue #4)" })
+        }
+        Command::Allow(_) => Err(Error::NotYetAvailable { command: "allow", what: "the review loop lands with issue #5" }),
     }
 }
 
@@ -63,10 +55,7 @@ fn year_anchor(year: Option<i32>, modified: Option<std::time::SystemTime>) -> Ye
         Some(y) => YearAnchor::Given(y),
         None => {
             let when: chrono::DateTime<Utc> = modified.map(Into::into).unwrap_or_else(Utc::now);
-            YearAnchor::LastWritten {
-                year: when.year(),
-                month: when.month(),
-            }
+            YearAnchor::LastWritten { year: when.year(), month: when.month() }
         }
     }
 }
@@ -91,18 +80,13 @@ where
                 stats.error = Some(e.to_string());
             }
             Ok(mut src) => {
-                let mut parser =
-                    LineParser::new(&args.format, year_anchor(args.year, src.modified));
+                let mut parser = LineParser::new(&args.format, year_anchor(args.year, src.modified));
                 loop {
                     let line = match src.lines.next_line() {
                         Ok(Some(line)) => line,
                         Ok(None) => break,
                         Err(source) => {
-                            let e = Error::Read {
-                                path: name.clone(),
-                                line: src.lines.line_number() + 1,
-                                source,
-                            };
+                            let e = Error::Read { path: name.clone(), line: src.lines.line_number() + 1, source };
                             eprintln!("logsieve: error: {e}");
                             stats.error = Some(e.to_string());
                             break;
@@ -114,14 +98,7 @@ where
                     match parser.parse(&line.text, line.number) {
                         Ok(rec) => {
                             stats.record(&rec);
-                            sink(
-                                &rec,
-                                &Origin {
-                                    file: &name,
-                                    line: line.number,
-                                    original: &line.text,
-                                },
-                            )?;
+                            sink(&rec, &Origin { file: &name, line: line.number, original: &line.text })?;
                         }
                         Err(skip) => stats.skip(skip),
                     }
@@ -142,18 +119,11 @@ fn finish(args: &InputArgs, run: &RunStats) -> Result<Outcome> {
     if let Some(path) = &args.stats {
         write_json(path, run)?;
     }
-    Ok(if run.inputs.iter().any(|i| i.error.is_some()) {
-        Outcome::InputError
-    } else {
-        Outcome::Ok
-    })
+    Ok(if run.inputs.iter().any(|i| i.error.is_some()) { Outcome::InputError } else { Outcome::Ok })
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let err = |source| Error::Write {
-        path: path.display().to_string(),
-        source,
-    };
+    let err = |source| Error::Write { path: path.display().to_string(), source };
     let mut text = serde_json::to_vec_pretty(value).map_err(|e| err(e.into()))?;
     text.push(b'\n');
     std::fs::write(path, text).map_err(err)

@@ -26,27 +26,18 @@ pub struct Timestamp {
 impl Timestamp {
     /// A zone-less timestamp.
     pub fn naive(local: NaiveDateTime) -> Self {
-        Timestamp {
-            local,
-            offset_secs: None,
-        }
+        Timestamp { local, offset_secs: None }
     }
 
     /// A timestamp with a known UTC offset.
     pub fn with_offset(local: NaiveDateTime, offset: FixedOffset) -> Self {
-        Timestamp {
-            local,
-            offset_secs: Some(offset.local_minus_utc()),
-        }
+        Timestamp { local, offset_secs: Some(offset.local_minus_utc()) }
     }
 
     /// A UTC timestamp from seconds and nanoseconds since the Unix epoch.
     pub fn from_unix(secs: i64, nanos: u32) -> Option<Self> {
         let dt = chrono::DateTime::from_timestamp(secs, nanos)?;
-        Some(Timestamp {
-            local: dt.naive_utc(),
-            offset_secs: Some(0),
-        })
+        Some(Timestamp { local: dt.naive_utc(), offset_secs: Some(0) })
     }
 
     /// Writes ISO 8601 / RFC 3339: `2024-01-07T00:00:07.463Z`, `2005-12-10T06:55:46`,
@@ -72,11 +63,7 @@ impl Timestamp {
         out.push(b':');
         // A leap second is stored by chrono as nanos >= 1e9.
         let nanos = t.nanosecond();
-        let (sec, nanos) = if nanos >= 1_000_000_000 {
-            (60, nanos - 1_000_000_000)
-        } else {
-            (t.second(), nanos)
-        };
+        let (sec, nanos) = if nanos >= 1_000_000_000 { (60, nanos - 1_000_000_000) } else { (t.second(), nanos) };
         push_num(out, sec, 2);
         if nanos != 0 {
             out.push(b'.');
@@ -334,40 +321,16 @@ mod tests {
     use chrono::NaiveDate;
 
     fn ts(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_nano_opt(h, mi, s, nanos)
-            .unwrap()
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_nano_opt(h, mi, s, nanos).unwrap()
     }
 
     #[test]
     fn iso_formatting_keeps_precision_and_zone() {
         let cases = [
-            (
-                Timestamp::naive(ts(2005, 12, 10, 6, 55, 46, 0)),
-                "2005-12-10T06:55:46",
-            ),
-            (
-                Timestamp {
-                    local: ts(2024, 1, 7, 0, 0, 7, 463_000_000),
-                    offset_secs: Some(0),
-                },
-                "2024-01-07T00:00:07.463Z",
-            ),
-            (
-                Timestamp {
-                    local: ts(2015, 4, 16, 18, 2, 50, 321_974_000),
-                    offset_secs: Some(7200),
-                },
-                "2015-04-16T18:02:50.321974+02:00",
-            ),
-            (
-                Timestamp {
-                    local: ts(2015, 4, 16, 18, 2, 50, 1),
-                    offset_secs: Some(-16200),
-                },
-                "2015-04-16T18:02:50.000000001-04:30",
-            ),
+            (Timestamp::naive(ts(2005, 12, 10, 6, 55, 46, 0)), "2005-12-10T06:55:46"),
+            (Timestamp { local: ts(2024, 1, 7, 0, 0, 7, 463_000_000), offset_secs: Some(0) }, "2024-01-07T00:00:07.463Z"),
+            (Timestamp { local: ts(2015, 4, 16, 18, 2, 50, 321_974_000), offset_secs: Some(7200) }, "2015-04-16T18:02:50.321974+02:00"),
+            (Timestamp { local: ts(2015, 4, 16, 18, 2, 50, 1), offset_secs: Some(-16200) }, "2015-04-16T18:02:50.000000001-04:30"),
         ];
         for (t, want) in cases {
             assert_eq!(t.to_string(), want);

@@ -68,26 +68,33 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
 /// and a repeated key would be written twice: such a leaf, and every repeat after the first, is
 /// left out so that keys stay unique. The callers never produce such pairs.
 pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
-    entries.sort_by(|a, b| a.0.split('.').cmp(b.0.split('.')));
+    entries.sort_by(|a, b| key_order(a.0, b.0));
     entries.dedup_by(|later, earlier| later.0 == earlier.0);
     let shadowed: Vec<bool> = (0..entries.len())
         .map(|i| {
-            entries.get(i + 1).is_some_and(|next| {
-                next.0.len() > entries[i].0.len()
-                    && next.0.starts_with(entries[i].0)
-                    && next.0.as_bytes()[entries[i].0.len()] == b'.'
-            })
+            let key = entries[i].0;
+            entries
+                .get(i + 1)
+                .is_some_and(|next| next.0.len() > key.len() && next.0.starts_with(key) && next.0.as_bytes()[key.len()] == b'.')
         })
         .collect();
     let mut shadow = shadowed.into_iter();
     entries.retain(|_| !shadow.next().unwrap_or(false));
+
     out.push(b'{');
-    let mut open: Vec<&str> = Vec::new();
+    let mut open: Vec<&str> = Vec::with_capacity(4);
+    let mut path: Vec<&str> = Vec::with_capacity(4);
     let mut first = true;
     for (key, leaf) in &entries {
-        let segs: Vec<&str> = key.split('.').collect();
-        let (path, name) = segs.split_at(segs.len() - 1);
-        let common = open.iter().zip(path).take_while(|(a, b)| a == b).count();
+        let (prefix, name) = match key.rfind('.') {
+            Some(i) => (&key[..i], &key[i + 1..]),
+            None => ("", *key),
+        };
+        path.clear();
+        if !prefix.is_empty() {
+            path.extend(prefix.split('.'));
+        }
+        let common = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
         while open.len() > common {
             open.pop();
             out.push(b'}');
@@ -105,7 +112,7 @@ pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
         if !first {
             out.push(b',');
         }
-        write_str(out, name[0]);
+        write_str(out, name);
         out.push(b':');
         write_leaf(out, leaf);
         first = false;
@@ -116,16 +123,20 @@ pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
     out.push(b'}');
 }
 
+/// Orders dotted keys segment by segment (`a.x` < `a-b`, as `a` < `a-b`) without splitting them:
+/// byte order with `.` counted lowest.
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let rank = |c: u8| if c == b'.' { 0u16 } else { u16::from(c) + 1 };
+    a.bytes().map(rank).cmp(b.bytes().map(rank))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn nested(keys: &[&'static str]) -> String {
         let mut out = Vec::new();
-        write_nested(
-            &mut out,
-            keys.iter().map(|k| (*k, Leaf::Str("v"))).collect(),
-        );
+        write_nested(&mut out, keys.iter().map(|k| (*k, Leaf::Str("v"))).collect());
         String::from_utf8(out).unwrap()
     }
 
@@ -133,19 +144,13 @@ mod tests {
     fn nesting() {
         assert_eq!(nested(&[]), "{}");
         assert_eq!(nested(&["b", "a"]), r#"{"a":"v","b":"v"}"#);
-        assert_eq!(
-            nested(&["a.b.c", "a.b.d", "a.e", "f"]),
-            r#"{"a":{"b":{"c":"v","d":"v"},"e":"v"},"f":"v"}"#
-        );
+        assert_eq!(nested(&["a.b.c", "a.b.d", "a.e", "f"]), r#"{"a":{"b":{"c":"v","d":"v"},"e":"v"},"f":"v"}"#);
         assert_eq!(
             nested(&["x.y", "log.level", "logsieve.line", "log.syslog.priority"]),
             r#"{"log":{"level":"v","syslog":{"priority":"v"}},"logsieve":{"line":"v"},"x":{"y":"v"}}"#
         );
         assert_eq!(nested(&["a", "a.b"]), r#"{"a":{"b":"v"}}"#);
         assert_eq!(nested(&["a.b", "a.b"]), r#"{"a":{"b":"v"}}"#);
-        assert_eq!(
-            nested(&["a-b.c", "a.d", "a!.e"]),
-            r#"{"a":{"d":"v"},"a!":{"e":"v"},"a-b":{"c":"v"}}"#
-        );
+        assert_eq!(nested(&["a-b.c", "a.d", "a!.e"]), r#"{"a":{"d":"v"},"a!":{"e":"v"},"a-b":{"c":"v"}}"#);
     }
 }

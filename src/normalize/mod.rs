@@ -75,9 +75,7 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, origin: &Origin<'_>) {
     let base = entries.len();
     let mut extra = Vec::new();
     for (k, v) in &rec.fields {
-        let ecs = ECS_PREFIXES
-            .iter()
-            .any(|p| k.starts_with(p) || k == p.trim_end_matches('.'));
+        let ecs = ECS_PREFIXES.iter().any(|p| k.starts_with(p) || k == p.trim_end_matches('.'));
         let taken = entries[..base].iter().any(|(e, _)| e == k);
         if ecs && !taken {
             entries.push((k.as_str(), Leaf::Json(v)));
@@ -100,15 +98,7 @@ mod tests {
         let mut p = LineParser::new(&Format::Auto, YearAnchor::Given(2005));
         let rec = p.parse(line, 7).unwrap();
         let mut out = Vec::new();
-        write_ecs(
-            &mut out,
-            &rec,
-            &Origin {
-                file: "a.log",
-                line: 7,
-                original: line,
-            },
-        );
+        write_ecs(&mut out, &rec, &Origin { file: "a.log", line: 7, original: line });
         String::from_utf8(out).unwrap()
     }
 
@@ -131,11 +121,7 @@ mod tests {
         let out = ecs(r#"1.2.3.4 - bob [10/Oct/2000:13:55:36 -0700] "GET /a\"b HTTP/1.1" 404 7"#);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
-            (
-                v["source"]["ip"].as_str(),
-                v["user"]["name"].as_str(),
-                v["http"]["response"]["status_code"].as_u64()
-            ),
+            (v["source"]["ip"].as_str(), v["user"]["name"].as_str(), v["http"]["response"]["status_code"].as_u64()),
             (Some("1.2.3.4"), Some("bob"), Some(404))
         );
         assert_eq!(v["url"]["original"], "/a\\\"b");
@@ -145,10 +131,7 @@ mod tests {
     fn sequences_carry_session_and_states() {
         let v: serde_json::Value = serde_json::from_str(&ecs("blk_1,5 22 11")).unwrap();
         assert_eq!(v["logsieve"]["session"], "blk_1");
-        assert_eq!(
-            v["logsieve"]["events"],
-            serde_json::json!(["5", "22", "11"])
-        );
+        assert_eq!(v["logsieve"]["events"], serde_json::json!(["5", "22", "11"]));
     }
 
     #[test]

@@ -11,20 +11,18 @@ use super::time::parse_any;
 use crate::record::{Record, RecordKind};
 
 static ACCESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^(\S+) (\S+) (\S+) \[([^\]]{10,40})\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?"#).expect("static regex")
-});
-
-static APACHE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] ?(.*)$",
+        r#"^(\S+) (\S+) (\S+) \[([^\]]{10,40})\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?"#,
     )
     .expect("static regex")
 });
 
-static NGINX_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (.*)$")
-        .expect("static regex")
+static APACHE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] ?(.*)$").expect("static regex")
 });
+
+static NGINX_ERROR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (.*)$").expect("static regex"));
 
 /// `1.2.3.4:5678`, `[::1]:80` or a bare address: (address, port).
 fn split_address(s: &str) -> (&str, Option<u16>) {
@@ -76,12 +74,10 @@ pub fn parse_access(line: &str) -> Option<Record> {
         }
     }
     if let Ok(status) = c.get(6)?.as_str().parse::<u16>() {
-        rec.fields
-            .push(("http.response.status_code".into(), Value::from(status)));
+        rec.fields.push(("http.response.status_code".into(), Value::from(status)));
     }
     if let Ok(bytes) = c.get(7)?.as_str().parse::<u64>() {
-        rec.fields
-            .push(("http.response.body.bytes".into(), Value::from(bytes)));
+        rec.fields.push(("http.response.body.bytes".into(), Value::from(bytes)));
     }
     if let Some(r) = c.get(8).map(|m| m.as_str()).filter(|r| *r != "-") {
         rec.push_field("http.request.referrer", r);
@@ -110,10 +106,7 @@ pub fn parse_apache_error(line: &str) -> Option<Record> {
             if !tid.is_empty() {
                 rec.push_field("process.thread.id", tid);
             }
-        } else if let Some(addr) = group
-            .strip_prefix("client ")
-            .or_else(|| group.strip_prefix("remote "))
-        {
+        } else if let Some(addr) = group.strip_prefix("client ").or_else(|| group.strip_prefix("remote ")) {
             push_source(&mut rec, addr);
         } else if first && !group.contains(' ') {
             // `[error]`, `[auth_basic:error]`, `[:error]`
@@ -142,12 +135,7 @@ pub fn parse_nginx_error(line: &str) -> Option<Record> {
     rec.pid = c.get(3)?.as_str().parse().ok();
     rec.app = Some("nginx".into());
     rec.push_field("process.thread.id", c.get(4)?.as_str());
-    if let Some(client) = rec
-        .message
-        .split(", client: ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-    {
+    if let Some(client) = rec.message.split(", client: ").nth(1).and_then(|s| s.split(',').next()) {
         let client = client.to_owned();
         push_source(&mut rec, &client);
     }
@@ -162,34 +150,17 @@ mod tests {
     #[test]
     fn access_table() {
         let r = parse_access(r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#).unwrap();
-        assert_eq!(
-            r.timestamp.unwrap().to_string(),
-            "2000-10-10T13:55:36-07:00"
-        );
+        assert_eq!(r.timestamp.unwrap().to_string(), "2000-10-10T13:55:36-07:00");
         assert_eq!(r.field("source.ip"), Some(&Value::from("127.0.0.1")));
         assert_eq!(r.field("user.name"), Some(&Value::from("frank")));
         assert_eq!(r.field("http.request.method"), Some(&Value::from("GET")));
-        assert_eq!(
-            r.field("url.original"),
-            Some(&Value::from("/apache_pb.gif"))
-        );
-        assert_eq!(
-            r.field("http.response.status_code"),
-            Some(&Value::from(200))
-        );
-        assert_eq!(
-            r.field("user_agent.original"),
-            Some(&Value::from("Mozilla/4.08 [en] (Win98; I ;Nav)"))
-        );
+        assert_eq!(r.field("url.original"), Some(&Value::from("/apache_pb.gif")));
+        assert_eq!(r.field("http.response.status_code"), Some(&Value::from(200)));
+        assert_eq!(r.field("user_agent.original"), Some(&Value::from("Mozilla/4.08 [en] (Win98; I ;Nav)")));
         assert!(r.message.starts_with("\"GET /apache_pb.gif"));
         // common format, a hostname client, no body
-        let r =
-            parse_access(r#"host.example.com - - [01/Jan/2024:00:00:00 +0000] "\x16\x03" 400 -"#)
-                .unwrap();
-        assert_eq!(
-            (r.field("source.address"), r.field("source.ip")),
-            (Some(&Value::from("host.example.com")), None)
-        );
+        let r = parse_access(r#"host.example.com - - [01/Jan/2024:00:00:00 +0000] "\x16\x03" 400 -"#).unwrap();
+        assert_eq!((r.field("source.address"), r.field("source.ip")), (Some(&Value::from("host.example.com")), None));
         for line in [
             "",
             "127.0.0.1 - - [bad date] \"GET / HTTP/1.0\" 200 1",
@@ -203,34 +174,19 @@ mod tests {
     #[test]
     fn apache_error_table() {
         let r = parse_apache_error("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties").unwrap();
-        assert_eq!(
-            (r.severity, r.message.as_str()),
-            (
-                Some(Severity::Notice),
-                "workerEnv.init() ok /etc/httpd/conf/workers2.properties"
-            )
-        );
+        assert_eq!((r.severity, r.message.as_str()), (Some(Severity::Notice), "workerEnv.init() ok /etc/httpd/conf/workers2.properties"));
         assert_eq!(r.timestamp.unwrap().to_string(), "2005-12-04T04:47:44");
         let r = parse_apache_error("[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 17512:tid 140123079128832] [client 127.0.0.1:51386] AH01618: user  not found: /basic/file/cant_get_me.html").unwrap();
-        assert_eq!(
-            (r.severity, r.component.as_deref(), r.pid),
-            (Some(Severity::Error), Some("auth_basic"), Some(17512))
-        );
-        assert_eq!(
-            (r.field("source.ip"), r.field("source.port")),
-            (Some(&Value::from("127.0.0.1")), Some(&Value::from(51386)))
-        );
-        assert_eq!(
-            r.message,
-            "AH01618: user  not found: /basic/file/cant_get_me.html"
-        );
+        assert_eq!((r.severity, r.component.as_deref(), r.pid), (Some(Severity::Error), Some("auth_basic"), Some(17512)));
+        assert_eq!((r.field("source.ip"), r.field("source.port")), (Some(&Value::from("127.0.0.1")), Some(&Value::from(51386))));
+        assert_eq!(r.message, "AH01618: user  not found: /basic/file/cant_get_me.html");
         // Only leading groups are header: a [client ...] inside the message stays in it.
-        let r = parse_apache_error("[Sat Jun 01 02:17:42 2013] [error] [client 192.168.33.1] File does not exist: /srv/[client 192.168.0.1] user root not found").unwrap();
+        let r = parse_apache_error(
+            "[Sat Jun 01 02:17:42 2013] [error] [client 192.168.33.1] File does not exist: /srv/[client 192.168.0.1] user root not found",
+        )
+        .unwrap();
         assert_eq!(r.field("source.ip"), Some(&Value::from("192.168.33.1")));
-        assert_eq!(
-            r.message,
-            "File does not exist: /srv/[client 192.168.0.1] user root not found"
-        );
+        assert_eq!(r.message, "File does not exist: /srv/[client 192.168.0.1] user root not found");
         for line in ["", "[Sun Dec 04 04:47:44] [notice] x", "[notice] x"] {
             assert!(parse_apache_error(line).is_none(), "{line:?}");
         }
@@ -239,17 +195,10 @@ mod tests {
     #[test]
     fn nginx_error_table() {
         let r = parse_nginx_error(r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1""#).unwrap();
-        assert_eq!(
-            (r.severity, r.pid, r.app.as_deref()),
-            (Some(Severity::Error), Some(2865), Some("nginx"))
-        );
+        assert_eq!((r.severity, r.pid, r.app.as_deref()), (Some(Severity::Error), Some(2865), Some("nginx")));
         assert_eq!(r.field("source.ip"), Some(&Value::from("192.0.43.10")));
         assert_eq!(r.timestamp.unwrap().to_string(), "2012-04-09T11:53:29");
-        for line in [
-            "",
-            "2012/04/09 11:53:29 [error] x",
-            "2012-04-09 11:53:29 [error] 1#0: x",
-        ] {
+        for line in ["", "2012/04/09 11:53:29 [error] x", "2012-04-09 11:53:29 [error] 1#0: x"] {
             assert!(parse_nginx_error(line).is_none(), "{line:?}");
         }
     }

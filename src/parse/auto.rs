@@ -26,46 +26,123 @@ const LOGGER: &str = r"[^\s:]+";
 
 /// Templates follow loghub's (../shared/datasets/README.md); a host-like field is named `Host`.
 const BUILTINS: &[Builtin] = &[
-    Builtin { template: "<Date> <Time> <Pid> <Level> <Component>: <Content>", types: &[("Date", r"\d{6}"), ("Time", r"\d{6}"), ("Pid", r"\d+"), ("Level", LEVEL), ("Component", LOGGER)] },
+    Builtin {
+        template: "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+        types: &[("Date", r"\d{6}"), ("Time", r"\d{6}"), ("Pid", r"\d+"), ("Level", LEVEL), ("Component", LOGGER)],
+    },
     Builtin {
         template: "<Date> <Time> <Level> [<Process>] <Component>: <Content>",
-        types: &[("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d,\d{3}"), ("Level", LEVEL), ("Process", r"[^\]]*"), ("Component", LOGGER)],
+        types: &[
+            ("Date", r"\d{4}-\d\d-\d\d"),
+            ("Time", r"\d\d:\d\d:\d\d,\d{3}"),
+            ("Level", LEVEL),
+            ("Process", r"[^\]]*"),
+            ("Component", LOGGER),
+        ],
     },
     Builtin {
         template: "<Date> <Time> - <Level> [<Node>:<Component>@<Id>] - <Content>",
-        types: &[("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d,\d{3}"), ("Level", LEVEL), ("Node", r"[^\]]*?"), ("Component", r"[^\s:@\]]+"), ("Id", r"\d+")],
+        types: &[
+            ("Date", r"\d{4}-\d\d-\d\d"),
+            ("Time", r"\d\d:\d\d:\d\d,\d{3}"),
+            ("Level", LEVEL),
+            ("Node", r"[^\]]*?"),
+            ("Component", r"[^\s:@\]]+"),
+            ("Id", r"\d+"),
+        ],
     },
     Builtin {
         template: "<Logrecord> <Date> <Time> <Pid> <Level> <Component> ([<ADDR>] )?<Content>",
-        types: &[("Logrecord", r"\S+"), ("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d\.\d+"), ("Pid", r"\d+"), ("Level", LEVEL), ("Component", r"\S+"), ("ADDR", r"[^\]]*")],
+        types: &[
+            ("Logrecord", r"\S+"),
+            ("Date", r"\d{4}-\d\d-\d\d"),
+            ("Time", r"\d\d:\d\d:\d\d\.\d+"),
+            ("Pid", r"\d+"),
+            ("Level", LEVEL),
+            ("Component", r"\S+"),
+            ("ADDR", r"[^\]]*"),
+        ],
     },
     Builtin {
         template: "<Date> <Time> <Pid> <Level> <Component> ([<ADDR>] )?<Content>",
-        types: &[("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d\.\d+"), ("Pid", r"\d+"), ("Level", LEVEL), ("Component", r"\S+"), ("ADDR", r"[^\]]*")],
+        types: &[
+            ("Date", r"\d{4}-\d\d-\d\d"),
+            ("Time", r"\d\d:\d\d:\d\d\.\d+"),
+            ("Pid", r"\d+"),
+            ("Level", LEVEL),
+            ("Component", r"\S+"),
+            ("ADDR", r"[^\]]*"),
+        ],
     },
     Builtin {
         template: "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>",
-        types: &[("Label", r"\S+"), ("Timestamp", r"\d{9,10}"), ("Date", r"\d{4}\.\d\d\.\d\d"), ("Node", r"\S+"), ("Time", r"\d{4}-\d\d-\d\d-\d\d\.\d\d\.\d\d\.\d+"), ("NodeRepeat", r"\S+"), ("Type", r"\S+"), ("Component", r"\S+"), ("Level", r"\S+")],
+        types: &[
+            ("Label", r"\S+"),
+            ("Timestamp", r"\d{9,10}"),
+            ("Date", r"\d{4}\.\d\d\.\d\d"),
+            ("Node", r"\S+"),
+            ("Time", r"\d{4}-\d\d-\d\d-\d\d\.\d\d\.\d\d\.\d+"),
+            ("NodeRepeat", r"\S+"),
+            ("Type", r"\S+"),
+            ("Component", r"\S+"),
+            ("Level", r"\S+"),
+        ],
     },
     Builtin {
         template: "<Label> <Timestamp> <Date> <Host> <Month> <Day> <Time> <Location> <Component>([<PID>])?: <Content>",
-        types: &[("Label", r"\S+"), ("Timestamp", r"\d{9,10}"), ("Date", r"\d{4}\.\d\d\.\d\d"), ("Host", r"\S+"), ("Month", r"[A-Z][a-z]{2}"), ("Day", r"\d{1,2}"), ("Time", r"\d\d:\d\d:\d\d"), ("Location", r"\S+"), ("Component", r"[^\s:\[]+"), ("PID", r"\d+")],
+        types: &[
+            ("Label", r"\S+"),
+            ("Timestamp", r"\d{9,10}"),
+            ("Date", r"\d{4}\.\d\d\.\d\d"),
+            ("Host", r"\S+"),
+            ("Month", r"[A-Z][a-z]{2}"),
+            ("Day", r"\d{1,2}"),
+            ("Time", r"\d\d:\d\d:\d\d"),
+            ("Location", r"\S+"),
+            ("Component", r"[^\s:\[]+"),
+            ("PID", r"\d+"),
+        ],
     },
     Builtin {
         template: "<Label> <Timestamp> <Date> <Host> <Month> <Day> <Time> <Location> <Content>",
-        types: &[("Label", r"\S+"), ("Timestamp", r"\d{9,10}"), ("Date", r"\d{4}\.\d\d\.\d\d"), ("Host", r"\S+"), ("Month", r"[A-Z][a-z]{2}"), ("Day", r"\d{1,2}"), ("Time", r"\d\d:\d\d:\d\d"), ("Location", r"\S+")],
+        types: &[
+            ("Label", r"\S+"),
+            ("Timestamp", r"\d{9,10}"),
+            ("Date", r"\d{4}\.\d\d\.\d\d"),
+            ("Host", r"\S+"),
+            ("Month", r"[A-Z][a-z]{2}"),
+            ("Day", r"\d{1,2}"),
+            ("Time", r"\d\d:\d\d:\d\d"),
+            ("Location", r"\S+"),
+        ],
     },
-    Builtin { template: "<Date> <Time> <Level> <Component>: <Content>", types: &[("Date", r"\d\d/\d\d/\d\d"), ("Time", r"\d\d:\d\d:\d\d"), ("Level", LEVEL), ("Component", LOGGER)] },
+    Builtin {
+        template: "<Date> <Time> <Level> <Component>: <Content>",
+        types: &[("Date", r"\d\d/\d\d/\d\d"), ("Time", r"\d\d:\d\d:\d\d"), ("Level", LEVEL), ("Component", LOGGER)],
+    },
     Builtin {
         template: "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>",
         types: &[("LogId", r"\d+"), ("Node", r"\S+"), ("Component", r"\S+"), ("State", r"\S+"), ("Time", r"\d{9,10}"), ("Flag", r"\d+")],
     },
-    Builtin { template: "<Date> <Time>, <Level> <Component> <Content>", types: &[("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d"), ("Level", r"[A-Z][a-z]+"), ("Component", r"\S+")] },
+    Builtin {
+        template: "<Date> <Time>, <Level> <Component> <Content>",
+        types: &[("Date", r"\d{4}-\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d"), ("Level", r"[A-Z][a-z]+"), ("Component", r"\S+")],
+    },
     Builtin {
         template: "<Date> <Time> <Pid> <Tid> <Level> <Component>: <Content>",
-        types: &[("Date", r"\d\d-\d\d"), ("Time", r"\d\d:\d\d:\d\d\.\d{3}"), ("Pid", r"\d+"), ("Tid", r"\d+"), ("Level", r"[VDIWEFA]"), ("Component", r"[^:]*?")],
+        types: &[
+            ("Date", r"\d\d-\d\d"),
+            ("Time", r"\d\d:\d\d:\d\d\.\d{3}"),
+            ("Pid", r"\d+"),
+            ("Tid", r"\d+"),
+            ("Level", r"[VDIWEFA]"),
+            ("Component", r"[^:]*?"),
+        ],
     },
-    Builtin { template: "<Time>|<Component>|<Pid>|<Content>", types: &[("Time", r"\d{8}-\d\d:\d\d:\d\d:\d{1,3}"), ("Component", r"[^|]+"), ("Pid", r"\d+")] },
+    Builtin {
+        template: "<Time>|<Component>|<Pid>|<Content>",
+        types: &[("Time", r"\d{8}-\d\d:\d\d:\d\d:\d{1,3}"), ("Component", r"[^|]+"), ("Pid", r"\d+")],
+    },
     Builtin { template: "[<Time>] <Program> - <Content>", types: &[("Time", r"\d\d\.\d\d \d\d:\d\d:\d\d"), ("Program", r"\S+")] },
 ];
 
@@ -73,10 +150,8 @@ static COMPILED: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     BUILTINS
         .iter()
         .map(|b| {
-            Pattern::compile_typed(b.template, &|name| {
-                b.types.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
-            })
-            .expect("built-in template compiles")
+            Pattern::compile_typed(b.template, &|name| b.types.iter().find(|(n, _)| *n == name).map(|(_, t)| *t))
+                .expect("built-in template compiles")
         })
         .collect()
 });
@@ -101,20 +176,10 @@ enum Candidate {
 
 fn order() -> impl Iterator<Item = Candidate> {
     use Candidate::*;
-    [
-        Json,
-        Rfc5424,
-        Rfc3164,
-        Exchange,
-        Access,
-        ApacheError,
-        NginxError,
-        Audit,
-        Tai64n,
-    ]
-    .into_iter()
-    .chain((0..BUILTINS.len()).map(Builtin))
-    .chain([Sequence, Timestamped, Levelled, Untimed])
+    [Json, Rfc5424, Rfc3164, Exchange, Access, ApacheError, NginxError, Audit, Tai64n]
+        .into_iter()
+        .chain((0..BUILTINS.len()).map(Builtin))
+        .chain([Sequence, Timestamped, Levelled, Untimed])
 }
 
 /// Auto-detection state for one input.
@@ -132,26 +197,17 @@ enum Try {
 }
 
 impl AutoDetect {
-    fn attempt(
-        &mut self,
-        c: Candidate,
-        line: &str,
-        line_no: u64,
-        years: &mut YearInference,
-        exchange: &mut ExchangeHeader,
-    ) -> Try {
+    fn attempt(&mut self, c: Candidate, line: &str, line_no: u64, years: &mut YearInference, exchange: &mut ExchangeHeader) -> Try {
         let first = line.as_bytes()[0];
         let rec = match c {
             Candidate::Json if first == b'{' => json::parse_json(line, years),
             Candidate::Rfc5424 if first == b'<' => rfc5424::parse_rfc5424(line),
             Candidate::Rfc3164 => syslog::parse_rfc3164(line, years),
-            Candidate::Exchange if first == b'#' || first.is_ascii_digit() => {
-                match exchange.parse(line) {
-                    Some(ExchangeLine::Row(r)) => Some(r),
-                    Some(ExchangeLine::Header) => return Try::Skip(Skip::Header),
-                    None => None,
-                }
-            }
+            Candidate::Exchange if first == b'#' || first.is_ascii_digit() => match exchange.parse(line) {
+                Some(ExchangeLine::Row(r)) => Some(r),
+                Some(ExchangeLine::Header) => return Try::Skip(Skip::Header),
+                None => None,
+            },
             Candidate::Access => apache::parse_access(line),
             Candidate::ApacheError if first == b'[' => apache::parse_apache_error(line),
             Candidate::NginxError if first.is_ascii_digit() => apache::parse_nginx_error(line),
@@ -163,12 +219,8 @@ impl AutoDetect {
                 }
                 self.patterns[i].parse(line, years)
             }
-            Candidate::Sequence if sequences::looks_like_sequence(line) => {
-                sequences::parse_sequence(line, line_no).ok()
-            }
-            Candidate::Timestamped if first.is_ascii_alphanumeric() => {
-                generic::parse_timestamped(line)
-            }
+            Candidate::Sequence if sequences::looks_like_sequence(line) => sequences::parse_sequence(line, line_no).ok(),
+            Candidate::Timestamped if first.is_ascii_alphanumeric() => generic::parse_timestamped(line),
             Candidate::Levelled if first.is_ascii_uppercase() => generic::parse_levelled(line),
             Candidate::Untimed => syslog::parse_untimed(line),
             _ => None,
@@ -180,13 +232,7 @@ impl AutoDetect {
     }
 
     /// Parses a non-empty line.
-    pub fn parse(
-        &mut self,
-        line: &str,
-        line_no: u64,
-        years: &mut YearInference,
-        exchange: &mut ExchangeHeader,
-    ) -> Result<Record, Skip> {
+    pub fn parse(&mut self, line: &str, line_no: u64, years: &mut YearInference, exchange: &mut ExchangeHeader) -> Result<Record, Skip> {
         let last = self.last;
         for c in last.into_iter().chain(order().filter(|c| Some(*c) != last)) {
             match self.attempt(c, line, line_no, years, exchange) {
@@ -209,11 +255,7 @@ mod tests {
 
     fn kind_of(lines: &[&str]) -> Vec<(RecordKind, Option<String>)> {
         let mut p = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| p.parse(l, i as u64 + 1).map(|r| (r.kind, r.app)).unwrap())
-            .collect()
+        lines.iter().enumerate().map(|(i, l)| p.parse(l, i as u64 + 1).map(|r| (r.kind, r.app)).unwrap()).collect()
     }
 
     #[test]
@@ -240,11 +282,7 @@ mod tests {
             ("FAILED LOGIN (1) on '/dev/tty1' FOR 'czanik', Authentication failure", Plain, None),
         ];
         for (line, kind, app) in rows {
-            assert_eq!(
-                kind_of(&[line]),
-                vec![(kind, app.map(str::to_owned))],
-                "{line}"
-            );
+            assert_eq!(kind_of(&[line]), vec![(kind, app.map(str::to_owned))], "{line}");
         }
     }
 
@@ -257,27 +295,15 @@ mod tests {
             "Dec 10 06:55:47 LabSZ sshd[24200]: c",
             "081109 203615 148 INFO dfs.X: d",
         ]);
-        assert_eq!(
-            got.iter().map(|g| g.0).collect::<Vec<_>>(),
-            [Rfc3164, Json, Rfc3164, Pattern]
-        );
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [Rfc3164, Json, Rfc3164, Pattern]);
     }
 
     #[test]
     fn exchange_header_then_rows() {
         let mut p = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
-        assert_eq!(
-            p.parse("#Software: Microsoft Exchange Server", 1),
-            Err(Skip::Header)
-        );
-        assert_eq!(
-            p.parse("#Fields: date-time,event-id,source", 2),
-            Err(Skip::Header)
-        );
+        assert_eq!(p.parse("#Software: Microsoft Exchange Server", 1), Err(Skip::Header));
+        assert_eq!(p.parse("#Fields: date-time,event-id,source", 2), Err(Skip::Header));
         let r = p.parse("2024-01-01T00:00:00.000Z,RECEIVE,SMTP", 3).unwrap();
-        assert_eq!(
-            (r.kind, r.message.as_str()),
-            (RecordKind::Exchange, "RECEIVE SMTP")
-        );
+        assert_eq!((r.kind, r.message.as_str()), (RecordKind::Exchange, "RECEIVE SMTP"));
     }
 }

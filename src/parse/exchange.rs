@@ -58,10 +58,7 @@ pub enum ExchangeLine {
 }
 
 fn split_csv(line: &str) -> Option<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(line.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line.as_bytes());
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(true) => Some(record.iter().map(str::to_owned).collect()),
@@ -101,9 +98,7 @@ impl ExchangeHeader {
                 self.fields = Some(fields.split(',').map(|f| f.trim().to_owned()).collect());
                 return Some(ExchangeLine::Header);
             }
-            let known = ["Software:", "Version:", "Log-type:", "Date:"]
-                .iter()
-                .any(|p| h.starts_with(p));
+            let known = ["Software:", "Version:", "Log-type:", "Date:"].iter().any(|p| h.starts_with(p));
             return known.then_some(ExchangeLine::Header);
         }
         if !looks_like_row(line) {
@@ -128,19 +123,12 @@ impl ExchangeHeader {
                 "event-id" => event = value,
                 "source" => source = value,
                 "recipient-address" => {
-                    let to: Vec<Value> = value
-                        .split(';')
-                        .filter(|a| !a.is_empty())
-                        .map(Value::from)
-                        .collect();
-                    rec.fields
-                        .push(("email.to.address".into(), Value::Array(to)));
+                    let to: Vec<Value> = value.split(';').filter(|a| !a.is_empty()).map(Value::from).collect();
+                    rec.fields.push(("email.to.address".into(), Value::Array(to)));
                 }
                 _ => {}
             }
-            let key = ecs_name(name)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("exchange.{name}"));
+            let key = ecs_name(name).map(str::to_owned).unwrap_or_else(|| format!("exchange.{name}"));
             rec.fields.push((key, Value::from(value.as_str())));
         }
         // Exchange rows have no free text; the event and its source stand for the message.
@@ -158,22 +146,11 @@ mod tests {
     #[test]
     fn row_without_header_uses_default_columns() {
         let mut h = ExchangeHeader::default();
-        let Some(ExchangeLine::Row(r)) = h.parse(ROW) else {
-            panic!("not a row")
-        };
+        let Some(ExchangeLine::Row(r)) = h.parse(ROW) else { panic!("not a row") };
         assert_eq!(r.timestamp.unwrap().to_string(), "2024-01-07T00:00:07.463Z");
-        assert_eq!(
-            (r.host.as_deref(), r.message.as_str()),
-            (Some("exchange.example.com"), "SEND SMTP")
-        );
-        assert_eq!(
-            r.field("email.to.address"),
-            Some(&Value::from(vec!["uwe@example.com", "bob@example.com"]))
-        );
-        assert_eq!(
-            r.field("email.from.address"),
-            Some(&Value::from("support@example.com"))
-        );
+        assert_eq!((r.host.as_deref(), r.message.as_str()), (Some("exchange.example.com"), "SEND SMTP"));
+        assert_eq!(r.field("email.to.address"), Some(&Value::from(vec!["uwe@example.com", "bob@example.com"])));
+        assert_eq!(r.field("email.from.address"), Some(&Value::from("support@example.com")));
         assert_eq!(r.field("email.subject"), Some(&Value::from("Hi, there")));
         assert_eq!(r.field("source.ip"), Some(&Value::from("192.168.0.1")));
     }
@@ -181,30 +158,15 @@ mod tests {
     #[test]
     fn header_sets_columns() {
         let mut h = ExchangeHeader::default();
-        assert!(matches!(
-            h.parse("#Software: Microsoft Exchange Server"),
-            Some(ExchangeLine::Header)
-        ));
-        assert!(matches!(
-            h.parse("#Fields: date-time,event-id,recipient-address,sender-address"),
-            Some(ExchangeLine::Header)
-        ));
-        let Some(ExchangeLine::Row(r)) =
-            h.parse("2025-01-14T09:29:05.327Z,REDIRECT,bob@example.com,alice@example.com")
-        else {
-            panic!()
-        };
+        assert!(matches!(h.parse("#Software: Microsoft Exchange Server"), Some(ExchangeLine::Header)));
+        assert!(matches!(h.parse("#Fields: date-time,event-id,recipient-address,sender-address"), Some(ExchangeLine::Header)));
+        let Some(ExchangeLine::Row(r)) = h.parse("2025-01-14T09:29:05.327Z,REDIRECT,bob@example.com,alice@example.com") else { panic!() };
         assert_eq!(r.message, "REDIRECT");
-        assert_eq!(
-            r.field("email.from.address"),
-            Some(&Value::from("alice@example.com"))
-        );
+        assert_eq!(r.field("email.from.address"), Some(&Value::from("alice@example.com")));
         for line in ["", "#Comment", "2025-01-14T09:29:05Z only", "not,a,row"] {
             assert!(h.parse(line).is_none(), "{line:?}");
         }
         // Without a header, a row of the wrong width is not guessed at.
-        assert!(ExchangeHeader::default()
-            .parse("2025-01-14T09:29:05.327Z,REDIRECT,x")
-            .is_none());
+        assert!(ExchangeHeader::default().parse("2025-01-14T09:29:05.327Z,REDIRECT,x").is_none());
     }
 }

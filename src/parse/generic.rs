@@ -22,11 +22,7 @@ pub fn parse_timestamped(line: &str) -> Option<Record> {
     let (ts, n) = match scan_iso(b) {
         Some(found) => found,
         None => {
-            let len = if b.first().is_some_and(u8::is_ascii_alphabetic) {
-                24
-            } else {
-                19
-            };
+            let len = if b.first().is_some_and(u8::is_ascii_alphabetic) { 24 } else { 19 };
             (parse_any(line.get(..len)?, None)?, len)
         }
     };
@@ -63,46 +59,17 @@ mod tests {
 
     #[test]
     fn timestamped_table() {
-        let r =
-            parse_timestamped("2013-06-02 09:05:48 [18505] SMTP protocol synchronization error")
-                .unwrap();
-        assert_eq!(
-            (r.pid, r.message.as_str()),
-            (Some(18505), "SMTP protocol synchronization error")
-        );
+        let r = parse_timestamped("2013-06-02 09:05:48 [18505] SMTP protocol synchronization error").unwrap();
+        assert_eq!((r.pid, r.message.as_str()), (Some(18505), "SMTP protocol synchronization error"));
         assert_eq!(r.timestamp.unwrap().to_string(), "2013-06-02T09:05:48");
-        let r = parse_timestamped(
-            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all",
-        )
-        .unwrap();
-        assert_eq!(
-            (r.pid, r.message.as_str()),
-            (
-                None,
-                "10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all"
-            )
-        );
-        let r = parse_timestamped(
-            "Fri Jan 19 12:20:33 2007 [pid 27202] [anonymous] FAIL LOGIN: Client \"64.106.46.98\"",
-        )
-        .unwrap();
-        assert_eq!(
-            (r.pid, r.message.as_str()),
-            (
-                Some(27202),
-                "[anonymous] FAIL LOGIN: Client \"64.106.46.98\""
-            )
-        );
+        let r = parse_timestamped("1999-03-02 09:44:33 10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all").unwrap();
+        assert_eq!((r.pid, r.message.as_str()), (None, "10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all"));
+        let r = parse_timestamped("Fri Jan 19 12:20:33 2007 [pid 27202] [anonymous] FAIL LOGIN: Client \"64.106.46.98\"").unwrap();
+        assert_eq!((r.pid, r.message.as_str()), (Some(27202), "[anonymous] FAIL LOGIN: Client \"64.106.46.98\""));
         assert_eq!(r.timestamp.unwrap().to_string(), "2007-01-19T12:20:33");
         let r = parse_timestamped("2012/04/09 11:53:29 something").unwrap();
         assert_eq!(r.message, "something");
-        for line in [
-            "",
-            "2013-06-02",
-            "2013-06-02 09:05:48",
-            "2013-06-02 09:05:48x y",
-            "hello 2013-06-02 09:05:48 x",
-        ] {
+        for line in ["", "2013-06-02", "2013-06-02 09:05:48", "2013-06-02 09:05:48x y", "hello 2013-06-02 09:05:48 x"] {
             assert!(parse_timestamped(line).is_none(), "{line:?}");
         }
     }
@@ -112,11 +79,7 @@ mod tests {
         let r = parse_levelled("INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful on node parisaserver").unwrap();
         assert_eq!(
             (r.severity, r.app.as_deref(), r.message.as_str()),
-            (
-                Some(Severity::Info),
-                Some("nova.compute.claims"),
-                "[req-a4] [instance: 1176] Claim successful on node parisaserver"
-            )
+            (Some(Severity::Info), Some("nova.compute.claims"), "[req-a4] [instance: 1176] Claim successful on node parisaserver")
         );
         for line in ["", "INFO", "info nova x", "INFO  x", "Hello world again"] {
             assert!(parse_levelled(line).is_none(), "{line:?}");

@@ -13,11 +13,7 @@ use crate::record::{Record, RecordKind, Severity, Timestamp};
 
 fn flatten(prefix: &str, map: Map<String, Value>, out: &mut Vec<(String, Value)>) {
     for (k, v) in map {
-        let key = if prefix.is_empty() {
-            k
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
         match v {
             Value::Object(inner) if !inner.is_empty() => flatten(&key, inner, out),
             v => out.push((key, v)),
@@ -41,10 +37,7 @@ fn text(v: Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         // journald writes a MESSAGE that is not valid UTF-8 as an array of bytes.
         Value::Array(items) => {
-            let bytes: Option<Vec<u8>> = items
-                .iter()
-                .map(|i| i.as_u64().and_then(|n| u8::try_from(n).ok()))
-                .collect();
+            let bytes: Option<Vec<u8>> = items.iter().map(|i| i.as_u64().and_then(|n| u8::try_from(n).ok())).collect();
             bytes.map(|b| String::from_utf8_lossy(&b).into_owned())
         }
         _ => None,
@@ -81,13 +74,8 @@ pub fn parse_json(line: &str, years: &mut YearInference) -> Option<Record> {
     let map: Map<String, Value> = serde_json::from_str(trimmed).ok()?;
     let mut fields = Vec::with_capacity(map.len());
     flatten("", map, &mut fields);
-    let journald = fields.iter().any(|(k, _)| {
-        k == "__REALTIME_TIMESTAMP" || k == "__CURSOR" || k == "_SOURCE_REALTIME_TIMESTAMP"
-    });
-    let ecs = !journald
-        && fields
-            .iter()
-            .any(|(k, _)| k == "@timestamp" || k.starts_with("ecs.") || k.starts_with("event."));
+    let journald = fields.iter().any(|(k, _)| k == "__REALTIME_TIMESTAMP" || k == "__CURSOR" || k == "_SOURCE_REALTIME_TIMESTAMP");
+    let ecs = !journald && fields.iter().any(|(k, _)| k == "@timestamp" || k.starts_with("ecs.") || k.starts_with("event."));
     let mut rec = Record::new(
         if journald {
             RecordKind::Journald
@@ -99,53 +87,25 @@ pub fn parse_json(line: &str, years: &mut YearInference) -> Option<Record> {
         String::new(),
     );
     if journald {
-        let micros = take(
-            &mut fields,
-            &["_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"],
-        )
-        .and_then(text)
-        .and_then(|s| s.parse::<i64>().ok());
-        rec.timestamp = micros.and_then(|us| {
-            Timestamp::from_unix(
-                us.div_euclid(1_000_000),
-                (us.rem_euclid(1_000_000) * 1000) as u32,
-            )
-        });
+        let micros =
+            take(&mut fields, &["_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"]).and_then(text).and_then(|s| s.parse::<i64>().ok());
+        rec.timestamp = micros.and_then(|us| Timestamp::from_unix(us.div_euclid(1_000_000), (us.rem_euclid(1_000_000) * 1000) as u32));
         rec.host = take(&mut fields, &["_HOSTNAME"]).and_then(text);
         rec.app = take(&mut fields, &["SYSLOG_IDENTIFIER", "_COMM"]).and_then(text);
         rec.pid = take(&mut fields, &["_PID", "SYSLOG_PID"]).and_then(pid);
-        rec.severity = take(&mut fields, &["PRIORITY"])
-            .and_then(text)
-            .and_then(|p| p.parse().ok())
-            .and_then(Severity::from_code);
-        rec.message = take(&mut fields, &["MESSAGE"])
-            .and_then(text)
-            .unwrap_or_default();
+        rec.severity = take(&mut fields, &["PRIORITY"]).and_then(text).and_then(|p| p.parse().ok()).and_then(Severity::from_code);
+        rec.message = take(&mut fields, &["MESSAGE"]).and_then(text).unwrap_or_default();
     } else {
-        rec.timestamp = take(
-            &mut fields,
-            &["@timestamp", "timestamp", "time", "ts", "date"],
-        )
-        .and_then(|v| timestamp(v, years));
-        rec.host = take(
-            &mut fields,
-            &["host.hostname", "host.name", "hostname", "host"],
-        )
-        .and_then(text);
-        rec.app = take(
-            &mut fields,
-            &["process.name", "service.name", "app", "program", "logger"],
-        )
-        .and_then(text);
+        rec.timestamp = take(&mut fields, &["@timestamp", "timestamp", "time", "ts", "date"]).and_then(|v| timestamp(v, years));
+        rec.host = take(&mut fields, &["host.hostname", "host.name", "hostname", "host"]).and_then(text);
+        rec.app = take(&mut fields, &["process.name", "service.name", "app", "program", "logger"]).and_then(text);
         rec.pid = take(&mut fields, &["process.pid", "pid"]).and_then(pid);
-        let level =
-            take(&mut fields, &["log.level", "level", "severity", "loglevel"]).and_then(text);
+        let level = take(&mut fields, &["log.level", "level", "severity", "loglevel"]).and_then(text);
         rec.severity = level.as_deref().and_then(|l| l.parse().ok());
-        rec.message =
-            match take(&mut fields, &["message", "msg", "log", "event.original"]).and_then(text) {
-                Some(m) => m,
-                None => trimmed.to_owned(),
-            };
+        rec.message = match take(&mut fields, &["message", "msg", "log", "event.original"]).and_then(text) {
+            Some(m) => m,
+            None => trimmed.to_owned(),
+        };
     }
     // The input line itself is written as event.original; a copy inside the document is redundant.
     fields.retain(|(k, _)| k != "event.original");
@@ -168,20 +128,8 @@ mod tests {
         assert_eq!(r.kind, RecordKind::Ecs);
         assert_eq!(r.timestamp.unwrap().to_string(), "2024-05-01T10:00:00.123Z");
         assert_eq!(
-            (
-                r.host.as_deref(),
-                r.app.as_deref(),
-                r.pid,
-                r.severity,
-                r.message.as_str()
-            ),
-            (
-                Some("web1"),
-                Some("sshd"),
-                Some(42),
-                Some(Severity::Warning),
-                "Failed password for root"
-            )
+            (r.host.as_deref(), r.app.as_deref(), r.pid, r.severity, r.message.as_str()),
+            (Some("web1"), Some("sshd"), Some(42), Some(Severity::Warning), "Failed password for root")
         );
         assert_eq!(r.field("source.ip"), Some(&Value::from("1.2.3.4")));
         assert_eq!(r.field("ecs.version"), Some(&Value::from("8.11")));
@@ -191,25 +139,10 @@ mod tests {
     fn journald_record() {
         let r = p(r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"srv","SYSLOG_IDENTIFIER":"sshd","_PID":"1643","PRIORITY":"6","MESSAGE":"Accepted publickey for git","_SYSTEMD_UNIT":"ssh.service"}"#).unwrap();
         assert_eq!(r.kind, RecordKind::Journald);
+        assert_eq!(r.timestamp.unwrap().to_string(), "2023-11-14T22:13:20.123456Z");
         assert_eq!(
-            r.timestamp.unwrap().to_string(),
-            "2023-11-14T22:13:20.123456Z"
-        );
-        assert_eq!(
-            (
-                r.host.as_deref(),
-                r.app.as_deref(),
-                r.pid,
-                r.severity,
-                r.message.as_str()
-            ),
-            (
-                Some("srv"),
-                Some("sshd"),
-                Some(1643),
-                Some(Severity::Info),
-                "Accepted publickey for git"
-            )
+            (r.host.as_deref(), r.app.as_deref(), r.pid, r.severity, r.message.as_str()),
+            (Some("srv"), Some("sshd"), Some(1643), Some(Severity::Info), "Accepted publickey for git")
         );
         assert_eq!(r.field("_SYSTEMD_UNIT"), Some(&Value::from("ssh.service")));
         let r = p(r#"{"__REALTIME_TIMESTAMP":"1","MESSAGE":[104,105,255]}"#).unwrap();
@@ -219,24 +152,11 @@ mod tests {
     #[test]
     fn other_json_and_rejects() {
         let r = p(r#"{"time": 1700000000, "msg": "hello", "level": "error"}"#).unwrap();
-        assert_eq!(
-            (r.kind, r.message.as_str(), r.severity),
-            (RecordKind::Json, "hello", Some(Severity::Error))
-        );
+        assert_eq!((r.kind, r.message.as_str(), r.severity), (RecordKind::Json, "hello", Some(Severity::Error)));
         assert_eq!(r.timestamp.unwrap().to_string(), "2023-11-14T22:13:20Z");
         let r = p(r#"{"a": {"b": 1}}"#).unwrap();
-        assert_eq!(
-            (r.message.as_str(), r.field("a.b")),
-            (r#"{"a": {"b": 1}}"#, Some(&Value::from(1)))
-        );
-        for line in [
-            "",
-            "{",
-            "[1,2]",
-            "{\"a\":1} trailing",
-            "not json",
-            "{\"a\":}",
-        ] {
+        assert_eq!((r.message.as_str(), r.field("a.b")), (r#"{"a": {"b": 1}}"#, Some(&Value::from(1))));
+        for line in ["", "{", "[1,2]", "{\"a\":1} trailing", "not json", "{\"a\":}"] {
             assert!(p(line).is_none(), "{line:?}");
         }
     }

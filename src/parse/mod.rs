@@ -49,8 +49,7 @@ pub enum Format {
 }
 
 /// The names `--format` accepts, for messages.
-pub const FORMAT_NAMES: &str =
-    "auto, syslog, json, apache, exchange, sequences, pattern:<header template>";
+pub const FORMAT_NAMES: &str = "auto, syslog, json, apache, exchange, sequences, pattern:<header template>";
 
 /// `--format` named no known format, or a bad template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,11 +150,7 @@ impl LineParser {
             Format::Sequences => Mode::Sequences,
             Format::Pattern(p) => Mode::Pattern(Box::new(p.clone())),
         };
-        LineParser {
-            mode,
-            years: YearInference::new(years),
-            exchange: Default::default(),
-        }
+        LineParser { mode, years: YearInference::new(years), exchange: Default::default() }
     }
 
     /// Parses one line (without its line ending); `line_no` is 1-based.
@@ -181,9 +176,7 @@ impl LineParser {
                 None => Err(Skip::NotFormat("an Exchange message tracking row")),
             },
             Mode::Sequences => sequences::parse_sequence(line, line_no).map_err(|_| Skip::NoEvents),
-            Mode::Pattern(p) => p
-                .parse(line, years)
-                .ok_or(Skip::NotFormat("matching the pattern")),
+            Mode::Pattern(p) => p.parse(line, years).ok_or(Skip::NotFormat("matching the pattern")),
         }
     }
 }
@@ -199,23 +192,12 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for name in [
-            "auto",
-            "syslog",
-            "json",
-            "apache",
-            "exchange",
-            "sequences",
-            "pattern:<Level> <Content>",
-        ] {
+        for name in ["auto", "syslog", "json", "apache", "exchange", "sequences", "pattern:<Level> <Content>"] {
             assert_eq!(name.parse::<Format>().unwrap().to_string(), name);
         }
         let e = "sislog".parse::<Format>().unwrap_err();
         assert!(e.to_string().contains("unknown format \"sislog\""), "{e}");
-        assert!(matches!(
-            "pattern:<Level>".parse::<Format>(),
-            Err(FormatError::Pattern(_))
-        ));
+        assert!(matches!("pattern:<Level>".parse::<Format>(), Err(FormatError::Pattern(_))));
     }
 
     #[test]
@@ -227,10 +209,7 @@ mod tests {
         assert!(p.parse("<13>1 - - - - - - hi", 4).is_ok());
         let mut p = LineParser::new(&Format::Exchange, YearAnchor::Given(2024));
         assert_eq!(p.parse("#Fields: date-time,event-id", 1), Err(Skip::Header));
-        assert_eq!(
-            p.parse("2024-01-01T00:00:00Z,RECEIVE", 2).unwrap().message,
-            "RECEIVE"
-        );
+        assert_eq!(p.parse("2024-01-01T00:00:00Z,RECEIVE", 2).unwrap().message, "RECEIVE");
         let mut p = LineParser::new(&Format::Sequences, YearAnchor::Given(2024));
         assert_eq!(p.parse("blk_1,", 1), Err(Skip::NoEvents));
         assert_eq!(Skip::NotFormat("syslog").to_string(), "not syslog");

@@ -70,6 +70,9 @@ pub struct Pattern {
     regex: Regex,
     /// (capture name, role), in template order; capture i+1 of the regex.
     names: Vec<(String, Role)>,
+    /// `<Content>` ends the template: the regex stops before it and the message is the rest of
+    /// the line, which spares the regex engine a walk over every message.
+    content_is_tail: bool,
     last_time: Option<TimeRead>,
 }
 
@@ -83,11 +86,7 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn err(&self, reason: impl Into<String>, at: usize) -> PatternError {
-        PatternError {
-            template: self.template.to_owned(),
-            reason: reason.into(),
-            at,
-        }
+        PatternError { template: self.template.to_owned(), reason: reason.into(), at }
     }
 
     /// Compiles until end of input or an unmatched `)`, which it leaves unconsumed.
@@ -97,19 +96,13 @@ impl Compiler<'_> {
             match b[self.pos] {
                 b'<' => {
                     let start = self.pos;
-                    let close = self.template[start..]
-                        .find('>')
-                        .ok_or_else(|| self.err("'<' without '>'", start))?
-                        + start;
+                    let close = self.template[start..].find('>').ok_or_else(|| self.err("'<' without '>'", start))? + start;
                     let name = &self.template[start + 1..close];
                     if name.is_empty()
                         || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
                         || name.as_bytes()[0].is_ascii_digit()
                     {
-                        return Err(self.err(
-                            format!("field name {name:?} must be letters, digits and '_'"),
-                            start,
-                        ));
+                        return Err(self.err(format!("field name {name:?} must be letters, digits and '_'"), start));
                     }
                     if self.names.iter().any(|(n, _)| n == name) {
                         return Err(self.err(format!("field <{name}> appears twice"), start));
@@ -152,8 +145,7 @@ impl Compiler<'_> {
                 }
                 _ => {
                     let c = self.template[self.pos..].chars().next().unwrap_or(' ');
-                    self.regex
-                        .push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+                    self.regex.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
                     self.pos += c.len_utf8();
                 }
             }
@@ -170,32 +162,21 @@ impl Pattern {
 
     /// Compiles a template whose captures may have their own regexes (`types(name)`), which is
     /// how auto-detection keeps the built-in loghub headers from matching unrelated lines.
-    pub fn compile_typed(
-        template: &str,
-        types: &dyn Fn(&str) -> Option<&'static str>,
-    ) -> Result<Self, PatternError> {
-        let mut c = Compiler {
-            template,
-            pos: 0,
-            regex: String::from("^"),
-            names: Vec::new(),
-            types,
-        };
+    pub fn compile_typed(template: &str, types: &dyn Fn(&str) -> Option<&'static str>) -> Result<Self, PatternError> {
+        let mut c = Compiler { template, pos: 0, regex: String::from("^"), names: Vec::new(), types };
         c.sequence(0)?;
         if !c.names.iter().any(|(_, r)| *r == Role::Content) {
-            return Err(c.err(
-                "the template has no <Content> field for the message",
-                template.len(),
-            ));
+            return Err(c.err("the template has no <Content> field for the message", template.len()));
         }
-        c.regex.push('$');
+        let content_is_tail = c.names.last().is_some_and(|(_, r)| *r == Role::Content) && c.regex.ends_with("(.*)");
+        if content_is_tail {
+            c.regex.truncate(c.regex.len() - "(.*)".len());
+            c.names.pop();
+        } else {
+            c.regex.push('$');
+        }
         let regex = Regex::new(&c.regex).map_err(|e| c.err(e.to_string(), 0))?;
-        Ok(Pattern {
-            template: template.to_owned(),
-            regex,
-            names: c.names,
-            last_time: None,
-        })
+        Ok(Pattern { template: template.to_owned(), regex, names: c.names, content_is_tail, last_time: None })
     }
 
     /// The template as given.
@@ -207,6 +188,9 @@ impl Pattern {
     pub fn parse(&mut self, line: &str, years: &mut YearInference) -> Option<Record> {
         let caps = self.regex.captures(line)?;
         let mut rec = Record::new(RecordKind::Pattern, String::new());
+        if self.content_is_tail {
+            rec.message = trim_end(&line[caps.get(0)?.end()..]).to_owned();
+        }
         let mut times: Vec<&str> = Vec::new();
         for (i, (name, role)) in self.names.iter().enumerate() {
             let Some(m) = caps.get(i + 1) else { continue };
@@ -306,65 +290,34 @@ mod tests {
         ];
         for (template, line, ts, app, pid, msg) in rows {
             let mut p = Pattern::compile(template).unwrap();
-            let r = p
-                .parse(line, &mut years())
-                .unwrap_or_else(|| panic!("{template} did not match {line}"));
-            assert_eq!(
-                r.timestamp.map(|t| t.to_string()).as_deref(),
-                Some(ts),
-                "{line}"
-            );
-            assert_eq!(
-                (r.app.as_deref(), r.pid, r.message.as_str()),
-                (app, pid, msg),
-                "{line}"
-            );
+            let r = p.parse(line, &mut years()).unwrap_or_else(|| panic!("{template} did not match {line}"));
+            assert_eq!(r.timestamp.map(|t| t.to_string()).as_deref(), Some(ts), "{line}");
+            assert_eq!((r.app.as_deref(), r.pid, r.message.as_str()), (app, pid, msg), "{line}");
         }
     }
 
     #[test]
     fn fields_and_levels() {
-        let mut p =
-            Pattern::compile("<Date> <Time> <Level> [<Process>] <Component>: <Content>").unwrap();
-        let r = p
-            .parse(
-                "2015-10-18 18:01:47,978 WARN [IPC Server handler 5] org.X: y",
-                &mut years(),
-            )
-            .unwrap();
-        assert_eq!(
-            (r.severity, r.field("Process")),
-            (
-                Some(Severity::Warning),
-                Some(&Value::from("IPC Server handler 5"))
-            )
-        );
+        let mut p = Pattern::compile("<Date> <Time> <Level> [<Process>] <Component>: <Content>").unwrap();
+        let r = p.parse("2015-10-18 18:01:47,978 WARN [IPC Server handler 5] org.X: y", &mut years()).unwrap();
+        assert_eq!((r.severity, r.field("Process")), (Some(Severity::Warning), Some(&Value::from("IPC Server handler 5"))));
         assert!(p.parse("not this format", &mut years()).is_none());
         assert!(p.parse("", &mut years()).is_none());
         // An unparseable time keeps the record, without a timestamp.
         let mut p = Pattern::compile("<Time> <Content>").unwrap();
         let r = p.parse("later something happened", &mut years()).unwrap();
-        assert_eq!(
-            (r.timestamp, r.message.as_str(), r.field("Time")),
-            (None, "something happened", None)
-        );
+        assert_eq!((r.timestamp, r.message.as_str(), r.field("Time")), (None, "something happened", None));
     }
 
     #[test]
     fn grammar() {
         let mut p = Pattern::compile("x(<A>) <Content>").unwrap();
         let r = p.parse("x(1)   hello", &mut years()).unwrap();
-        assert_eq!(
-            (r.field("A"), r.message.as_str()),
-            (Some(&Value::from("1")), "hello")
-        );
+        assert_eq!((r.field("A"), r.message.as_str()), (Some(&Value::from("1")), "hello"));
         assert!(p.parse("x1 hello", &mut years()).is_none());
         // A ')' with no '(' is literal text.
         let mut p = Pattern::compile("<A>) <Content>").unwrap();
-        assert_eq!(
-            p.parse("12) hi", &mut years()).unwrap().field("A"),
-            Some(&Value::from("12"))
-        );
+        assert_eq!(p.parse("12) hi", &mut years()).unwrap().field("A"), Some(&Value::from("12")));
         let mut p = Pattern::compile("a.b*<Content>").unwrap();
         assert!(p.parse("a.b*z", &mut years()).is_some());
         assert!(p.parse("axb*z", &mut years()).is_none());

@@ -42,10 +42,7 @@ fn structured_data(s: &str) -> Option<(Vec<(String, String)>, &str)> {
                 _ => {
                     let eq = i + s[i..].find('=')?;
                     let name = &s[i..eq];
-                    if name.is_empty()
-                        || name.contains([' ', ']', '"'])
-                        || b.get(eq + 1) != Some(&b'"')
-                    {
+                    if name.is_empty() || name.contains([' ', ']', '"']) || b.get(eq + 1) != Some(&b'"') {
                         return None;
                     }
                     let mut value = String::new();
@@ -85,11 +82,7 @@ pub fn parse_rfc5424(line: &str) -> Option<Record> {
     let (pri, n) = scan_pri(line.as_bytes())?;
     let rest = &line[n..];
     let (version, rest) = token(rest)?;
-    if version.is_empty()
-        || version.len() > 2
-        || !version.bytes().all(|c| c.is_ascii_digit())
-        || version == "0"
-    {
+    if version.is_empty() || version.len() > 2 || !version.bytes().all(|c| c.is_ascii_digit()) || version == "0" {
         return None;
     }
     let (stamp, rest) = token(rest)?;
@@ -140,49 +133,25 @@ mod tests {
         let r = parse_rfc5424(r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Appli\"cation" eventID="1011"][examplePriority@32473 class="high"] An application event"#).unwrap();
         assert_eq!(r.timestamp.unwrap().to_string(), "2003-10-11T22:14:15.003Z");
         assert_eq!(
-            (
-                r.host.as_deref(),
-                r.app.as_deref(),
-                r.pid,
-                r.message.as_str()
-            ),
-            (
-                Some("mymachine.example.com"),
-                Some("evntslog"),
-                None,
-                "An application event"
-            )
+            (r.host.as_deref(), r.app.as_deref(), r.pid, r.message.as_str()),
+            (Some("mymachine.example.com"), Some("evntslog"), None, "An application event")
         );
-        assert_eq!(
-            r.field("sd.exampleSDID@32473.eventSource"),
-            Some(&Value::from("Appli\"cation"))
-        );
-        assert_eq!(
-            r.field("sd.examplePriority@32473.class"),
-            Some(&Value::from("high"))
-        );
+        assert_eq!(r.field("sd.exampleSDID@32473.eventSource"), Some(&Value::from("Appli\"cation")));
+        assert_eq!(r.field("sd.examplePriority@32473.class"), Some(&Value::from("high")));
         assert_eq!(r.field("log.syslog.msgid"), Some(&Value::from("ID47")));
 
-        let r = parse_rfc5424("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su 123 ID47 - \u{feff}'su root' failed for lonvick on /dev/pts/8").unwrap();
-        assert_eq!(
-            (r.pid, r.message.as_str()),
-            (Some(123), "'su root' failed for lonvick on /dev/pts/8")
-        );
+        let r = parse_rfc5424(
+            "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su 123 ID47 - \u{feff}'su root' failed for lonvick on /dev/pts/8",
+        )
+        .unwrap();
+        assert_eq!((r.pid, r.message.as_str()), (Some(123), "'su root' failed for lonvick on /dev/pts/8"));
 
         let r = parse_rfc5424("<13>1 - - - - - -").unwrap();
-        assert_eq!(
-            (r.timestamp, r.host, r.app, r.message.as_str()),
-            (None, None, None, "")
-        );
+        assert_eq!((r.timestamp, r.host, r.app, r.message.as_str()), (None, None, None, ""));
 
-        let r = parse_rfc5424("<13>1 2024-01-01T00:00:00+01:00 h sshd-session 77 - - Accepted")
-            .unwrap();
+        let r = parse_rfc5424("<13>1 2024-01-01T00:00:00+01:00 h sshd-session 77 - - Accepted").unwrap();
         assert_eq!(
-            (
-                r.app.as_deref(),
-                r.pid,
-                r.timestamp.unwrap().to_string().as_str()
-            ),
+            (r.app.as_deref(), r.pid, r.timestamp.unwrap().to_string().as_str()),
             (Some("sshd-session"), Some(77), "2024-01-01T00:00:00+01:00")
         );
     }

@@ -58,22 +58,10 @@ mod tests {
     #[test]
     fn sequences_table() {
         let r = parse_sequence("blk_-9041047513394897329,5 5 22 5 11 9", 1).unwrap();
-        assert_eq!(
-            events(&r),
-            (
-                "blk_-9041047513394897329",
-                vec!["5", "5", "22", "5", "11", "9"]
-            )
-        );
+        assert_eq!(events(&r), ("blk_-9041047513394897329", vec!["5", "5", "22", "5", "11", "9"]));
         assert_eq!(r.message, "5 5 22 5 11 9");
         let r = parse_sequence("4172a56c-c781-4307-a81e-3bc3fcf8a47e,1 17 10\r", 2).unwrap();
-        assert_eq!(
-            events(&r),
-            (
-                "4172a56c-c781-4307-a81e-3bc3fcf8a47e",
-                vec!["1", "17", "10"]
-            )
-        );
+        assert_eq!(events(&r), ("4172a56c-c781-4307-a81e-3bc3fcf8a47e", vec!["1", "17", "10"]));
         let r = parse_sequence("3 4 4 7", 42).unwrap();
         assert_eq!(events(&r), ("42", vec!["3", "4", "4", "7"]));
         let r = parse_sequence("blk_1,\"['E5', 'E22']\"", 3).unwrap();
@@ -88,12 +76,8 @@ mod tests {
         assert!(looks_like_sequence("blk_-9041047513394897329,5 5 22 5"));
         assert!(looks_like_sequence("id1,E5 E22 E11"));
         assert!(!looks_like_sequence("BlockId,Label,LinesInFile"));
-        assert!(!looks_like_sequence(
-            "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: a, b"
-        ));
-        assert!(!looks_like_sequence(
-            "2024-01-07T00:00:07.463Z,192.168.0.1,exchange"
-        ));
+        assert!(!looks_like_sequence("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: a, b"));
+        assert!(!looks_like_sequence("2024-01-07T00:00:07.463Z,192.168.0.1,exchange"));
         assert!(!looks_like_sequence("x,"));
     }
 }

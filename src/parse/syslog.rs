@@ -27,11 +27,7 @@ pub struct Tag<'a> {
 }
 
 fn is_name_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'_' | b'-' | b'.' | b'/' | b'@' | b'+' | b'$' | b'=' | b'#' | b'~'
-        )
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'@' | b'+' | b'$' | b'=' | b'#' | b'~')
 }
 
 /// Splits `app[pid]: message` and its variants at the start of `s`. With `spaced_names`, a name may
@@ -43,13 +39,7 @@ pub fn split_tag(s: &str, spaced_names: bool) -> Option<Tag<'_>> {
     while i < b.len() && i < 96 {
         match b[i] {
             b'[' | b'(' | b':' => break,
-            b' ' if spaced_names
-                && spaces < 2
-                && i > 0
-                && b.get(i + 1).is_some_and(|c| *c != b' ') =>
-            {
-                spaces += 1
-            }
+            b' ' if spaced_names && spaces < 2 && i > 0 && b.get(i + 1).is_some_and(|c| *c != b' ') => spaces += 1,
             c if is_name_byte(c) => {}
             _ => return None,
         }
@@ -67,10 +57,7 @@ pub fn split_tag(s: &str, spaced_names: bool) -> Option<Tag<'_>> {
     if b[i] == b'(' {
         let close = i + 1 + s[i + 1..].find(')')?;
         let inner = &s[i + 1..close];
-        if inner.is_empty()
-            || inner.len() > 64
-            || inner.bytes().any(|c| c == b' ' || c.is_ascii_control())
-        {
+        if inner.is_empty() || inner.len() > 64 || inner.bytes().any(|c| c == b' ' || c.is_ascii_control()) {
             return None;
         }
         match inner.parse::<u32>() {
@@ -87,55 +74,30 @@ pub fn split_tag(s: &str, spaced_names: bool) -> Option<Tag<'_>> {
         i = close + 1;
     }
     let message = match b.get(i) {
-        Some(b':') if matches!(b.get(i + 1), None | Some(b' ') | Some(b'\t')) => {
-            s.get(i + 2..).unwrap_or("")
-        }
+        Some(b':') if matches!(b.get(i + 1), None | Some(b' ') | Some(b'\t')) => s.get(i + 2..).unwrap_or(""),
         // proftpd: `proftpd[15719] host (...)`, no colon after the pid.
         Some(b' ') if bracket_pid && spaces == 0 => &s[i + 1..],
         None if bracket_pid => "",
         _ => return None,
     };
-    let app = if spaces > 0 && !name.starts_with("--") {
-        name.split(' ').next().unwrap_or(name)
-    } else {
-        name
-    };
-    Some(Tag {
-        app,
-        component,
-        pid,
-        message,
-    })
+    let app = if spaces > 0 && !name.starts_with("--") { name.split(' ').next().unwrap_or(name) } else { name };
+    Some(Tag { app, component, pid, message })
 }
 
 fn looks_like_host(s: &str) -> bool {
     s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
         && s.len() <= 255
-        && s.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':' | b'/' | b'%' | b'@')
-        })
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':' | b'/' | b'%' | b'@'))
 }
 
 /// Host (optional), tag (optional) and message of the part of a syslog line after its stamp.
-fn host_tag_message(
-    rest: &str,
-    require_tag: bool,
-) -> Option<(Option<&str>, Option<Tag<'_>>, &str)> {
+fn host_tag_message(rest: &str, require_tag: bool) -> Option<(Option<&str>, Option<Tag<'_>>, &str)> {
     // A bracketed tag with no host: `[sshd]: msg`, `[sshd] msg`.
     if let Some(inner) = rest.strip_prefix('[') {
         if let Some((name, after)) = inner.split_once(']') {
-            if !name.is_empty()
-                && name.len() <= 64
-                && name.bytes().all(is_name_byte)
-                && name.as_bytes()[0].is_ascii_alphabetic()
-            {
+            if !name.is_empty() && name.len() <= 64 && name.bytes().all(is_name_byte) && name.as_bytes()[0].is_ascii_alphabetic() {
                 let message = after.strip_prefix(':').unwrap_or(after);
-                let tag = Tag {
-                    app: name,
-                    component: None,
-                    pid: None,
-                    message: message.strip_prefix(' ').unwrap_or(message),
-                };
+                let tag = Tag { app: name, component: None, pid: None, message: message.strip_prefix(' ').unwrap_or(message) };
                 return Some((None, Some(tag), ""));
             }
         }
@@ -193,12 +155,9 @@ pub fn scan_pri(b: &[u8]) -> Option<(u8, usize)> {
 /// Records `<PRI>` as ECS syslog fields and the severity.
 pub fn apply_pri(rec: &mut Record, pri: u8) {
     rec.severity = Severity::from_code(pri & 7);
-    rec.fields
-        .push(("log.syslog.priority".into(), Value::from(pri)));
-    rec.fields
-        .push(("log.syslog.facility.code".into(), Value::from(pri >> 3)));
-    rec.fields
-        .push(("log.syslog.severity.code".into(), Value::from(pri & 7)));
+    rec.fields.push(("log.syslog.priority".into(), Value::from(pri)));
+    rec.fields.push(("log.syslog.facility.code".into(), Value::from(pri >> 3)));
+    rec.fields.push(("log.syslog.severity.code".into(), Value::from(pri & 7)));
 }
 
 /// Parses an RFC 3164 line (and the variants listed in the module doc). `None`: not RFC 3164.
@@ -229,11 +188,7 @@ pub fn parse_rfc3164(line: &str, years: &mut YearInference) -> Option<Record> {
         if let Some(end) = rest.find("> ") {
             let token = &rest[1..end];
             if let Some((_, sev)) = token.split_once('.') {
-                if token.len() < 32
-                    && token
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'.')
-                {
+                if token.len() < 32 && token.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.') {
                     severity = sev.parse().ok();
                     rest = &rest[end + 2..];
                 }
@@ -270,15 +225,11 @@ pub fn parse_untimed(line: &str) -> Option<Record> {
 
 fn embedded_header(rec: &mut Record) {
     let repeated = match host_tag_message(&rec.message, true) {
-        Some((_, Some(tag), _)) if Some(tag.app) == rec.app.as_deref() => {
-            Some(tag.message.to_owned())
-        }
+        Some((_, Some(tag), _)) if Some(tag.app) == rec.app.as_deref() => Some(tag.message.to_owned()),
         _ => None,
     };
     let message = repeated.as_deref().unwrap_or(&rec.message);
-    if let Some(inner) = super::apache::parse_nginx_error(message)
-        .or_else(|| super::generic::parse_timestamped(message))
-    {
+    if let Some(inner) = super::apache::parse_nginx_error(message).or_else(|| super::generic::parse_timestamped(message)) {
         rec.timestamp = inner.timestamp;
         rec.severity = rec.severity.or(inner.severity);
         rec.pid = rec.pid.or(inner.pid);
@@ -330,53 +281,171 @@ mod tests {
     }
 
     /// (line, timestamp, host, app, component, pid, message)
-    type Row = (
-        &'static str,
-        &'static str,
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<u32>,
-        &'static str,
-    );
+    type Row = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<u32>, &'static str);
 
     #[test]
     fn rfc3164_table() {
         let rows: &[Row] = &[
-            ("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186", "2005-12-10T06:55:46", Some("LabSZ"), Some("sshd"), None, Some(24200), "Invalid user webmaster from 173.234.31.186"),
-            ("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 ", "2005-06-14T15:16:01", Some("combo"), Some("sshd"), Some("pam_unix"), Some(19939), "authentication failure; logname= uid=0"),
-            ("Jul  3 14:59:17 host sshd-session[1571]: Failed password for root", "2005-07-03T14:59:17", Some("host"), Some("sshd-session"), None, Some(1571), "Failed password for root"),
-            ("Jul 12 07:47:48 saturn postfix/smtpd[8738]: NOQUEUE: reject", "2005-07-12T07:47:48", Some("saturn"), Some("postfix/smtpd"), None, Some(8738), "NOQUEUE: reject"),
-            ("Apr 23 21:59:01 dns2 imapd: LOGIN FAILED, user=sales", "2005-04-23T21:59:01", Some("dns2"), Some("imapd"), None, None, "LOGIN FAILED, user=sales"),
-            ("2015-04-16T18:02:50.321974+00:00 host sshd[2716]: pam_unix(sshd:auth): x", "2015-04-16T18:02:50.321974Z", Some("host"), Some("sshd"), None, Some(2716), "pam_unix(sshd:auth): x"),
-            ("Nov 23 21:50:19 sshd[9148]: Disconnecting: Too many", "2005-11-23T21:50:19", None, Some("sshd"), None, Some(9148), "Disconnecting: Too many"),
-            ("Jun 12 11:48:12 auth-worker(80180): Info: conn", "2005-06-12T11:48:12", None, Some("auth-worker"), None, Some(80180), "Info: conn"),
-            ("Jun 19 04:09:11 combo syslogd 1.4.1: restart.", "2005-06-19T04:09:11", Some("combo"), Some("syslogd"), None, None, "restart."),
-            ("Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN ON tty2", "2005-07-07T08:06:15", Some("combo"), Some("-- root"), None, Some(2421), "ROOT LOGIN ON tty2"),
-            ("Jun 13 22:07:23 platypus proftpd[15719] platypus (::ffff:59.1[::ffff:59.1]): SECURITY", "2005-06-13T22:07:23", Some("platypus"), Some("proftpd"), None, Some(15719), "platypus (::ffff:59.1[::ffff:59.1]): SECURITY"),
-            ("Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: 55HIbcGI002794: User unknown", "2005-06-17T14:37:39", Some("robin"), Some("sm-mta"), None, Some(2794), "55HIbcGI002794: User unknown"),
-            ("<34>Oct 11 22:14:15 mymachine su: 'su root' failed", "2005-10-11T22:14:15", Some("mymachine"), Some("su"), None, None, "'su root' failed"),
-            ("Mar  1 12:00:00 host a free message without tag", "2005-03-01T12:00:00", Some("host"), None, None, None, "a free message without tag"),
+            (
+                "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186",
+                "2005-12-10T06:55:46",
+                Some("LabSZ"),
+                Some("sshd"),
+                None,
+                Some(24200),
+                "Invalid user webmaster from 173.234.31.186",
+            ),
+            (
+                "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 ",
+                "2005-06-14T15:16:01",
+                Some("combo"),
+                Some("sshd"),
+                Some("pam_unix"),
+                Some(19939),
+                "authentication failure; logname= uid=0",
+            ),
+            (
+                "Jul  3 14:59:17 host sshd-session[1571]: Failed password for root",
+                "2005-07-03T14:59:17",
+                Some("host"),
+                Some("sshd-session"),
+                None,
+                Some(1571),
+                "Failed password for root",
+            ),
+            (
+                "Jul 12 07:47:48 saturn postfix/smtpd[8738]: NOQUEUE: reject",
+                "2005-07-12T07:47:48",
+                Some("saturn"),
+                Some("postfix/smtpd"),
+                None,
+                Some(8738),
+                "NOQUEUE: reject",
+            ),
+            (
+                "Apr 23 21:59:01 dns2 imapd: LOGIN FAILED, user=sales",
+                "2005-04-23T21:59:01",
+                Some("dns2"),
+                Some("imapd"),
+                None,
+                None,
+                "LOGIN FAILED, user=sales",
+            ),
+            (
+                "2015-04-16T18:02:50.321974+00:00 host sshd[2716]: pam_unix(sshd:auth): x",
+                "2015-04-16T18:02:50.321974Z",
+                Some("host"),
+                Some("sshd"),
+                None,
+                Some(2716),
+                "pam_unix(sshd:auth): x",
+            ),
+            (
+                "Nov 23 21:50:19 sshd[9148]: Disconnecting: Too many",
+                "2005-11-23T21:50:19",
+                None,
+                Some("sshd"),
+                None,
+                Some(9148),
+                "Disconnecting: Too many",
+            ),
+            (
+                "Jun 12 11:48:12 auth-worker(80180): Info: conn",
+                "2005-06-12T11:48:12",
+                None,
+                Some("auth-worker"),
+                None,
+                Some(80180),
+                "Info: conn",
+            ),
+            (
+                "Jun 19 04:09:11 combo syslogd 1.4.1: restart.",
+                "2005-06-19T04:09:11",
+                Some("combo"),
+                Some("syslogd"),
+                None,
+                None,
+                "restart.",
+            ),
+            (
+                "Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN ON tty2",
+                "2005-07-07T08:06:15",
+                Some("combo"),
+                Some("-- root"),
+                None,
+                Some(2421),
+                "ROOT LOGIN ON tty2",
+            ),
+            (
+                "Jun 13 22:07:23 platypus proftpd[15719] platypus (::ffff:59.1[::ffff:59.1]): SECURITY",
+                "2005-06-13T22:07:23",
+                Some("platypus"),
+                Some("proftpd"),
+                None,
+                Some(15719),
+                "platypus (::ffff:59.1[::ffff:59.1]): SECURITY",
+            ),
+            (
+                "Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: 55HIbcGI002794: User unknown",
+                "2005-06-17T14:37:39",
+                Some("robin"),
+                Some("sm-mta"),
+                None,
+                Some(2794),
+                "55HIbcGI002794: User unknown",
+            ),
+            (
+                "<34>Oct 11 22:14:15 mymachine su: 'su root' failed",
+                "2005-10-11T22:14:15",
+                Some("mymachine"),
+                Some("su"),
+                None,
+                None,
+                "'su root' failed",
+            ),
+            (
+                "Mar  1 12:00:00 host a free message without tag",
+                "2005-03-01T12:00:00",
+                Some("host"),
+                None,
+                None,
+                None,
+                "a free message without tag",
+            ),
             ("Jan  1 00:00:00 h app[1]:", "2005-01-01T00:00:00", Some("h"), Some("app"), None, Some(1), ""),
-            ("Mar  3 00:17:22 [sshd]: User root from 211.188.220.49", "2005-03-03T00:17:22", None, Some("sshd"), None, None, "User root from 211.188.220.49"),
-            ("Jun 25 23:53:34 [sshd] User root from 1.2.3.4", "2005-06-25T23:53:34", None, Some("sshd"), None, None, "User root from 1.2.3.4"),
-            ("Jul 11 11:33:13 combo gdm(pam_unix)[2803]: check pass; user unknown", "2005-07-11T11:33:13", Some("combo"), Some("gdm"), Some("pam_unix"), Some(2803), "check pass; user unknown"),
+            (
+                "Mar  3 00:17:22 [sshd]: User root from 211.188.220.49",
+                "2005-03-03T00:17:22",
+                None,
+                Some("sshd"),
+                None,
+                None,
+                "User root from 211.188.220.49",
+            ),
+            (
+                "Jun 25 23:53:34 [sshd] User root from 1.2.3.4",
+                "2005-06-25T23:53:34",
+                None,
+                Some("sshd"),
+                None,
+                None,
+                "User root from 1.2.3.4",
+            ),
+            (
+                "Jul 11 11:33:13 combo gdm(pam_unix)[2803]: check pass; user unknown",
+                "2005-07-11T11:33:13",
+                Some("combo"),
+                Some("gdm"),
+                Some("pam_unix"),
+                Some(2803),
+                "check pass; user unknown",
+            ),
         ];
         for &(line, ts, host, app, comp, pid, msg) in rows {
             let r = p(line).unwrap_or_else(|| panic!("not parsed: {line}"));
+            assert_eq!(r.timestamp.map(|t| t.to_string()).as_deref(), Some(ts), "{line}");
             assert_eq!(
-                r.timestamp.map(|t| t.to_string()).as_deref(),
-                Some(ts),
-                "{line}"
-            );
-            assert_eq!(
-                (
-                    r.host.as_deref(),
-                    r.app.as_deref(),
-                    r.component.as_deref(),
-                    r.pid,
-                    r.message.as_str()
-                ),
+                (r.host.as_deref(), r.app.as_deref(), r.component.as_deref(), r.pid, r.message.as_str()),
                 (host, app, comp, pid, msg),
                 "{line}"
             );
@@ -413,48 +482,22 @@ mod tests {
     fn untimed_table() {
         let r = parse_untimed("srv sshd[28732]: error: PAM: Authentication failure").unwrap();
         assert_eq!(
-            (
-                r.host.as_deref(),
-                r.app.as_deref(),
-                r.pid,
-                r.message.as_str()
-            ),
-            (
-                Some("srv"),
-                Some("sshd"),
-                Some(28732),
-                "error: PAM: Authentication failure"
-            )
+            (r.host.as_deref(), r.app.as_deref(), r.pid, r.message.as_str()),
+            (Some("srv"), Some("sshd"), Some(28732), "error: PAM: Authentication failure")
         );
         let r = parse_untimed("imapd[26888]: Login failed user=x").unwrap();
         assert_eq!((r.host, r.app.as_deref()), (None, Some("imapd")));
         let r = parse_untimed("pam_unix(sudo:session): session closed for user root").unwrap();
+        assert_eq!((r.app.as_deref(), r.component.as_deref()), (Some("pam_unix"), Some("sudo:session")));
+        let r =
+            parse_untimed("host nginx[23141]: host nginx: 2025/09/07 21:20:40 [error] 23141#23141: *24470 PAM: user 'username'").unwrap();
         assert_eq!(
-            (r.app.as_deref(), r.component.as_deref()),
-            (Some("pam_unix"), Some("sudo:session"))
+            (r.timestamp.unwrap().to_string().as_str(), r.message.as_str(), r.severity),
+            ("2025-09-07T21:20:40", "*24470 PAM: user 'username'", Some(Severity::Error))
         );
-        let r = parse_untimed("host nginx[23141]: host nginx: 2025/09/07 21:20:40 [error] 23141#23141: *24470 PAM: user 'username'").unwrap();
+        let r = parse_untimed("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed").unwrap();
         assert_eq!(
-            (
-                r.timestamp.unwrap().to_string().as_str(),
-                r.message.as_str(),
-                r.severity
-            ),
-            (
-                "2025-09-07T21:20:40",
-                "*24470 PAM: user 'username'",
-                Some(Severity::Error)
-            )
-        );
-        let r = parse_untimed(
-            "mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed",
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                r.timestamp.unwrap().to_string().as_str(),
-                r.message.as_str()
-            ),
+            (r.timestamp.unwrap().to_string().as_str(), r.message.as_str()),
             ("2021-07-17T23:20:49", "plain_server authenticator failed")
         );
         for line in [
@@ -471,29 +514,15 @@ mod tests {
     #[test]
     fn tai64n_and_audit() {
         let r = parse_tai64n("@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): authentication failure").unwrap();
-        assert_eq!(
-            (r.app.as_deref(), r.message.as_str()),
-            (
-                Some("dovecot-auth"),
-                "pam_unix(dovecot:auth): authentication failure"
-            )
-        );
+        assert_eq!((r.app.as_deref(), r.message.as_str()), (Some("dovecot-auth"), "pam_unix(dovecot:auth): authentication failure"));
         assert!(r.timestamp.is_some());
         let r = parse_tai64n("@400000003e3829103573e42c info msg 706430: bytes 2737").unwrap();
-        assert_eq!(
-            (r.app, r.message.as_str()),
-            (None, "info msg 706430: bytes 2737")
-        );
+        assert_eq!((r.app, r.message.as_str()), (None, "info msg 706430: bytes 2737"));
         assert!(parse_tai64n("@4000").is_none());
         let r = parse_audit("type=USER_LOGIN msg=audit(1383116048.000:595): pid=12354 uid=0 msg='op=login acct=\"dan\"'").unwrap();
         assert_eq!(r.timestamp.unwrap().to_string(), "2013-10-30T06:54:08Z");
         assert_eq!(r.message, "pid=12354 uid=0 msg='op=login acct=\"dan\"'");
-        for line in [
-            "",
-            "type=X",
-            "type=X msg=audit(abc:1): y",
-            "type=X msg=audit(1.0:1) y",
-        ] {
+        for line in ["", "type=X", "type=X msg=audit(abc:1): y", "type=X msg=audit(1.0:1) y"] {
             assert!(parse_audit(line).is_none(), "{line}");
         }
     }

@@ -37,10 +37,7 @@ pub struct YearInference {
 impl YearInference {
     /// Starts inference for one input.
     pub fn new(anchor: YearAnchor) -> Self {
-        YearInference {
-            anchor,
-            current: None,
-        }
+        YearInference { anchor, current: None }
     }
 
     /// The year for the next year-less stamp, which is in `month` (1–12).
@@ -75,20 +72,14 @@ impl YearInference {
     }
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 
 /// Month number (1–12) of a three-letter English month name, any case.
 pub fn month_of(b: &[u8]) -> Option<u32> {
     if b.len() < 3 {
         return None;
     }
-    let key = [
-        b[0].to_ascii_uppercase(),
-        b[1].to_ascii_lowercase(),
-        b[2].to_ascii_lowercase(),
-    ];
+    let key = [b[0].to_ascii_uppercase(), b[1].to_ascii_lowercase(), b[2].to_ascii_lowercase()];
     MONTHS.iter().position(|m| **m == key).map(|i| i as u32 + 1)
 }
 
@@ -188,13 +179,7 @@ impl BsdParts {
                 }
             }
         }
-        Some(BsdParts {
-            month,
-            day,
-            year,
-            time,
-            len: i,
-        })
+        Some(BsdParts { month, day, year, time, len: i })
     }
 
     fn with_year(&self, year: i32) -> Option<(Timestamp, usize)> {
@@ -221,10 +206,7 @@ pub fn scan_bsd(b: &[u8], years: &mut YearInference) -> Option<(Timestamp, usize
 /// Returns the stamp and the bytes consumed.
 pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
     let y = digits(b, 0, 4)?;
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T') | Some(b' '))
-    {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T') | Some(b' ')) {
         return None;
     }
     let date = NaiveDate::from_ymd_opt(y as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
@@ -238,11 +220,7 @@ pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
         }
         Some(&c @ (b'+' | b'-')) => {
             let hh = digits(b, i + 1, 2);
-            let (mm, len) = if b.get(i + 3) == Some(&b':') {
-                (digits(b, i + 4, 2), 6)
-            } else {
-                (digits(b, i + 3, 2), 5)
-            };
+            let (mm, len) = if b.get(i + 3) == Some(&b':') { (digits(b, i + 4, 2), 6) } else { (digits(b, i + 3, 2), 5) };
             match (hh, mm) {
                 (Some(hh), Some(mm)) if hh < 24 && mm < 60 => {
                     i += len;
@@ -254,13 +232,7 @@ pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
         }
         _ => None,
     };
-    Some((
-        Timestamp {
-            local,
-            offset_secs: offset,
-        },
-        i,
-    ))
+    Some((Timestamp { local, offset_secs: offset }, i))
 }
 
 /// Decodes a daemontools TAI64N label `@4000000063f1e2d03a2b7c00` (25 bytes) into UTC.
@@ -304,11 +276,7 @@ pub fn parse_any(s: &str, mut years: Option<&mut YearInference>) -> Option<Times
         }
     }
     // BSD and ctime (`Www Mmm dd hh:mm:ss[.frac] yyyy`) layouts.
-    let bsd_at = if b.len() > 4 && b[3] == b' ' && month_of(b).is_none() {
-        4
-    } else {
-        0
-    };
+    let bsd_at = if b.len() > 4 && b[3] == b' ' && month_of(b).is_none() { 4 } else { 0 };
     if let Some(parts) = BsdParts::scan(&b[bsd_at..]).filter(|p| p.len + bsd_at == b.len()) {
         let year = match (parts.year, years.as_deref_mut()) {
             (Some(y), _) => y,
@@ -318,20 +286,16 @@ pub fn parse_any(s: &str, mut years: Option<&mut YearInference>) -> Option<Times
         return parts.with_year(year).map(|(t, _)| t);
     }
     if b.iter().all(u8::is_ascii_digit)
-        || (b.iter().filter(|&&c| c == b'.').count() == 1
-            && b.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
+        || (b.iter().filter(|&&c| c == b'.').count() == 1 && b.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
     {
         return epoch(s);
     }
     // Year-less `mm-dd hh:mm:ss[.f]` (Android) and `mm.dd hh:mm:ss` (Proxifier).
     if b.len() >= 14 && matches!(b[2], b'-' | b'.') && b[5] == b' ' {
-        if let (Some(month), Some(day), Some((time, n))) =
-            (digits(b, 0, 2), digits(b, 3, 2), clock(b, 6))
-        {
+        if let (Some(month), Some(day), Some((time, n))) = (digits(b, 0, 2), digits(b, 3, 2), clock(b, 6)) {
             if n + 6 == b.len() && (1..=12).contains(&month) {
                 let year = years?.year_for(month);
-                return NaiveDate::from_ymd_opt(year, month, day)
-                    .map(|d| Timestamp::naive(d.and_time(time)));
+                return NaiveDate::from_ymd_opt(year, month, day).map(|d| Timestamp::naive(d.and_time(time)));
             }
         }
     }
@@ -363,19 +327,12 @@ fn epoch(s: &str) -> Option<Timestamp> {
     match int.len() {
         9 | 10 => {
             let secs: i64 = int.parse().ok()?;
-            let (nanos, _) = if frac.is_empty() {
-                (0, 0)
-            } else {
-                fraction(format!(".{frac}").as_bytes(), 0)
-            };
+            let (nanos, _) = if frac.is_empty() { (0, 0) } else { fraction(format!(".{frac}").as_bytes(), 0) };
             Timestamp::from_unix(secs, nanos)
         }
         13 if frac.is_empty() => {
             let ms: i64 = int.parse().ok()?;
-            Timestamp::from_unix(
-                ms.div_euclid(1000),
-                (ms.rem_euclid(1000) * 1_000_000) as u32,
-            )
+            Timestamp::from_unix(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32)
         }
         _ => None,
     }
@@ -404,93 +361,40 @@ mod tests {
             ("Mar  7 18:53:20 2019 bar", "2019-03-07T18:53:20", 20),
         ];
         for (input, want, len) in cases {
-            let (t, n) =
-                scan_bsd(input.as_bytes(), &mut years(2005)).unwrap_or_else(|| panic!("{input}"));
+            let (t, n) = scan_bsd(input.as_bytes(), &mut years(2005)).unwrap_or_else(|| panic!("{input}"));
             assert_eq!((t.to_string().as_str(), n), (want, len), "{input}");
         }
-        for bad in [
-            "",
-            "Dec",
-            "Dec 10",
-            "Dex 10 06:55:46",
-            "Dec 10 6:55:46",
-            "Dec 32 06:55:46",
-            "Dec 10 25:00:00",
-            "Feb 30 00:00:00",
-        ] {
-            assert!(
-                scan_bsd(bad.as_bytes(), &mut years(2005)).is_none(),
-                "{bad}"
-            );
+        for bad in ["", "Dec", "Dec 10", "Dex 10 06:55:46", "Dec 10 6:55:46", "Dec 32 06:55:46", "Dec 10 25:00:00", "Feb 30 00:00:00"] {
+            assert!(scan_bsd(bad.as_bytes(), &mut years(2005)).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn year_rolls_over_at_new_year_and_tolerates_disorder() {
         let mut y = years(2025);
-        assert_eq!(
-            [
-                y.year_for(12),
-                y.year_for(12),
-                y.year_for(1),
-                y.year_for(12),
-                y.year_for(2)
-            ],
-            [2025, 2025, 2026, 2025, 2026]
-        );
+        assert_eq!([y.year_for(12), y.year_for(12), y.year_for(1), y.year_for(12), y.year_for(2)], [2025, 2025, 2026, 2025, 2026]);
         // Anchored on the last write in March 2026: a log starting in November began in 2025.
-        let mut y = YearInference::new(YearAnchor::LastWritten {
-            year: 2026,
-            month: 3,
-        });
-        assert_eq!(
-            [y.year_for(11), y.year_for(1), y.year_for(3)],
-            [2025, 2026, 2026]
-        );
-        let mut y = YearInference::new(YearAnchor::LastWritten {
-            year: 2026,
-            month: 3,
-        });
+        let mut y = YearInference::new(YearAnchor::LastWritten { year: 2026, month: 3 });
+        assert_eq!([y.year_for(11), y.year_for(1), y.year_for(3)], [2025, 2026, 2026]);
+        let mut y = YearInference::new(YearAnchor::LastWritten { year: 2026, month: 3 });
         assert_eq!(y.year_for(2), 2026);
     }
 
     #[test]
     fn iso_stamps() {
         let cases = [
-            (
-                "2015-04-16T18:02:50.321974+00:00 host",
-                "2015-04-16T18:02:50.321974Z",
-                32,
-            ),
-            (
-                "2025-03-04T01:06:36.645577 ip",
-                "2025-03-04T01:06:36.645577",
-                26,
-            ),
-            (
-                "2015-10-18 18:01:47,978 INFO",
-                "2015-10-18T18:01:47.978",
-                23,
-            ),
+            ("2015-04-16T18:02:50.321974+00:00 host", "2015-04-16T18:02:50.321974Z", 32),
+            ("2025-03-04T01:06:36.645577 ip", "2025-03-04T01:06:36.645577", 26),
+            ("2015-10-18 18:01:47,978 INFO", "2015-10-18T18:01:47.978", 23),
             ("2024-01-07T00:00:07.463Z,1", "2024-01-07T00:00:07.463Z", 24),
-            (
-                "2003-10-11T22:14:15.003-0700 x",
-                "2003-10-11T22:14:15.003-07:00",
-                28,
-            ),
+            ("2003-10-11T22:14:15.003-0700 x", "2003-10-11T22:14:15.003-07:00", 28),
             ("2013-01-04 17:03:46 login", "2013-01-04T17:03:46", 19),
         ];
         for (input, want, len) in cases {
             let (t, n) = scan_iso(input.as_bytes()).unwrap_or_else(|| panic!("{input}"));
             assert_eq!((t.to_string().as_str(), n), (want, len), "{input}");
         }
-        for bad in [
-            "",
-            "2015-04-16",
-            "2015-13-16T18:02:50",
-            "2015-04-16X18:02:50",
-            "20150416T180250",
-        ] {
+        for bad in ["", "2015-04-16", "2015-13-16T18:02:50", "2015-04-16X18:02:50", "20150416T180250"] {
             assert!(scan_iso(bad.as_bytes()).is_none(), "{bad}");
         }
     }
@@ -503,10 +407,7 @@ mod tests {
             ("1117838570", "2005-06-03T22:42:50Z"),
             ("1373330717.000", "2013-07-09T00:45:17Z"),
             ("Sun Dec 04 04:47:44 2005", "2005-12-04T04:47:44"),
-            (
-                "Sat Jul 20 21:37:32.266605 2013",
-                "2013-07-20T21:37:32.266605",
-            ),
+            ("Sat Jul 20 21:37:32.266605 2013", "2013-07-20T21:37:32.266605"),
             ("2012/04/09 11:53:29", "2012-04-09T11:53:29"),
             ("10/Oct/2000:13:55:36 -0700", "2000-10-10T13:55:36-07:00"),
             ("2015 Jan 26 10:32:34", "2015-01-26T10:32:34"),
@@ -518,45 +419,20 @@ mod tests {
             ("20171223-22:15:29:606", "2017-12-23T22:15:29.606"),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                show(parse_any(input, Some(&mut years(2005)))),
-                want,
-                "{input}"
-            );
+            assert_eq!(show(parse_any(input, Some(&mut years(2005)))), want, "{input}");
         }
-        for bad in [
-            "",
-            "combo",
-            "12",
-            "99:99:99",
-            "Dec 10",
-            "2005.06.03",
-            "2005-06-03",
-        ] {
-            assert_eq!(
-                show(parse_any(bad, Some(&mut years(2005)))),
-                "none",
-                "{bad}"
-            );
+        for bad in ["", "combo", "12", "99:99:99", "Dec 10", "2005.06.03", "2005-06-03"] {
+            assert_eq!(show(parse_any(bad, Some(&mut years(2005)))), "none", "{bad}");
         }
         // Without an inference, year-less layouts are refused and the rest still parse.
         assert_eq!(show(parse_any("Jun 14 15:16:01", None)), "none");
-        assert_eq!(
-            show(parse_any("Sun Dec 04 04:47:44 2005", None)),
-            "2005-12-04T04:47:44"
-        );
-        assert_eq!(
-            show(parse_any("Mar  7 2019 18:53:20", None)),
-            "2019-03-07T18:53:20"
-        );
+        assert_eq!(show(parse_any("Sun Dec 04 04:47:44 2005", None)), "2005-12-04T04:47:44");
+        assert_eq!(show(parse_any("Mar  7 2019 18:53:20", None)), "2019-03-07T18:53:20");
     }
 
     #[test]
     fn tai64n_labels() {
-        assert_eq!(
-            show(tai64n(b"@400000003e38291035d359ac")),
-            "2003-01-29T19:18:30.903043500Z"
-        );
+        assert_eq!(show(tai64n(b"@400000003e38291035d359ac")), "2003-01-29T19:18:30.903043500Z");
         assert!(tai64n(b"@400000003e38291035d359a").is_none());
         assert!(tai64n(b"@40000000zz38291035d359ac").is_none());
         assert!(tai64n(b"@000000003e38291035d359ac").is_none());

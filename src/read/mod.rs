@@ -52,14 +52,8 @@ pub fn expand(args: &[String]) -> Result<Vec<Input>> {
         if arg == "-" {
             out.push(Input::Stdin);
         } else if arg.contains(['*', '?', '[']) && !std::path::Path::new(arg).exists() {
-            let paths = glob::glob(arg).map_err(|e| Error::Glob {
-                pattern: arg.clone(),
-                message: e.msg.to_owned(),
-            })?;
-            let mut found: Vec<PathBuf> = paths
-                .filter_map(|p| p.ok())
-                .filter(|p| !p.is_dir())
-                .collect();
+            let paths = glob::glob(arg).map_err(|e| Error::Glob { pattern: arg.clone(), message: e.msg.to_owned() })?;
+            let mut found: Vec<PathBuf> = paths.filter_map(|p| p.ok()).filter(|p| !p.is_dir()).collect();
             if found.is_empty() {
                 return Err(Error::NoMatch(arg.clone()));
             }
@@ -91,10 +85,7 @@ const BUF: usize = 256 * 1024;
 /// Opens an input, detecting gzip by its magic bytes.
 pub fn open(input: &Input) -> Result<Source> {
     let name = input.name();
-    let open_err = |source| Error::Open {
-        path: name.clone(),
-        source,
-    };
+    let open_err = |source| Error::Open { path: name.clone(), source };
     let (raw, modified, size): (Box<dyn Read + Send>, _, _) = match input {
         Input::Stdin => (Box::new(io::stdin()), None, None),
         Input::Path(p) => {
@@ -111,18 +102,9 @@ pub fn open(input: &Input) -> Result<Source> {
         let head = buffered.fill_buf().map_err(open_err)?;
         head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
     };
-    let reader: Box<dyn BufRead + Send> = if gzip {
-        Box::new(BufReader::with_capacity(BUF, MultiGzDecoder::new(buffered)))
-    } else {
-        Box::new(buffered)
-    };
-    Ok(Source {
-        input: input.clone(),
-        lines: LineReader::new(reader),
-        modified,
-        size,
-        gzip,
-    })
+    let reader: Box<dyn BufRead + Send> =
+        if gzip { Box::new(BufReader::with_capacity(BUF, MultiGzDecoder::new(buffered))) } else { Box::new(buffered) };
+    Ok(Source { input: input.clone(), lines: LineReader::new(reader), modified, size, gzip })
 }
 
 /// One line of input.
@@ -148,11 +130,7 @@ pub struct LineReader<R> {
 impl<R: BufRead> LineReader<R> {
     /// Wraps a reader.
     pub fn new(reader: R) -> Self {
-        LineReader {
-            reader,
-            buf: Vec::with_capacity(1024),
-            number: 0,
-        }
+        LineReader { reader, buf: Vec::with_capacity(1024), number: 0 }
     }
 
     /// The number of the last line returned.
@@ -180,12 +158,7 @@ impl<R: BufRead> LineReader<R> {
             Ok(s) => (Cow::Borrowed(s), false),
             Err(_) => (String::from_utf8_lossy(bytes), true),
         };
-        Ok(Some(Line {
-            number: self.number,
-            text,
-            lossy,
-            bytes: n,
-        }))
+        Ok(Some(Line { number: self.number, text, lossy, bytes: n }))
     }
 }
 
@@ -212,31 +185,19 @@ mod tests {
         assert_eq!(lines(b"a\r\nlast\r"), vec![s(1, "a"), s(2, "last")]);
         assert_eq!(lines(b"\n\n"), vec![s(1, ""), s(2, "")]);
         assert_eq!(lines(b"in\rside\n"), vec![s(1, "in\rside")]);
-        assert_eq!(
-            lines(b"mixed\nends\r\nhere"),
-            vec![s(1, "mixed"), s(2, "ends"), s(3, "here")]
-        );
+        assert_eq!(lines(b"mixed\nends\r\nhere"), vec![s(1, "mixed"), s(2, "ends"), s(3, "here")]);
     }
 
     #[test]
     fn invalid_utf8_is_kept_lossily() {
-        assert_eq!(
-            lines(b"ok\nbad \xff\xfe byte\n"),
-            vec![
-                (1, "ok".into(), false),
-                (2, "bad \u{fffd}\u{fffd} byte".into(), true)
-            ]
-        );
+        assert_eq!(lines(b"ok\nbad \xff\xfe byte\n"), vec![(1, "ok".into(), false), (2, "bad \u{fffd}\u{fffd} byte".into(), true)]);
     }
 
     #[test]
     fn gzip_by_magic_and_directories_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("no-gz-suffix.log");
-        let mut enc = flate2::write::GzEncoder::new(
-            File::create(&path).unwrap(),
-            flate2::Compression::default(),
-        );
+        let mut enc = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::default());
         enc.write_all(b"one\r\ntwo\n").unwrap();
         enc.finish().unwrap();
         let mut src = open(&Input::Path(path)).unwrap();
@@ -246,9 +207,7 @@ mod tests {
         assert!(src.lines.next_line().unwrap().is_none());
         let err = open(&Input::Path(dir.path().to_owned())).err().unwrap();
         assert!(err.to_string().contains("is a directory"), "{err}");
-        let err = open(&Input::Path(dir.path().join("missing")))
-            .err()
-            .unwrap();
+        let err = open(&Input::Path(dir.path().join("missing"))).err().unwrap();
         assert!(err.to_string().contains("missing: cannot open"), "{err}");
     }
 
@@ -260,13 +219,7 @@ mod tests {
         }
         let pattern = format!("{}/*.log", dir.path().display());
         let got = expand(&[pattern]).unwrap();
-        assert_eq!(
-            got,
-            vec![
-                Input::Path(dir.path().join("a.log")),
-                Input::Path(dir.path().join("b.log"))
-            ]
-        );
+        assert_eq!(got, vec![Input::Path(dir.path().join("a.log")), Input::Path(dir.path().join("b.log"))]);
         assert_eq!(expand(&[]).unwrap(), vec![Input::Stdin]);
         assert_eq!(expand(&["-".into()]).unwrap(), vec![Input::Stdin]);
         let none = format!("{}/*.gz", dir.path().display());

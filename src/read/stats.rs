@@ -32,10 +32,7 @@ pub struct InputStats {
 impl InputStats {
     /// Counts for the named input.
     pub fn new(file: impl Into<String>) -> Self {
-        InputStats {
-            file: file.into(),
-            ..Default::default()
-        }
+        InputStats { file: file.into(), ..Default::default() }
     }
 
     /// Counts a line that gave a record.
@@ -59,10 +56,7 @@ impl InputStats {
 
     /// Records whose header no parser recognised.
     pub fn unrecognised(&self) -> u64 {
-        self.formats
-            .get(RecordKind::Plain.as_str())
-            .copied()
-            .unwrap_or(0)
+        self.formats.get(RecordKind::Plain.as_str()).copied().unwrap_or(0)
     }
 
     fn add(&mut self, other: &InputStats) {
@@ -90,29 +84,14 @@ fn pct(n: u64, of: u64) -> String {
 impl fmt::Display for InputStats {
     /// One line: `file: 2000 lines read, 2000 parsed (100.0%: rfc3164 2000), 0 skipped`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let formats: Vec<String> = self
-            .formats
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        write!(
-            f,
-            "{}: {} lines read, {} parsed ({}",
-            self.file,
-            self.read,
-            self.parsed,
-            pct(self.parsed, self.read)
-        )?;
+        let formats: Vec<String> = self.formats.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        write!(f, "{}: {} lines read, {} parsed ({}", self.file, self.read, self.parsed, pct(self.parsed, self.read))?;
         if !formats.is_empty() {
             write!(f, ": {}", formats.join(", "))?;
         }
         write!(f, "), {} skipped", self.skipped_total())?;
         if !self.skipped.is_empty() {
-            let reasons: Vec<String> = self
-                .skipped
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
+            let reasons: Vec<String> = self.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
             write!(f, " ({})", reasons.join(", "))?;
         }
         if self.unrecognised() > 0 {
@@ -124,11 +103,7 @@ impl fmt::Display for InputStats {
             )?;
         }
         if self.invalid_utf8 > 0 {
-            write!(
-                f,
-                "; {} not valid UTF-8 (kept, decoded lossily)",
-                self.invalid_utf8
-            )?;
+            write!(f, "; {} not valid UTF-8 (kept, decoded lossily)", self.invalid_utf8)?;
         }
         if self.without_timestamp > 0 {
             write!(f, "; {} without a timestamp", self.without_timestamp)?;
@@ -161,9 +136,7 @@ impl RunStats {
 
     /// Whether every line read is accounted for as parsed or skipped.
     pub fn balanced(&self) -> bool {
-        self.inputs
-            .iter()
-            .all(|i| i.read == i.parsed + i.skipped_total())
+        self.inputs.iter().all(|i| i.read == i.parsed + i.skipped_total())
     }
 }
 
