@@ -19,7 +19,7 @@ impl Progress {
     pub fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {human_pos} lines ({per_sec}, {elapsed})") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {human_pos} lines read in {elapsed}") {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(250));
