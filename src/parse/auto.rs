@@ -88,8 +88,9 @@ const BUILTINS: &[Builtin] = &[
             ("Level", r"\S+"),
         ],
     },
+    // Thunderbird; the tag is optional (a few lines carry none).
     Builtin {
-        template: "<Label> <Timestamp> <Date> <Host> <Month> <Day> <Time> <Location> <Component>([<PID>])?: <Content>",
+        template: "<Label> <Timestamp> <Date> <Host> <Month> <Day> <Time> <Location> (<Component>([<PID>])?: )?<Content>",
         types: &[
             ("Label", r"\S+"),
             ("Timestamp", r"\d{9,10}"),
@@ -101,19 +102,6 @@ const BUILTINS: &[Builtin] = &[
             ("Location", r"\S+"),
             ("Component", r"[^\s:\[]+"),
             ("PID", r"\d+"),
-        ],
-    },
-    Builtin {
-        template: "<Label> <Timestamp> <Date> <Host> <Month> <Day> <Time> <Location> <Content>",
-        types: &[
-            ("Label", r"\S+"),
-            ("Timestamp", r"\d{9,10}"),
-            ("Date", r"\d{4}\.\d\d\.\d\d"),
-            ("Host", r"\S+"),
-            ("Month", r"[A-Z][a-z]{2}"),
-            ("Day", r"\d{1,2}"),
-            ("Time", r"\d\d:\d\d:\d\d"),
-            ("Location", r"\S+"),
         ],
     },
     Builtin {
@@ -272,6 +260,7 @@ mod tests {
             ("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.X: Created", Pattern, Some("org.apache.hadoop.X")),
             ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected", Pattern, Some("KERNEL")),
             ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root", Pattern, Some("crond")),
+            ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 no tag on this line", Pattern, None),
             ("nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-1 - - -] 10.11.10.1 GET", Pattern, Some("nova.osapi_compute.wsgi.server")),
             ("INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful", Pattern, Some("nova.compute.claims")),
             ("2013-01-04 17:03:46 login authenticator failed for x [1.2.3.4]: 535", Timestamped, None),
