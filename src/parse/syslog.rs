@@ -131,6 +131,32 @@ fn fill(rec: &mut Record, host: Option<&str>, tag: Option<Tag<'_>>, message: &st
         }
         None => rec.message = trim_end(message).to_owned(),
     }
+    unwrap_message(rec);
+}
+
+/// Takes apart what syslog daemons wrap around a message: Solaris' `[ID 800047 auth.notice] msg`
+/// (kept as `log.syslog.msgid`, severity from the level) and rsyslog's
+/// `message repeated 5 times: [ msg]` (kept as `logsieve.repeated`).
+fn unwrap_message(rec: &mut Record) {
+    if let Some(rest) = rec.message.strip_prefix("[ID ") {
+        if let Some((id, msg)) = rest.split_once("] ") {
+            if let Some((num, facility)) = id.split_once(' ') {
+                if num.bytes().all(|c| c.is_ascii_digit()) && !facility.contains(' ') {
+                    rec.severity = facility.rsplit('.').next().and_then(|l| l.parse().ok()).or(rec.severity);
+                    rec.fields.push(("log.syslog.msgid".into(), Value::from(num)));
+                    rec.message = msg.to_owned();
+                }
+            }
+        }
+    }
+    if let Some(rest) = rec.message.strip_prefix("message repeated ") {
+        if let Some((times, inner)) = rest.split_once(" times: [") {
+            if let (Ok(n), Some(inner)) = (times.parse::<u64>(), inner.strip_suffix(']')) {
+                rec.fields.push(("logsieve.repeated".into(), Value::from(n)));
+                rec.message = inner.trim_start().to_owned();
+            }
+        }
+    }
 }
 
 /// Trailing whitespace (many daemons end lines with a space) is not part of the message.
@@ -170,7 +196,8 @@ pub fn parse_rfc3164(line: &str, years: &mut YearInference) -> Option<Record> {
     let (ts, n, iso) = match scan_bsd(&b[i..], years) {
         Some((t, n)) => (t, n, false),
         None => {
-            let (t, n) = scan_iso(&b[i..]).filter(|_| b.get(i + 10) == Some(&b'T'))?;
+            // rsyslog and macOS write ISO stamps, with `T` or a space; a tag must then follow.
+            let (t, n) = scan_iso(&b[i..])?;
             (t, n, true)
         }
     };
@@ -413,6 +440,33 @@ mod tests {
                 "a free message without tag",
             ),
             ("Jan  1 00:00:00 h app[1]:", "2005-01-01T00:00:00", Some("h"), Some("app"), None, Some(1), ""),
+            (
+                "Aug 18 07:30:25 192.168.1.5 sshd[20247]: [ID 800047 auth.notice] Failed none for root",
+                "2005-08-18T07:30:25",
+                Some("192.168.1.5"),
+                Some("sshd"),
+                None,
+                Some(20247),
+                "Failed none for root",
+            ),
+            (
+                "Dec 10 07:13:56 LabSZ sshd[24227]: message repeated 5 times: [ Failed password for root]",
+                "2005-12-10T07:13:56",
+                Some("LabSZ"),
+                Some("sshd"),
+                None,
+                Some(24227),
+                "Failed password for root",
+            ),
+            (
+                "2020-03-24 08:38:47.230409-0700  localhost sshd[2531]: Disconnected from user",
+                "2020-03-24T08:38:47.230409-07:00",
+                Some("localhost"),
+                Some("sshd"),
+                None,
+                Some(2531),
+                "Disconnected from user",
+            ),
             (
                 "Mar  3 00:17:22 [sshd]: User root from 211.188.220.49",
                 "2005-03-03T00:17:22",
