@@ -1,4 +1,4 @@
-//! Parse-stage throughput: bundled loghub samples read into memory outside the timed loop, then
+//! Parse and normalize throughput: bundled loghub samples read into memory outside the timed loop, then
 //! parsed (and, separately, parsed and written as ECS JSON) line by line.
 #![allow(missing_docs)]
 
@@ -6,7 +6,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use logsieve::normalize::{write_ecs, Origin};
+use std::sync::Arc;
+
+use logsieve::normalize::rules::RuleSet;
+use logsieve::normalize::{write_ecs, Normalizer, Origin};
 use logsieve::parse::{Format, LineParser, YearAnchor};
 
 fn lines(name: &str) -> Vec<String> {
@@ -36,7 +39,24 @@ fn bench(c: &mut Criterion) {
                 let mut p = LineParser::new(&format, YearAnchor::Given(2024));
                 for (i, l) in input.iter().enumerate() {
                     if let Ok(rec) = p.parse(l, i as u64 + 1) {
-                        write_ecs(&mut out, &rec, &Origin { file: "bench.log", line: i as u64 + 1, original: l });
+                        write_ecs(&mut out, &rec, None, &Origin { file: "bench.log", line: i as u64 + 1, original: l });
+                        out.push(b'\n');
+                    }
+                }
+                black_box(out.len())
+            })
+        });
+        group.bench_function("parse+normalize+ecs", |b| {
+            let rules = Arc::new(RuleSet::builtin());
+            let mut out = Vec::with_capacity(1 << 20);
+            b.iter(|| {
+                out.clear();
+                let mut p = LineParser::new(&format, YearAnchor::Given(2024));
+                let mut n = Normalizer::new(Arc::clone(&rules));
+                for (i, l) in input.iter().enumerate() {
+                    if let Ok(rec) = p.parse(l, i as u64 + 1) {
+                        let ev = n.normalize(&rec);
+                        write_ecs(&mut out, &rec, Some(&ev), &Origin { file: "bench.log", line: i as u64 + 1, original: l });
                         out.push(b'\n');
                     }
                 }

@@ -21,6 +21,10 @@ pub struct Cli {
 pub enum Command {
     /// Parse logs and write one ECS JSON object per input record on stdout.
     Normalize(NormalizeArgs),
+    /// List the message templates the miner finds, most frequent first (TSV on stdout).
+    Templates(NormalizeArgs),
+    /// Check or list the rule packs.
+    Rules(RulesArgs),
     /// Learn a baseline from clean logs (not yet available).
     Train(TrainArgs),
     /// Score new logs against a baseline and write a report (not yet available).
@@ -55,6 +59,33 @@ pub struct InputArgs {
     /// Also write the per-file line accounting as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// A directory of rule packs (*.toml) added to the built-in ones; a rule with a built-in id
+    /// replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+}
+
+/// `logsieve rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// What to do with the rules.
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+/// `logsieve rules ...`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check every rule's example lines (built-in packs, plus DIR's); exit 2 if any fails.
+    Test {
+        /// A directory of extra rule packs.
+        dir: Option<PathBuf>,
+    },
+    /// List the rules in matching order: id, pack, event.
+    List {
+        /// A directory of extra rule packs.
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `logsieve normalize`.

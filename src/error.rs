@@ -42,6 +42,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A rule pack that cannot be used.
+    #[error(transparent)]
+    Rules(#[from] crate::normalize::rules::RuleError),
     /// A bad `--format`.
     #[error(transparent)]
     Format(#[from] FormatError),

@@ -3,13 +3,16 @@
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use chrono::{Datelike, Utc};
 
-use crate::cli::{Cli, Command, InputArgs};
+use crate::cli::{Cli, Command, InputArgs, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
-use crate::normalize::{write_ecs, Origin};
-use crate::parse::{LineParser, YearAnchor};
+use crate::normalize::rules::RuleSet;
+use crate::normalize::{write_ecs, Normalizer, Origin};
+use crate::parse::multiline::{Joiner, Pending};
+use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
 use crate::record::Record;
 
@@ -38,6 +41,9 @@ impl From<Outcome> for ExitCode {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Normalize(args) => normalize(&args.input),
+        Command::Templates(args) => templates(&args.input),
+        Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules_test(dir.as_deref()),
+        Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules_list(dir.as_deref()),
         Command::Train(_) => {
             Err(Error::NotYetAvailable { command: "train", what: "learning a baseline lands with the learning core (issue #4)" })
         }
@@ -60,9 +66,9 @@ fn year_anchor(year: Option<i32>, modified: Option<std::time::SystemTime>) -> Ye
     }
 }
 
-/// Reads every input, parses each line and hands each record to `sink`. Input errors are
-/// reported on stderr and counted, and reading goes on with the next input; an error from `sink`
-/// (the output) stops the run.
+/// Reads every input, parses each line and hands each record to `sink`, multi-line records
+/// joined (`--format auto`). Input errors are reported on stderr and counted, and reading goes on
+/// with the next input; an error from `sink` (the output) stops the run.
 pub fn for_each_record<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
 where
     F: FnMut(&Record, &Origin<'_>) -> Result<()>,
@@ -74,6 +80,8 @@ where
         let name = input.name();
         let mut stats = InputStats::new(&name);
         progress.start(&name);
+        let mut joiner = Joiner::new(matches!(args.format, Format::Auto));
+        let emit = |p: Pending, sink: &mut F| sink(&p.record, &Origin { file: &name, line: p.line, original: &p.original });
         match read::open(input) {
             Err(e) => {
                 eprintln!("logsieve: error: {e}");
@@ -97,13 +105,23 @@ where
                     stats.invalid_utf8 += u64::from(line.lossy);
                     match parser.parse(&line.text, line.number) {
                         Ok(rec) => {
-                            stats.record(&rec);
-                            sink(&rec, &Origin { file: &name, line: line.number, original: &line.text })?;
+                            let (done, joined) = joiner.push(rec, &line.text, line.number);
+                            if joined {
+                                stats.continuation();
+                            }
+                            if let Some(p) = done {
+                                stats.record(&p.record);
+                                emit(p, &mut sink)?;
+                            }
                         }
                         Err(skip) => stats.skip(skip),
                     }
                 }
             }
+        }
+        if let Some(p) = joiner.finish() {
+            stats.record(&p.record);
+            emit(p, &mut sink)?;
         }
         run.push(stats);
     }
@@ -131,15 +149,108 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
 
 /// `logsieve normalize`: one ECS JSON object per record on stdout.
 fn normalize(args: &InputArgs) -> Result<Outcome> {
+    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.rules.as_deref())?));
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut buf = Vec::with_capacity(4096);
     let run = for_each_record(args, |rec, origin| {
+        let event = normalizer.normalize(rec);
         buf.clear();
-        write_ecs(&mut buf, rec, origin);
+        write_ecs(&mut buf, rec, Some(&event), origin);
         buf.push(b'\n');
         out.write_all(&buf).map_err(Error::Stdout)
     })?;
     out.flush().map_err(Error::Stdout)?;
     finish(args, &run)
+}
+
+/// `logsieve templates`: the templates the miner finds, most frequent first, with an example.
+fn templates(args: &InputArgs) -> Result<Outcome> {
+    let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
+    let mut examples: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+    let run = for_each_record(args, |rec, _| {
+        let event = normalizer.normalize(rec);
+        if let Some((id, _)) = event.template {
+            examples.entry(id).or_insert_with(|| rec.message.chars().take(200).collect());
+        }
+        Ok(())
+    })?;
+    let miner = normalizer.miner();
+    let mut rows = miner.templates();
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write = |out: &mut BufWriter<_>, text: String| out.write_all(text.as_bytes()).map_err(Error::Stdout);
+    write(&mut out, "id\tcount\ttemplate\texample\n".into())?;
+    for (id, template, count) in rows {
+        let example = examples.get(&id).map(String::as_str).unwrap_or("").replace(['\t', '\n'], " ");
+        write(&mut out, format!("{id}\t{count}\t{template}\t{example}\n"))?;
+    }
+    out.flush().map_err(Error::Stdout)?;
+    if !args.quiet {
+        eprintln!("logsieve: {} templates ({} evicted)", miner.len(), miner.evicted());
+    }
+    finish(args, &run)
+}
+
+/// `logsieve rules test [DIR]`: every rule's example lines must give the rule's event and fields.
+fn rules_test(dir: Option<&Path>) -> Result<Outcome> {
+    let set = Arc::new(RuleSet::load(dir)?);
+    let mut failures = 0usize;
+    let mut checked = 0usize;
+    for rule in set.rules() {
+        for ex in &rule.examples {
+            checked += 1;
+            let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
+            let mut joiner = Joiner::new(true);
+            let mut normalizer = Normalizer::new(Arc::clone(&set));
+            let mut events = Vec::new();
+            for (i, line) in ex.line.split('\n').enumerate() {
+                if let Ok(rec) = parser.parse(line, i as u64 + 1) {
+                    if let (Some(p), _) = joiner.push(rec, line, i as u64 + 1) {
+                        events.push((normalizer.normalize(&p.record), p.record));
+                    }
+                }
+            }
+            if let Some(p) = joiner.finish() {
+                events.push((normalizer.normalize(&p.record), p.record));
+            }
+            let want = ex.action.as_deref().unwrap_or(rule.action.name);
+            let problem = match events.iter().find(|(e, _)| e.action.is_some()).or(events.first()) {
+                None => Some("no event".to_owned()),
+                Some((ev, _)) if ev.action.map(|a| a.name) != Some(want) => Some(format!(
+                    "gave {} by {}, not {want}",
+                    ev.action.map(|a| a.name).unwrap_or("no action"),
+                    ev.rule.as_deref().unwrap_or("no rule")
+                )),
+                Some((ev, rec)) => {
+                    let missing: Vec<String> = ex
+                        .fields
+                        .iter()
+                        .filter(|(k, v)| !ev.values(k, rec).contains(v))
+                        .map(|(k, v)| format!("{k}={v:?} (got {:?})", ev.values(k, rec)))
+                        .collect();
+                    (!missing.is_empty()).then(|| format!("fields {}", missing.join(", ")))
+                }
+            };
+            if let Some(p) = problem {
+                failures += 1;
+                println!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));
+            }
+        }
+    }
+    println!("{} rules, {checked} examples, {failures} failed", set.rules().len());
+    Ok(if failures == 0 { Outcome::Ok } else { Outcome::InputError })
+}
+
+/// `logsieve rules list`: the rules in matching order.
+fn rules_list(dir: Option<&Path>) -> Result<Outcome> {
+    let set = RuleSet::load(dir)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for rule in set.rules() {
+        writeln!(out, "{}\t{}\t{}", rule.id, rule.pack, rule.action.name).map_err(Error::Stdout)?;
+    }
+    out.flush().map_err(Error::Stdout)?;
+    Ok(Outcome::Ok)
 }

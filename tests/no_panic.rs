@@ -1,12 +1,18 @@
 //! Property tests: no input makes a parser, the template compiler, the line reader or the ECS
 //! writer panic, every line is accounted for, and every record is written as one valid JSON line.
 
-use logsieve::normalize::{write_ecs, Origin};
+use std::sync::{Arc, LazyLock};
+
+use logsieve::normalize::miner::Miner;
+use logsieve::normalize::rules::RuleSet;
+use logsieve::normalize::{generic as generic_layer, write_ecs, Normalizer, Origin};
 use logsieve::parse::exchange::ExchangeHeader;
 use logsieve::parse::{apache, generic, json, rfc5424, sequences, syslog, time};
 use logsieve::parse::{Format, LineParser, Pattern, YearAnchor, YearInference};
 use logsieve::read::LineReader;
 use proptest::prelude::*;
+
+static RULES: LazyLock<Arc<RuleSet>> = LazyLock::new(|| Arc::new(RuleSet::builtin()));
 
 fn formats() -> Vec<Format> {
     [
@@ -48,12 +54,18 @@ fn exercise(line: &str) {
     let _ = time::scan_iso(line.as_bytes());
     let _ = time::tai64n(line.as_bytes());
     let _ = Pattern::compile(line);
+    let _ = generic_layer::classify(line);
+    let mut miner = Miner::default();
+    let _ = miner.add(line);
+    let _ = miner.peek(line);
     for format in formats() {
         let mut p = LineParser::new(&format, YearAnchor::LastWritten { year: 2024, month: 2 });
+        let mut normalizer = Normalizer::new(RULES.clone());
         for n in 1..=2 {
             if let Ok(rec) = p.parse(line, n) {
+                let event = normalizer.normalize(&rec);
                 let mut out = Vec::new();
-                write_ecs(&mut out, &rec, &Origin { file: "f", line: n, original: line });
+                write_ecs(&mut out, &rec, Some(&event), &Origin { file: "f", line: n, original: line });
                 let text = std::str::from_utf8(&out).expect("ECS output is UTF-8");
                 assert!(!text.contains('\n'), "one line per record");
                 serde_json::from_str::<serde_json::Value>(text).expect("ECS output is JSON");

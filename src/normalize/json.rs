@@ -17,6 +17,8 @@ pub enum Leaf<'a> {
     Json(&'a Value),
     /// An array of strings.
     Strs(&'a [String]),
+    /// An array of static strings.
+    Static(&'static [&'static str]),
     /// An object whose keys are written whole (dots and all).
     Map(Vec<(&'a str, &'a Value)>),
 }
@@ -39,6 +41,16 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
             let _ = serde_json::to_writer(&mut *out, v);
         }
         Leaf::Strs(items) => {
+            out.push(b'[');
+            for (i, s) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, s);
+            }
+            out.push(b']');
+        }
+        Leaf::Static(items) => {
             out.push(b'[');
             for (i, s) in items.iter().enumerate() {
                 if i > 0 {

@@ -1,27 +1,191 @@
-//! The normalize stage: a [`Record`] → one ECS JSON event.
+//! The normalize stage: a [`Record`] → an [`Event`] in the standard nomenclature → one ECS JSON
+//! object.
 //!
-//! This first version writes the header fields under their ECS names: `@timestamp`,
-//! `host.hostname`, `process.name`, `process.pid`, `log.level`, `log.logger`, `message`,
-//! `event.original`, the structured fields that have an ECS name (`source.ip`,
-//! `http.request.method`, `email.to.address`, ...), and logsieve's own fields under `logsieve.*`:
-//! `line`, `file`, `format`, sequences' `session` and `events`, and every structured field
-//! without an ECS name in `logsieve.fields` (keys kept whole). Keys are written nested and in a
-//! fixed order, so the same input gives byte-identical output.
+//! Three layers decide, in order: the rule packs ([`rules`]: product messages → standard event
+//! names and fields), the generic layer ([`generic`]: failure/success wording, users, addresses),
+//! and the template miner ([`miner`]), which gives every message a template id, so a message no
+//! rule knows still becomes a stable state `<process>.<template id>`.
+//!
+//! The ECS object holds the header fields (`@timestamp`, `host.hostname`, `process.name`,
+//! `process.pid`, `log.level`, `log.logger`, `message`, `event.original`), the event
+//! (`event.action`, `event.category`, `event.type`, `event.outcome`), the standard fields
+//! (`user.name`, `source.ip`, `email.to.address`, `logsieve.original_recipient`, ...), structured
+//! fields with an ECS name, and logsieve's own fields under `logsieve.*`: `line`, `file`, `format`,
+//! `rule` (rule id or `generic`), `template_id`, `template`, `state`, `session_key`, `lifecycle`,
+//! sequences' `session` and `events`, and `fields` (everything without an ECS name). Keys are
+//! written nested and in a fixed order, so the same input gives byte-identical output.
 
+pub mod generic;
 mod json;
+pub mod miner;
+pub mod rules;
+pub mod vocabulary;
 
-use crate::record::Record;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::record::{Record, RecordKind};
 use json::{write_nested, Leaf};
+use miner::Miner;
+use rules::{CandidateCache, Role, RuleSet};
+use vocabulary::Action;
 
 /// Where a record came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
     /// The input as named (`-` for stdin).
     pub file: &'a str,
-    /// 1-based line number.
+    /// 1-based line number (the first line of a multi-line record).
     pub line: u64,
-    /// The line as read (without its line ending).
+    /// The line(s) as read, without line endings.
     pub original: &'a str,
+}
+
+/// A record in the standard nomenclature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The standard event, if a rule or the generic layer named one.
+    pub action: Option<&'static Action>,
+    /// `success`, `failure` or `unknown`.
+    pub outcome: Option<&'static str>,
+    /// The rule id that decided, or `generic`.
+    pub rule: Option<String>,
+    /// Standard fields (short names, see [`vocabulary::FIELDS`]) and rule-specific ones.
+    pub fields: Vec<(String, String)>,
+    /// The session key the rule names (`sshd@host:pid`, a queue id, a block id).
+    pub session_key: Option<String>,
+    /// Where the event stands in its entity's lifecycle.
+    pub role: Option<Role>,
+    /// Template id and text from the miner (none for sequences).
+    pub template: Option<(u32, String)>,
+    /// The state name: the standard event name, else `<process>.<template id>`, else the state a
+    /// sequences file gives.
+    pub state: String,
+}
+
+impl Event {
+    /// The values of a standard field (short name) as written: the event's own, else the record's
+    /// structured field of the same ECS name (every element of an array).
+    pub fn values(&self, short: &str, rec: &Record) -> Vec<String> {
+        let own: Vec<String> = self.fields.iter().filter(|(k, _)| k == short).map(|(_, v)| v.clone()).collect();
+        if !own.is_empty() {
+            return own;
+        }
+        let Some(ecs) = vocabulary::ecs_field(short) else { return Vec::new() };
+        match rec.field(ecs) {
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(v) => vec![v.to_string()],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Turns records into events. One per input stream (the miner learns as it goes).
+#[derive(Debug)]
+pub struct Normalizer {
+    rules: Arc<RuleSet>,
+    cache: CandidateCache,
+    miner: Miner,
+}
+
+impl Normalizer {
+    /// A normalizer with the given rules and a fresh miner.
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        Normalizer { rules, cache: CandidateCache::default(), miner: Miner::default() }
+    }
+
+    /// The template miner (for listing templates).
+    pub fn miner(&self) -> &Miner {
+        &self.miner
+    }
+
+    /// Normalizes one record, teaching the miner its message.
+    pub fn normalize(&mut self, rec: &Record) -> Event {
+        if rec.kind == RecordKind::Sequence {
+            let state = rec.sequence.as_ref().map(|s| s.events.join(" ")).unwrap_or_default();
+            return Event {
+                action: None,
+                outcome: None,
+                rule: None,
+                fields: Vec::new(),
+                session_key: None,
+                role: None,
+                template: None,
+                state,
+            };
+        }
+        let t = self.miner.add(&rec.message);
+        let template = Some((t.id, t.template.to_owned()));
+        let candidates = self.cache.get(&self.rules, rec.app.as_deref());
+        let app = rec.app.as_deref().unwrap_or("-");
+        if let Some((rule, mut fields)) = self.rules.find(&candidates, rec) {
+            resolve_references(&mut fields, rec);
+            // A rule that names no source: the generic layer looks for the address in the message
+            // (`[client 1.2.3.4]`, `client: 1.2.3.4`), unless the header parser already found it.
+            let has_source = fields.iter().any(|(k, _)| k.starts_with("source_")) || rec.field("source.ip").is_some();
+            if !has_source {
+                if let Some(ip) = generic::source_ip(&rec.message) {
+                    fields.push(("source_ip".into(), ip.to_owned()));
+                }
+            }
+            let session_key = rule.entity.as_deref().and_then(|e| session_key(e, rec, &fields));
+            return Event {
+                action: Some(rule.action),
+                outcome: Some(rule.outcome.unwrap_or(rule.action.outcome)),
+                rule: Some(rule.id.clone()),
+                fields,
+                session_key,
+                role: Some(rule.role),
+                template,
+                state: rule.action.name.to_owned(),
+            };
+        }
+        let state = format!("{app}.{}", t.id);
+        match generic::classify(&rec.message) {
+            Some(g) => Event {
+                action: g.action,
+                outcome: Some(g.outcome),
+                rule: Some("generic".into()),
+                fields: g.fields,
+                session_key: None,
+                role: None,
+                template,
+                state: g.action.map(|a| a.name.to_owned()).unwrap_or(state),
+            },
+            None => Event { action: None, outcome: None, rule: None, fields: Vec::new(), session_key: None, role: None, template, state },
+        }
+    }
+}
+
+/// `{field}` values in a rule's `set` name a structured field of the record.
+fn resolve_references(fields: &mut Vec<(String, String)>, rec: &Record) {
+    fields.retain_mut(|(_, v)| {
+        let Some(key) = v.strip_prefix('{').and_then(|k| k.strip_suffix('}')) else { return true };
+        let found = match rec.field(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        match found {
+            Some(s) => {
+                *v = s;
+                true
+            }
+            None => false,
+        }
+    });
+}
+
+/// The session key a rule's `entity` names: `pid` is the process on its host, any other name a
+/// field the rule extracted.
+fn session_key(entity: &str, rec: &Record, fields: &[(String, String)]) -> Option<String> {
+    if entity == "pid" {
+        let pid = rec.pid?;
+        return Some(format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-")));
+    }
+    fields.iter().find(|(k, _)| k == entity).map(|(_, v)| v.clone())
 }
 
 /// Structured-field prefixes that are ECS field sets: such fields are written under their own
@@ -42,9 +206,9 @@ const ECS_PREFIXES: [&str; 13] = [
     "host.ip",
 ];
 
-/// Appends the ECS JSON object for `rec` (no newline) to `out`.
-pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, origin: &Origin<'_>) {
-    let mut entries: Vec<(&str, Leaf<'_>)> = Vec::with_capacity(16 + rec.fields.len());
+/// Appends the ECS JSON object for `rec` and its event (no newline) to `out`.
+pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin: &Origin<'_>) {
+    let mut entries: Vec<(&str, Leaf<'_>)> = Vec::with_capacity(24 + rec.fields.len());
     if let Some(t) = rec.timestamp {
         entries.push(("@timestamp", Leaf::Time(t)));
     }
@@ -72,14 +236,54 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, origin: &Origin<'_>) {
         entries.push(("logsieve.session", Leaf::Str(&seq.id)));
         entries.push(("logsieve.events", Leaf::Strs(&seq.events)));
     }
-    let base = entries.len();
-    let mut extra = Vec::new();
-    for (k, v) in &rec.fields {
-        let ecs = ECS_PREFIXES.iter().any(|p| k.starts_with(p) || k == p.trim_end_matches('.'));
-        let taken = entries[..base].iter().any(|(e, _)| e == k);
-        if ecs && !taken {
+    let mut extra: Vec<(&str, &Value)> = Vec::new();
+    let mut owned: Vec<(String, Value)> = Vec::new();
+    if let Some(ev) = event {
+        if let Some(a) = ev.action {
+            entries.push(("event.action", Leaf::Str(a.name)));
+            entries.push(("event.category", Leaf::Static(a.category)));
+            entries.push(("event.type", Leaf::Static(a.kind)));
+        }
+        if let Some(o) = ev.outcome {
+            entries.push(("event.outcome", Leaf::Str(o)));
+        }
+        if let Some(r) = &ev.rule {
+            entries.push(("logsieve.rule", Leaf::Str(r)));
+        }
+        if let Some((id, text)) = &ev.template {
+            entries.push(("logsieve.template_id", Leaf::U64((*id).into())));
+            entries.push(("logsieve.template", Leaf::Str(text)));
+        }
+        entries.push(("logsieve.state", Leaf::Str(&ev.state)));
+        if let Some(k) = &ev.session_key {
+            entries.push(("logsieve.session_key", Leaf::Str(k)));
+        }
+        if let Some(r) = ev.role {
+            entries.push(("logsieve.lifecycle", Leaf::Str(r.as_str())));
+        }
+        for (k, v) in &ev.fields {
+            let value = if k == "source_port" {
+                v.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(v.as_str()))
+            } else {
+                Value::from(v.as_str())
+            };
+            owned.push((vocabulary::ecs_field(k).map(str::to_owned).unwrap_or_else(|| k.clone()), value));
+        }
+    }
+    for (k, v) in &owned {
+        if k.contains('.') {
             entries.push((k.as_str(), Leaf::Json(v)));
         } else {
+            extra.push((k.as_str(), v));
+        }
+    }
+    let with_event = entries.len();
+    for (k, v) in &rec.fields {
+        let ecs = ECS_PREFIXES.iter().any(|p| k.starts_with(p) || k == p.trim_end_matches('.'));
+        let taken = entries[..with_event].iter().any(|(e, _)| e == k);
+        if ecs && !taken {
+            entries.push((k.as_str(), Leaf::Json(v)));
+        } else if !taken {
             extra.push((k.as_str(), v));
         }
     }
@@ -98,7 +302,7 @@ mod tests {
         let mut p = LineParser::new(&Format::Auto, YearAnchor::Given(2005));
         let rec = p.parse(line, 7).unwrap();
         let mut out = Vec::new();
-        write_ecs(&mut out, &rec, &Origin { file: "a.log", line: 7, original: line });
+        write_ecs(&mut out, &rec, None, &Origin { file: "a.log", line: 7, original: line });
         String::from_utf8(out).unwrap()
     }
 

@@ -18,6 +18,9 @@ static LEVELLED: LazyLock<Regex> = LazyLock::new(|| {
 /// (`Fri Jan 19 12:20:33 2007`) stamp, then the message; a leading `[pid]` or `[pid N]` after the
 /// stamp is taken as the pid (Exim, vsftpd). `None`: no such stamp.
 pub fn parse_timestamped(line: &str) -> Option<Record> {
+    if let Some(rec) = parse_mbox_from(line) {
+        return Some(rec);
+    }
     let b = line.as_bytes();
     let (ts, n) = match scan_iso(b) {
         Some(found) => found,
@@ -39,6 +42,22 @@ pub fn parse_timestamped(line: &str) -> Option<Record> {
         }
     }
     rec.message = trim_end(message).to_owned();
+    Some(rec)
+}
+
+/// An mbox `From ` line as procmail's log starts each entry with: `From sender  Fri Dec 12
+/// 11:11:54 2008`. The whole line is the message (the sender is part of what a rule reads).
+fn parse_mbox_from(line: &str) -> Option<Record> {
+    let rest = line.strip_prefix("From ")?;
+    let (sender, stamp) = rest.split_once(' ')?;
+    let stamp = stamp.trim();
+    if sender.is_empty() || stamp.len() < 24 {
+        return None;
+    }
+    let ts = parse_any(stamp, None)?;
+    let mut rec = Record::new(RecordKind::Timestamped, trim_end(line));
+    rec.timestamp = Some(ts);
+    rec.app = Some("procmail".into());
     Some(rec)
 }
 
@@ -67,6 +86,8 @@ mod tests {
         let r = parse_timestamped("Fri Jan 19 12:20:33 2007 [pid 27202] [anonymous] FAIL LOGIN: Client \"64.106.46.98\"").unwrap();
         assert_eq!((r.pid, r.message.as_str()), (Some(27202), "[anonymous] FAIL LOGIN: Client \"64.106.46.98\""));
         assert_eq!(r.timestamp.unwrap().to_string(), "2007-01-19T12:20:33");
+        let r = parse_timestamped("From glenn@eresources.com.au  Fri Dec 12 11:11:54 2008").unwrap();
+        assert_eq!((r.app.as_deref(), r.timestamp.unwrap().to_string().as_str()), (Some("procmail"), "2008-12-12T11:11:54"));
         let r = parse_timestamped("2012/04/09 11:53:29 something").unwrap();
         assert_eq!(r.message, "something");
         for line in ["", "2013-06-02", "2013-06-02 09:05:48", "2013-06-02 09:05:48x y", "hello 2013-06-02 09:05:48 x"] {

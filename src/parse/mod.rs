@@ -15,6 +15,7 @@ pub mod auto;
 pub mod exchange;
 pub mod generic;
 pub mod json;
+pub mod multiline;
 pub mod pattern;
 pub mod rfc5424;
 pub mod sequences;

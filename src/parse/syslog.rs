@@ -135,8 +135,8 @@ fn fill(rec: &mut Record, host: Option<&str>, tag: Option<Tag<'_>>, message: &st
 }
 
 /// Takes apart what syslog daemons wrap around a message: Solaris' `[ID 800047 auth.notice] msg`
-/// (kept as `log.syslog.msgid`, severity from the level) and rsyslog's
-/// `message repeated 5 times: [ msg]` (kept as `logsieve.repeated`).
+/// (kept as `log.syslog.msgid`, severity from the level), and notes the count of rsyslog's
+/// `message repeated 5 times: [ msg]` as the field `repeated`.
 fn unwrap_message(rec: &mut Record) {
     if let Some(rest) = rec.message.strip_prefix("[ID ") {
         if let Some((id, msg)) = rest.split_once("] ") {
@@ -149,11 +149,11 @@ fn unwrap_message(rec: &mut Record) {
             }
         }
     }
+    // The message itself stays as written (its own template); rules match inside it.
     if let Some(rest) = rec.message.strip_prefix("message repeated ") {
-        if let Some((times, inner)) = rest.split_once(" times: [") {
-            if let (Ok(n), Some(inner)) = (times.parse::<u64>(), inner.strip_suffix(']')) {
-                rec.fields.push(("logsieve.repeated".into(), Value::from(n)));
-                rec.message = inner.trim_start().to_owned();
+        if let Some((times, _)) = rest.split_once(" times: [") {
+            if let Ok(n) = times.parse::<u64>() {
+                rec.fields.push(("repeated".into(), Value::from(n)));
             }
         }
     }
@@ -244,6 +244,14 @@ pub fn parse_rfc3164(line: &str, years: &mut YearInference) -> Option<Record> {
 /// also after a repeated `host nginx:`.
 pub fn parse_untimed(line: &str) -> Option<Record> {
     let (host, tag, _) = host_tag_message(line, true)?;
+    // `4104E3D: client=...` is a Postfix queue id, not a program: without a host or a pid, a
+    // name with several digits and no separator is an id.
+    if let (None, Some(t)) = (host, &tag) {
+        let digits = t.app.bytes().filter(u8::is_ascii_digit).count();
+        if t.pid.is_none() && digits >= 2 && !t.app.contains(['-', '/', '.', '_']) {
+            return None;
+        }
+    }
     let mut rec = Record::new(RecordKind::Rfc3164, String::new());
     fill(&mut rec, host, tag, "");
     embedded_header(&mut rec);
@@ -456,7 +464,7 @@ mod tests {
                 Some("sshd"),
                 None,
                 Some(24227),
-                "Failed password for root",
+                "message repeated 5 times: [ Failed password for root]",
             ),
             (
                 "2020-03-24 08:38:47.230409-0700  localhost sshd[2531]: Disconnected from user",

@@ -44,6 +44,12 @@ impl InputStats {
         }
     }
 
+    /// Counts a line joined onto the record before it (multi-line records).
+    pub fn continuation(&mut self) {
+        self.parsed += 1;
+        *self.formats.entry("continuation").or_default() += 1;
+    }
+
     /// Counts a skipped line.
     pub fn skip(&mut self, why: Skip) {
         *self.skipped.entry(why.to_string()).or_default() += 1;

@@ -1,0 +1,278 @@
+//! A Drain-class online template miner (He et al., ICWS 2017) with one default configuration for
+//! every log: messages are split on whitespace, tokens holding a digit (numbers, IPs, ports, hex,
+//! UUIDs, block ids, timestamps) are masked as parameters, and a message joins the most similar
+//! cluster of the same length and first constant token when at least 70% of that cluster's
+//! constant tokens agree; positions that differ become parameters (`<*>`).
+//!
+//! Compared with Drain3: the tree is keyed on the first *constant* token, so a template that
+//! starts with a parameter (a user, an address) is not scattered over many leaves; masked tokens
+//! compare like parameters on both sides, so a masked line always matches
+//! its own cluster again; and the number of clusters is capped, the least recently used being
+//! evicted first (evictions are counted). Template ids are given in order of first appearance, so
+//! the same input gives the same ids.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Miner settings. The defaults are the one configuration used for every log.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MinerConfig {
+    /// Share of a cluster's constant tokens a message must match to join it.
+    pub similarity: f64,
+    /// Clusters kept before the least recently used are evicted.
+    pub max_clusters: usize,
+    /// Tokens past this many are ignored for matching (very long messages).
+    pub max_tokens: usize,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig { similarity: 0.7, max_clusters: 50_000, max_tokens: 128 }
+    }
+}
+
+/// Tree leaves: (token count, first constant token) → cluster ids in creation order.
+type Leaves = HashMap<(usize, String), Vec<u32>>;
+
+/// One template: constant tokens and parameters (`None`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cluster {
+    id: u32,
+    tokens: Vec<Option<String>>,
+    count: u64,
+    last_used: u64,
+    template: String,
+}
+
+impl Cluster {
+    fn render(tokens: &[Option<String>]) -> String {
+        let mut s = String::new();
+        for (i, t) in tokens.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(t.as_deref().unwrap_or("<*>"));
+        }
+        s
+    }
+}
+
+/// The miner's state: saved in models so ids stay stable between training and scoring.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Miner {
+    config: MinerConfig,
+    clusters: HashMap<u32, Cluster>,
+    /// (token count, first token or "<*>") → cluster ids, in creation order.
+    #[serde(with = "leaf_map")]
+    leaves: Leaves,
+    next_id: u32,
+    tick: u64,
+    evicted: u64,
+}
+
+mod leaf_map {
+    //! Serializes the leaf map as a sorted list (maps keyed by tuples have no JSON/TOML form, and
+    //! sorting keeps saved models byte-identical).
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(map: &Leaves, s: S) -> Result<S::Ok, S::Error> {
+        let mut v: Vec<_> = map.iter().collect();
+        v.sort();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Leaves, D::Error> {
+        Ok(Vec::<((usize, String), Vec<u32>)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A token is a parameter when it holds a digit (numbers, addresses, ports, ids, hex, UUIDs,
+/// timestamps); `None` marks it so.
+fn mask(token: &str) -> Option<Cow<'_, str>> {
+    (!token.bytes().any(|b| b.is_ascii_digit())).then_some(Cow::Borrowed(token))
+}
+
+/// A matched or created template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateRef<'a> {
+    /// Stable id.
+    pub id: u32,
+    /// The template text, `<*>` for parameters.
+    pub template: &'a str,
+}
+
+impl Miner {
+    /// An empty miner.
+    pub fn new(config: MinerConfig) -> Self {
+        Miner { config, ..Default::default() }
+    }
+
+    /// Clusters evicted so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Number of templates held.
+    pub fn len(&self) -> usize {
+        self.clusters.len()
+    }
+
+    /// Whether no template is held.
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+    }
+
+    /// Templates with their counts, by id.
+    pub fn templates(&self) -> Vec<(u32, &str, u64)> {
+        let mut v: Vec<_> = self.clusters.values().map(|c| (c.id, c.template.as_str(), c.count)).collect();
+        v.sort_by_key(|t| t.0);
+        v
+    }
+
+    /// Learns from a message and returns its template.
+    pub fn add(&mut self, message: &str) -> TemplateRef<'_> {
+        let tokens = Self::tokens(message, self.config.max_tokens);
+        let key = Self::key(&tokens);
+        self.tick += 1;
+        let best = self.best_match(&key, &tokens);
+        let id = match best {
+            Some(id) => {
+                let tick = self.tick;
+                let c = self.clusters.get_mut(&id).expect("leaf ids are live clusters");
+                let mut changed = false;
+                for (slot, tok) in c.tokens.iter_mut().zip(&tokens) {
+                    if slot.is_some() && slot.as_deref() != tok.as_deref() {
+                        *slot = None;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    c.template = Cluster::render(&c.tokens);
+                }
+                c.count += 1;
+                c.last_used = tick;
+                id
+            }
+            None => {
+                if self.clusters.len() >= self.config.max_clusters {
+                    self.evict();
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                let toks: Vec<Option<String>> = tokens.iter().map(|t| t.as_deref().map(str::to_owned)).collect();
+                let template = Cluster::render(&toks);
+                self.clusters.insert(id, Cluster { id, tokens: toks, count: 1, last_used: self.tick, template });
+                self.leaves.entry(key).or_default().push(id);
+                id
+            }
+        };
+        let c = &self.clusters[&id];
+        TemplateRef { id, template: &c.template }
+    }
+
+    /// The template a message would join, without learning from it.
+    pub fn peek(&self, message: &str) -> Option<TemplateRef<'_>> {
+        let tokens = Self::tokens(message, self.config.max_tokens);
+        let key = Self::key(&tokens);
+        let id = self.best_match(&key, &tokens)?;
+        let c = &self.clusters[&id];
+        Some(TemplateRef { id, template: &c.template })
+    }
+
+    fn tokens(message: &str, max: usize) -> Vec<Option<Cow<'_, str>>> {
+        message.split_ascii_whitespace().take(max).map(mask).collect()
+    }
+
+    /// The tree key: token count and the first constant token, so a leading parameter (a user
+    /// name, a client address) does not scatter one template over many leaves.
+    fn key(tokens: &[Option<Cow<'_, str>>]) -> (usize, String) {
+        let first = tokens.iter().flatten().next().map(|t| t.as_ref()).unwrap_or("<*>");
+        (tokens.len(), first.to_owned())
+    }
+
+    fn best_match(&self, key: &(usize, String), tokens: &[Option<Cow<'_, str>>]) -> Option<u32> {
+        let ids = self.leaves.get(key)?;
+        let mut best: Option<(f64, u32)> = None;
+        for &id in ids {
+            let c = &self.clusters[&id];
+            let (mut same, mut constant) = (0usize, 0usize);
+            for (slot, tok) in c.tokens.iter().zip(tokens) {
+                if let Some(s) = slot {
+                    constant += 1;
+                    if Some(s.as_str()) == tok.as_deref() {
+                        same += 1;
+                    }
+                }
+            }
+            let sim = if constant == 0 { 1.0 } else { same as f64 / constant as f64 };
+            if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
+                best = Some((sim, id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// Drops the least recently used tenth of the clusters.
+    fn evict(&mut self) {
+        let mut by_age: Vec<(u64, u32)> = self.clusters.values().map(|c| (c.last_used, c.id)).collect();
+        by_age.sort_unstable();
+        let n = (self.clusters.len() / 10).max(1);
+        for &(_, id) in &by_age[..n] {
+            self.clusters.remove(&id);
+            self.evicted += 1;
+        }
+        // Each leaf is filtered on its own: the visiting order cannot change the result.
+        #[allow(clippy::iter_over_hash_type)]
+        for ids in self.leaves.values_mut() {
+            ids.retain(|id| self.clusters.contains_key(id));
+        }
+        self.leaves.retain(|_, ids| !ids.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_and_generalises() {
+        let mut m = Miner::default();
+        let a = m.add("Failed password for root from 5.36.59.76 port 42393 ssh2").id;
+        let b = m.add("Failed password for admin from 1.2.3.4 port 22 ssh2");
+        assert_eq!(b.id, a);
+        assert_eq!(b.template, "Failed password for <*> from <*> port <*> <*>");
+        assert_eq!(mask("10.250.19.102:50010"), None);
+        assert_eq!(mask("user").as_deref(), Some("user"));
+        let c = m.add("Connection closed by 1.2.3.4 [preauth]").id;
+        assert_ne!(c, a);
+        assert_eq!(m.templates().len(), 2);
+    }
+
+    #[test]
+    fn variable_first_token_and_masks_match_again() {
+        let mut m = Miner::default();
+        let a = m.add("1234 requests served").id;
+        assert_eq!(m.add("98 requests served").id, a, "a numeric first token does not split the tree");
+        let b = m.add("blk_-1608999687919862906 replicated to 10.250.19.102:50010").id;
+        assert_eq!(m.add("blk_7503483334202473044 replicated to 10.250.10.6:50010").id, b);
+        assert_eq!(m.peek("blk_1 replicated to 10.0.0.1:1").map(|t| t.id), Some(b));
+    }
+
+    #[test]
+    fn ids_are_deterministic_and_eviction_is_counted() {
+        let lines: Vec<String> = (0..50).map(|i| format!("event{} kind{} happened", i % 7, i % 3)).collect();
+        let run = |cfg| {
+            let mut m = Miner::new(cfg);
+            lines.iter().map(|l| m.add(l).id).collect::<Vec<_>>()
+        };
+        assert_eq!(run(MinerConfig::default()), run(MinerConfig::default()));
+        let mut m = Miner::new(MinerConfig { max_clusters: 3, ..Default::default() });
+        for w in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+            m.add(&format!("{w} only {w}"));
+        }
+        assert!(m.len() <= 3 && m.evicted() >= 2, "{} held, {} evicted", m.len(), m.evicted());
+    }
+}

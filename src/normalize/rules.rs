@@ -1,0 +1,390 @@
+//! Declarative rule packs: TOML files that map product messages to standard event names and
+//! standard fields. The built-in packs are embedded in the binary; `--rules DIR` adds the `*.toml`
+//! packs of a directory, where a rule with the id of a built-in one replaces it and new rules are
+//! tried before the built-ins.
+//!
+//! ```toml
+//! [pack]
+//! name = "openssh"
+//! description = "OpenSSH sshd, all versions"
+//!
+//! [[rule]]
+//! id = "openssh.password.failure"
+//! process = '^sshd(-session)?$'          # regex on the program; omit to match any program
+//! match = 'Failed (?P<method>\S+) for (?P<user>\S+) from (?P<source>\S+)'   # regex on the message
+//! action = "authentication.login.failure" # a standard name (see vocabulary.rs)
+//! outcome = "failure"                    # optional: overrides the action's outcome
+//! entity = "pid"                         # session key: "pid" or a field name such as "queue_id"
+//! role = "step"                          # lifecycle: start, step or end
+//! set = { method = "password" }          # optional constant fields
+//! [[rule.example]]                       # at least one real line, checked by `logsieve rules test`
+//! line = "Dec 10 07:13:43 LabSZ sshd[24227]: Failed password for root from 5.36.59.76 port 42393 ssh2"
+//! fields = { user = "root", source_ip = "5.36.59.76" }
+//! ```
+//!
+//! Capture names are standard field names (`user`, `target_user`, `source_ip`, `source_port`,
+//! `source_domain`, `recipient`, `sender`, `original_recipient`, `queue_id`, `message_id`,
+//! `command`, `logon_type`, ...); `source` becomes `source_ip` when it is an IP address and
+//! `source_domain` otherwise; any other name is kept under `logsieve.fields`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::vocabulary::{self, Action};
+use crate::record::Record;
+
+/// The built-in packs: (file name, TOML text).
+const BUILTIN: &[(&str, &str)] = &[
+    ("openssh.toml", include_str!("packs/openssh.toml")),
+    ("pam.toml", include_str!("packs/pam.toml")),
+    ("privilege.toml", include_str!("packs/privilege.toml")),
+    ("ftp.toml", include_str!("packs/ftp.toml")),
+    ("imap.toml", include_str!("packs/imap.toml")),
+    ("postfix.toml", include_str!("packs/postfix.toml")),
+    ("sendmail.toml", include_str!("packs/sendmail.toml")),
+    ("exim.toml", include_str!("packs/exim.toml")),
+    ("mail-other.toml", include_str!("packs/mail-other.toml")),
+    ("exchange.toml", include_str!("packs/exchange.toml")),
+    ("windows.toml", include_str!("packs/windows.toml")),
+    ("web.toml", include_str!("packs/web.toml")),
+];
+
+/// Where a session's lifecycle stands at an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The event creates the entity (a connection opens, a block is allocated).
+    Start,
+    /// The entity changes.
+    Step,
+    /// The entity ends.
+    End,
+}
+
+impl Role {
+    /// `start`, `step` or `end`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Start => "start",
+            Role::Step => "step",
+            Role::End => "end",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    pack: PackMeta,
+    #[serde(default, rename = "rule")]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackMeta {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    #[serde(default)]
+    process: Option<String>,
+    #[serde(rename = "match")]
+    pattern: String,
+    action: String,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    entity: Option<String>,
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    set: BTreeMap<String, String>,
+    #[serde(default, rename = "example")]
+    examples: Vec<Example>,
+}
+
+/// A real line a rule must turn into its event, with the fields it must extract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// The raw line (with `\n` between the lines of a multi-line record).
+    pub line: String,
+    /// The expected action when it is not the rule's own (an example showing precedence).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Expected standard fields (short names).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Unique id, `<pack>.<what>`.
+    pub id: String,
+    /// The pack it came from (file name).
+    pub pack: String,
+    process: Option<Regex>,
+    pattern: Regex,
+    /// The standard event.
+    pub action: &'static Action,
+    /// The outcome, when the rule overrides the action's.
+    pub outcome: Option<&'static str>,
+    /// Session key source: `pid` or a field short name.
+    pub entity: Option<String>,
+    /// Lifecycle role.
+    pub role: Role,
+    set: Vec<(String, String)>,
+    /// Real example lines.
+    pub examples: Vec<Example>,
+}
+
+/// A rule pack that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct RuleError {
+    /// The pack file.
+    pub file: String,
+    /// What is wrong (TOML errors carry their line and column).
+    pub message: String,
+}
+
+/// Fields a rule extracted: standard short name → value.
+pub type Extracted = Vec<(String, String)>;
+
+/// The loaded rules, in matching order.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
+    let err = |message: String| RuleError { file: file.to_owned(), message };
+    let pack: PackFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+    let mut out = Vec::with_capacity(pack.rules.len());
+    for spec in pack.rules {
+        let rule_err = |m: String| err(format!("rule {}: {m}", spec.id));
+        let action = vocabulary::action(&spec.action)
+            .ok_or_else(|| rule_err(format!("unknown action {:?} (not in the standard nomenclature)", spec.action)))?;
+        let outcome = match spec.outcome.as_deref() {
+            None => None,
+            Some(o @ ("success" | "failure" | "unknown")) => Some(match o {
+                "success" => "success",
+                "failure" => "failure",
+                _ => "unknown",
+            }),
+            Some(o) => return Err(rule_err(format!("outcome {o:?} must be success, failure or unknown"))),
+        };
+        let process = spec.process.as_deref().map(Regex::new).transpose().map_err(|e| rule_err(format!("process regex: {e}")))?;
+        let pattern = Regex::new(&spec.pattern).map_err(|e| rule_err(format!("match regex: {e}")))?;
+        if spec.examples.is_empty() {
+            return Err(rule_err("has no [[rule.example]]: every rule carries at least one real line".into()));
+        }
+        out.push(Rule {
+            id: spec.id,
+            pack: pack.pack.name.clone(),
+            process,
+            pattern,
+            action,
+            outcome,
+            entity: spec.entity,
+            role: spec.role.unwrap_or(Role::Step),
+            set: spec.set.into_iter().collect(),
+            examples: spec.examples,
+        });
+    }
+    Ok(out)
+}
+
+impl RuleSet {
+    /// The built-in packs.
+    pub fn builtin() -> Self {
+        let mut rules = Vec::new();
+        for (file, text) in BUILTIN {
+            match compile_pack(file, text) {
+                Ok(r) => rules.extend(r),
+                // The built-in packs are checked by the test suite; a broken one is a build defect.
+                Err(e) => panic!("built-in rule pack {e}"),
+            }
+        }
+        RuleSet { rules }
+    }
+
+    /// The built-in packs, with the `*.toml` packs of `dir` (if any) added: a user rule with a
+    /// built-in id replaces it where it stands; other user rules are tried first.
+    pub fn load(dir: Option<&Path>) -> Result<Self, RuleError> {
+        let mut set = Self::builtin();
+        let Some(dir) = dir else { return Ok(set) };
+        let dir_err = |e: std::io::Error| RuleError { file: dir.display().to_string(), message: e.to_string() };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(dir_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut fresh = Vec::new();
+        for path in files {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| RuleError { file: name.clone(), message: e.to_string() })?;
+            for rule in compile_pack(&name, &text)? {
+                match set.rules.iter_mut().find(|r| r.id == rule.id) {
+                    Some(slot) => *slot = rule,
+                    None => fresh.push(rule),
+                }
+            }
+        }
+        fresh.append(&mut set.rules);
+        set.rules = fresh;
+        Ok(set)
+    }
+
+    /// All rules in matching order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rules that may match a program (`None`: a record without one may match any rule).
+    /// A record without a program tries the rules for any program before the product rules.
+    pub fn candidates(&self, app: Option<&str>) -> Vec<u32> {
+        let all = 0..self.rules.len() as u32;
+        match app {
+            Some(app) => all.filter(|&i| self.rules[i as usize].process.as_ref().is_none_or(|p| p.is_match(app))).collect(),
+            None => {
+                let (any, specific): (Vec<u32>, Vec<u32>) = all.partition(|&i| self.rules[i as usize].process.is_none());
+                any.into_iter().chain(specific).collect()
+            }
+        }
+    }
+
+    /// The first of `candidates` whose pattern matches the record's message, with its fields.
+    pub fn find(&self, candidates: &[u32], rec: &Record) -> Option<(&Rule, Extracted)> {
+        for &i in candidates {
+            let rule = &self.rules[i as usize];
+            let Some(caps) = rule.pattern.captures(&rec.message) else { continue };
+            let mut fields: Extracted = Vec::new();
+            for name in rule.pattern.capture_names().flatten() {
+                let Some(m) = caps.name(name) else { continue };
+                let value = clean(m.as_str());
+                if value.is_empty() {
+                    continue;
+                }
+                // `user2`, `source_ip2`: alternatives of one field in one regex.
+                let name = match name.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                    "source" if is_ip(value) => "source_ip",
+                    "source" => "source_domain",
+                    n => n,
+                };
+                if !fields.iter().any(|(k, _)| k == name) {
+                    fields.push((name.to_owned(), value.to_owned()));
+                }
+            }
+            for (k, v) in &rule.set {
+                if !fields.iter().any(|(f, _)| f == k) {
+                    fields.push((k.clone(), v.clone()));
+                }
+            }
+            return Some((rule, fields));
+        }
+        None
+    }
+}
+
+/// Trims quotes, brackets and the `::ffff:` of IPv4-mapped addresses' surroundings.
+fn clean(v: &str) -> &str {
+    v.trim().trim_matches(|c| matches!(c, '<' | '>' | '[' | ']' | '\'' | '"' | ',' | ';'))
+}
+
+/// Whether a value is an IP address (IPv4, IPv6, IPv4-mapped IPv6).
+pub fn is_ip(v: &str) -> bool {
+    v.parse::<std::net::IpAddr>().is_ok()
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} → {})", self.id, self.pack, self.action.name)
+    }
+}
+
+/// Groups rule candidates by program, so each record tries only the rules for its program.
+#[derive(Debug, Default)]
+pub struct CandidateCache {
+    by_app: HashMap<String, Vec<u32>>,
+    any: Option<Vec<u32>>,
+}
+
+impl CandidateCache {
+    /// Cap on distinct program names remembered; past it candidates are recomputed per record.
+    const MAX: usize = 4096;
+
+    /// The candidate rules for a record's program.
+    pub fn get<'a>(&'a mut self, rules: &RuleSet, app: Option<&str>) -> std::borrow::Cow<'a, [u32]> {
+        match app {
+            None => std::borrow::Cow::Borrowed(self.any.get_or_insert_with(|| rules.candidates(None))),
+            Some(app) => {
+                if !self.by_app.contains_key(app) {
+                    if self.by_app.len() >= Self::MAX {
+                        return std::borrow::Cow::Owned(rules.candidates(Some(app)));
+                    }
+                    self.by_app.insert(app.to_owned(), rules.candidates(Some(app)));
+                }
+                std::borrow::Cow::Borrowed(&self.by_app[app])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_packs_compile_with_unique_ids() {
+        let set = RuleSet::builtin();
+        assert!(set.rules().len() > 50, "{}", set.rules().len());
+        for (i, r) in set.rules().iter().enumerate() {
+            assert!(set.rules()[..i].iter().all(|o| o.id != r.id), "duplicate rule id {}", r.id);
+        }
+    }
+
+    #[test]
+    fn bad_packs_are_refused_with_file_and_reason() {
+        let cases = [
+            ("[pack]\nname='x'\n[[rule]]\nid='a'\nmatch='('\naction='session.end'\n[[rule.example]]\nline='x'", "match regex"),
+            ("[pack]\nname='x'\n[[rule]]\nid='a'\nmatch='x'\naction='made.up'\n[[rule.example]]\nline='x'", "unknown action"),
+            ("[pack]\nname='x'\n[[rule]]\nid='a'\nmatch='x'\naction='session.end'", "has no [[rule.example]]"),
+            ("[pack]\nname='x'\n[[rule]]\nid='a'\nmatch='x'\naction='session.end'\nbogus=1\n[[rule.example]]\nline='x'", "unknown field"),
+            ("[pack\n", "line 1"),
+        ];
+        for (text, why) in cases {
+            let e = compile_pack("u.toml", text).unwrap_err();
+            assert!(e.to_string().starts_with("u.toml: ") && e.to_string().contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn user_rules_override_by_id_and_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "[pack]\nname='mine'\n[[rule]]\nid='openssh.accepted'\nmatch='^Accepted'\naction='session.start'\n[[rule.example]]\nline='x'\n[[rule]]\nid='mine.new'\nmatch='^hello'\naction='session.end'\n[[rule.example]]\nline='x'\n",
+        )
+        .unwrap();
+        let set = RuleSet::load(Some(dir.path())).unwrap();
+        assert_eq!(set.rules()[0].id, "mine.new");
+        let replaced = set.rules().iter().find(|r| r.id == "openssh.accepted").unwrap();
+        assert_eq!((replaced.pack.as_str(), replaced.action.name), ("mine", "session.start"));
+        assert_eq!(set.rules().len(), RuleSet::builtin().rules().len() + 1);
+        assert!(RuleSet::load(Some(&dir.path().join("missing"))).is_err());
+    }
+}
