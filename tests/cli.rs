@@ -307,3 +307,81 @@ fn closed_pipe_ends_quietly() {
     assert!(status.success(), "exit {status}: {err}");
     assert!(!err.contains("error"), "{err}");
 }
+
+#[test]
+fn builtin_rule_examples_all_pass() {
+    let out = logsieve().args(["rules", "test"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.trim_end().ends_with(" examples, 0 failed"), "{text}");
+}
+
+#[test]
+fn user_rules_override_and_broken_packs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        r#"[pack]
+name = "site"
+[[rule]]
+id = "openssh.accepted"
+process = '^sshd$'
+match = '^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<source>\S+)'
+action = "session.start"
+[[rule.example]]
+line = "Nov 28 09:16:03 srv sshd[32307]: Accepted publickey for git from 192.0.2.1 port 57904 ssh2"
+fields = { user = "git" }
+"#,
+    )
+    .unwrap();
+    let line = b"Nov 28 09:16:03 srv sshd[32307]: Accepted publickey for git from 192.0.2.1 port 57904 ssh2\n";
+    let r = run(&["normalize", "--rules", dir.path().to_str().unwrap(), "-q"], Some(line));
+    assert_eq!(get(&r.events[0], "event.action"), "session.start");
+    let r = run(&["normalize", "-q"], Some(line));
+    assert_eq!(get(&r.events[0], "event.action"), "authentication.login.success");
+    assert_eq!(get(&r.events[0], "user.name"), "git");
+    let out = logsieve().args(["rules", "test", dir.path().to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[pack]\nname = 'bad'\n[[rule]]\nid = 'x'\nmatch = '('\naction = 'session.end'\n[[rule.example]]\nline = 'x'\n",
+    )
+    .unwrap();
+    let r = run(&["normalize", "--rules", dir.path().to_str().unwrap()], Some(line));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad.toml: rule x: match regex"), "{}", r.stderr);
+}
+
+#[test]
+fn normalize_names_events_and_templates() {
+    let r = run(&["normalize", data("loghub/OpenSSH_2k.log").to_str().unwrap(), "-q"], None);
+    let e = &r.events[1]; // Invalid user webmaster from 173.234.31.186
+    assert_eq!(get(e, "event.action"), "authentication.user.invalid");
+    assert_eq!(get(e, "event.outcome"), "failure");
+    assert_eq!(get(e, "event.category"), &serde_json::json!(["authentication"]));
+    assert_eq!((get(e, "user.name"), get(e, "source.ip")), (&Value::from("webmaster"), &Value::from("173.234.31.186")));
+    assert_eq!(get(e, "logsieve.rule"), "openssh.invalid-user");
+    assert_eq!(get(e, "logsieve.session_key"), "sshd@LabSZ:24200");
+    assert!(get(e, "logsieve.template_id").is_u64() && get(e, "logsieve.template").is_string());
+    let with_action = r.events.iter().filter(|e| get(e, "event.action").is_string()).count();
+    assert!(with_action > 1500, "{with_action} of 2000 OpenSSH lines get a standard event");
+    // Every line has a template id; lines no rule knows are named after process and template.
+    assert!(r.events.iter().all(|e| get(e, "logsieve.template_id").is_u64()));
+    let unknown = r.events.iter().find(|e| get(e, "event.action").is_null()).unwrap();
+    assert!(get(unknown, "logsieve.state").as_str().unwrap().starts_with("sshd."), "{unknown}");
+}
+
+#[test]
+fn templates_lists_what_the_miner_found() {
+    let out = logsieve().args(["templates", data("loghub/OpenSSH_2k.log").to_str().unwrap(), "-q"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "id\tcount\ttemplate\texample");
+    assert!(rows.len() > 20 && rows.len() < 80, "{} templates", rows.len() - 1);
+    let counts: Vec<u64> = rows[1..].iter().map(|r| r.split('\t').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 2000);
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most frequent first");
+    assert!(rows.iter().any(|r| r.contains("\tFailed password for <*> from <*> port <*> <*>\t")), "{text}");
+}

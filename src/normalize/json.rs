@@ -77,10 +77,12 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
 
 /// Writes `entries` (dotted keys) as one nested object, keys sorted segment by segment. A key
 /// that is also the prefix of another (`a` and `a.b`) would need to be both a value and an object,
-/// and a repeated key would be written twice: such a leaf, and every repeat after the first, is
-/// left out so that keys stay unique. The callers never produce such pairs.
+/// and a repeated key would be written twice: such a leaf, and every repeat but one, is left out
+/// so that keys stay unique. The callers never produce such pairs.
 pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
-    entries.sort_by(|a, b| key_order(a.0, b.0));
+    // Callers push each key once (record fields a rule already set are left out), so an
+    // unstable sort is enough and needs no buffer.
+    entries.sort_unstable_by(|a, b| key_order(a.0, b.0));
     entries.dedup_by(|later, earlier| later.0 == earlier.0);
     let shadowed: Vec<bool> = (0..entries.len())
         .map(|i| {

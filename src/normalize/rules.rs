@@ -30,6 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 use serde::Deserialize;
@@ -167,6 +168,8 @@ pub type Extracted = Vec<(String, String)>;
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Candidate sets by rule subset, shared by every normalizer using these rules.
+    sets: Mutex<HashMap<Vec<u32>, Arc<Candidates>>>,
 }
 
 fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
@@ -218,7 +221,7 @@ impl RuleSet {
                 Err(e) => panic!("built-in rule pack {e}"),
             }
         }
-        RuleSet { rules }
+        RuleSet { rules, sets: Mutex::default() }
     }
 
     /// The built-in packs, with the `*.toml` packs of `dir` (if any) added: a user rule with a
@@ -267,37 +270,61 @@ impl RuleSet {
         }
     }
 
-    /// The first of `candidates` whose pattern matches the record's message, with its fields.
-    pub fn find(&self, candidates: &[u32], rec: &Record) -> Option<(&Rule, Extracted)> {
-        for &i in candidates {
-            let rule = &self.rules[i as usize];
-            let Some(caps) = rule.pattern.captures(&rec.message) else { continue };
-            let mut fields: Extracted = Vec::new();
-            for name in rule.pattern.capture_names().flatten() {
-                let Some(m) = caps.name(name) else { continue };
-                let value = clean(m.as_str());
-                if value.is_empty() {
-                    continue;
-                }
-                // `user2`, `source_ip2`: alternatives of one field in one regex.
-                let name = match name.trim_end_matches(|c: char| c.is_ascii_digit()) {
-                    "source" if is_ip(value) => "source_ip",
-                    "source" => "source_domain",
-                    n => n,
-                };
-                if !fields.iter().any(|(k, _)| k == name) {
-                    fields.push((name.to_owned(), value.to_owned()));
-                }
-            }
-            for (k, v) in &rule.set {
-                if !fields.iter().any(|(f, _)| f == k) {
-                    fields.push((k.clone(), v.clone()));
-                }
-            }
-            return Some((rule, fields));
-        }
-        None
+    /// The candidates for a program with one `RegexSet` over their patterns, so a message is
+    /// scanned once to learn which rules match.
+    pub fn candidate_set(&self, app: Option<&str>) -> Candidates {
+        self.candidate_set_of(self.candidates(app))
     }
+
+    /// The candidate set for a subset of rules, built once and shared.
+    fn shared_set(&self, ids: Vec<u32>) -> Arc<Candidates> {
+        // A poisoned lock only means another thread panicked while inserting: the map is intact.
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(sets.entry(ids.clone()).or_insert_with(|| Arc::new(self.candidate_set_of(ids))))
+    }
+
+    fn candidate_set_of(&self, ids: Vec<u32>) -> Candidates {
+        let set = regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.as_str())).expect("each pattern compiled alone");
+        Candidates { ids, set }
+    }
+
+    /// The first of `candidates` whose pattern matches the record's message, with its fields.
+    pub fn find(&self, candidates: &Candidates, rec: &Record) -> Option<(&Rule, Extracted)> {
+        let first = candidates.set.matches(&rec.message).into_iter().next()?;
+        let i = candidates.ids[first];
+        let rule = &self.rules[i as usize];
+        let caps = rule.pattern.captures(&rec.message)?;
+        let mut fields: Extracted = Vec::new();
+        for name in rule.pattern.capture_names().flatten() {
+            let Some(m) = caps.name(name) else { continue };
+            let value = clean(m.as_str());
+            if value.is_empty() {
+                continue;
+            }
+            // `user2`, `source_ip2`: alternatives of one field in one regex.
+            let name = match name.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                "source" if is_ip(value) => "source_ip",
+                "source" => "source_domain",
+                n => n,
+            };
+            if !fields.iter().any(|(k, _)| k == name) {
+                fields.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        for (k, v) in &rule.set {
+            if !fields.iter().any(|(f, _)| f == k) {
+                fields.push((k.clone(), v.clone()));
+            }
+        }
+        Some((rule, fields))
+    }
+}
+
+/// The rules that may match one program, in matching order, with a set over their patterns.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    ids: Vec<u32>,
+    set: regex::RegexSet,
 }
 
 /// Trims quotes, brackets and the `::ffff:` of IPv4-mapped addresses' surroundings.
@@ -316,31 +343,31 @@ impl fmt::Display for Rule {
     }
 }
 
-/// Groups rule candidates by program, so each record tries only the rules for its program.
+/// Each normalizer's map from program to its candidate rules. The sets themselves are built once
+/// per rule subset and shared through the [`RuleSet`]: most programs select the same rules.
 #[derive(Debug, Default)]
 pub struct CandidateCache {
-    by_app: HashMap<String, Vec<u32>>,
-    any: Option<Vec<u32>>,
+    by_app: HashMap<String, Arc<Candidates>>,
+    any: Option<Arc<Candidates>>,
 }
 
 impl CandidateCache {
-    /// Cap on distinct program names remembered; past it candidates are recomputed per record.
+    /// Cap on distinct program names remembered; past it the subset is looked up per record.
     const MAX: usize = 4096;
 
     /// The candidate rules for a record's program.
-    pub fn get<'a>(&'a mut self, rules: &RuleSet, app: Option<&str>) -> std::borrow::Cow<'a, [u32]> {
-        match app {
-            None => std::borrow::Cow::Borrowed(self.any.get_or_insert_with(|| rules.candidates(None))),
-            Some(app) => {
-                if !self.by_app.contains_key(app) {
-                    if self.by_app.len() >= Self::MAX {
-                        return std::borrow::Cow::Owned(rules.candidates(Some(app)));
-                    }
-                    self.by_app.insert(app.to_owned(), rules.candidates(Some(app)));
-                }
-                std::borrow::Cow::Borrowed(&self.by_app[app])
-            }
+    pub fn get(&mut self, rules: &RuleSet, app: Option<&str>) -> Arc<Candidates> {
+        let Some(app) = app else {
+            return Arc::clone(self.any.get_or_insert_with(|| rules.shared_set(rules.candidates(None))));
+        };
+        if let Some(c) = self.by_app.get(app) {
+            return Arc::clone(c);
         }
+        let set = rules.shared_set(rules.candidates(Some(app)));
+        if self.by_app.len() < Self::MAX {
+            self.by_app.insert(app.to_owned(), Arc::clone(&set));
+        }
+        set
     }
 }
 
