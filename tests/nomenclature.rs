@@ -72,11 +72,14 @@ fn corpus_lines_become_their_standard_events() {
     assert!(fields >= 0.98, "fields {fields:.3} ({fields_ok}/{fields_all})");
 }
 
+/// (product, raw record, recipient, original recipient, sender)
+type Forward = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+
 #[test]
 fn a_forwarded_mail_looks_the_same_from_every_mta() {
     let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
     // (product, raw record, recipient, original recipient, sender)
-    let cases: [(&str, &str, Option<&str>, Option<&str>, Option<&str>); 6] = [
+    let cases: [Forward; 6] = [
         ("exim", r#"1999-03-02 09:44:33 10HmaX-000000005vi-0000 => one@remote <list@test.ex> R=all T=smtp H=127.0.0.1 [127.0.0.1] C="250 OK""#, Some("one@remote"), Some("list@test.ex"), None),
         ("postfix orig_to", "Apr 27 23:34:43 vs postfix/smtp[9589]: B571297E01AB: to=<me@gmail.com>, orig_to=<me@mydomain.com>, relay=x.com[192.0.2.1]:25, delay=0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)", Some("me@gmail.com"), Some("me@mydomain.com"), None),
         ("postfix forwarded as", "3mLQKH6hqhz7sWK: to=<logspam@system.alerts>, relay=local, delay=3.1, delays=1.8/0.86/0/0.44, dsn=2.0.0, status=sent (forwarded as 3mLQKK4rDdz7sVS)", None, Some("logspam@system.alerts"), None),
