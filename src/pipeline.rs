@@ -215,24 +215,29 @@ fn rules_test(dir: Option<&Path>) -> Result<Outcome> {
             if let Some(p) = joiner.finish() {
                 events.push((normalizer.normalize(&p.record), p.record));
             }
-            let want = ex.action.as_deref().unwrap_or(rule.action.name);
-            let problem = match events.iter().find(|(e, _)| e.action.is_some()).or(events.first()) {
-                None => Some("no event".to_owned()),
-                Some((ev, _)) if ev.action.map(|a| a.name) != Some(want) => Some(format!(
-                    "gave {} by {}, not {want}",
-                    ev.action.map(|a| a.name).unwrap_or("no action"),
-                    ev.rule.as_deref().unwrap_or("no rule")
-                )),
-                Some((ev, rec)) => {
-                    let missing: Vec<String> = ex
-                        .fields
-                        .iter()
-                        .filter(|(k, v)| !ev.values(k, rec).contains(v))
-                        .map(|(k, v)| format!("{k}={v:?} (got {:?})", ev.values(k, rec)))
-                        .collect();
-                    (!missing.is_empty()).then(|| format!("fields {}", missing.join(", ")))
-                }
-            };
+            let want = ex.action.as_deref().or(rule.action.map(|a| a.name));
+            let problem =
+                match events.iter().find(|(e, _)| e.action.is_some() || e.rule.as_deref() == Some(rule.id.as_str())).or(events.first()) {
+                    None => Some("no event".to_owned()),
+                    Some((ev, _)) if want.is_none() && ev.rule.as_deref() != Some(rule.id.as_str()) => {
+                        Some(format!("matched by {}, not this rule", ev.rule.as_deref().unwrap_or("no rule")))
+                    }
+                    Some((ev, _)) if want.is_some() && ev.action.map(|a| a.name) != want => Some(format!(
+                        "gave {} by {}, not {want}",
+                        ev.action.map(|a| a.name).unwrap_or("no action"),
+                        ev.rule.as_deref().unwrap_or("no rule"),
+                        want = want.unwrap_or("-")
+                    )),
+                    Some((ev, rec)) => {
+                        let missing: Vec<String> = ex
+                            .fields
+                            .iter()
+                            .filter(|(k, v)| !ev.values(k, rec).contains(v))
+                            .map(|(k, v)| format!("{k}={v:?} (got {:?})", ev.values(k, rec)))
+                            .collect();
+                        (!missing.is_empty()).then(|| format!("fields {}", missing.join(", ")))
+                    }
+                };
             if let Some(p) = problem {
                 failures += 1;
                 println!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));
@@ -249,7 +254,7 @@ fn rules_list(dir: Option<&Path>) -> Result<Outcome> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for rule in set.rules() {
-        writeln!(out, "{}\t{}\t{}", rule.id, rule.pack, rule.action.name).map_err(Error::Stdout)?;
+        writeln!(out, "{}\t{}\t{}", rule.id, rule.pack, rule.action.map(|a| a.name).unwrap_or("(entity only)")).map_err(Error::Stdout)?;
     }
     out.flush().map_err(Error::Stdout)?;
     Ok(Outcome::Ok)

@@ -120,6 +120,7 @@ impl Normalizer {
         let template = Some((t.id, t.template.to_owned()));
         let candidates = self.cache.get(&self.rules, rec.app.as_deref());
         let app = rec.app.as_deref().unwrap_or("-");
+        let state = format!("{app}.{}", t.id);
         if let Some((rule, mut fields)) = self.rules.find(&candidates, rec) {
             resolve_references(&mut fields, rec);
             // A rule that names no source: the generic layer looks for the address in the message
@@ -131,18 +132,18 @@ impl Normalizer {
                 }
             }
             let session_key = rule.entity.as_deref().and_then(|e| session_key(e, rec, &fields));
+            let outcome = rule.outcome.or(rule.action.map(|a| a.outcome));
             return Event {
-                action: Some(rule.action),
-                outcome: Some(rule.outcome.unwrap_or(rule.action.outcome)),
+                action: rule.action,
+                outcome,
                 rule: Some(rule.id.clone()),
                 fields,
                 session_key,
                 role: Some(rule.role),
                 template,
-                state: rule.action.name.to_owned(),
+                state: rule.action.map(|a| a.name.to_owned()).unwrap_or(state),
             };
         }
-        let state = format!("{app}.{}", t.id);
         match generic::classify(&rec.message) {
             Some(g) => Event {
                 action: g.action,

@@ -12,7 +12,8 @@
 //! id = "openssh.password.failure"
 //! process = '^sshd(-session)?$'          # regex on the program; omit to match any program
 //! match = 'Failed (?P<method>\S+) for (?P<user>\S+) from (?P<source>\S+)'   # regex on the message
-//! action = "authentication.login.failure" # a standard name (see vocabulary.rs)
+//! action = "authentication.login.failure" # a standard name (see vocabulary.rs); a rule may omit it
+//!                                        # and name only entity and role (HDFS blocks, instances)
 //! outcome = "failure"                    # optional: overrides the action's outcome
 //! entity = "pid"                         # session key: "pid" or a field name such as "queue_id"
 //! role = "step"                          # lifecycle: start, step or end
@@ -52,6 +53,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("exchange.toml", include_str!("packs/exchange.toml")),
     ("windows.toml", include_str!("packs/windows.toml")),
     ("web.toml", include_str!("packs/web.toml")),
+    ("systems.toml", include_str!("packs/systems.toml")),
 ];
 
 /// Where a session's lifecycle stands at an event.
@@ -102,7 +104,8 @@ struct RuleSpec {
     process: Option<String>,
     #[serde(rename = "match")]
     pattern: String,
-    action: String,
+    #[serde(default)]
+    action: Option<String>,
     #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]
@@ -138,8 +141,9 @@ pub struct Rule {
     pub pack: String,
     process: Option<Regex>,
     pattern: Regex,
-    /// The standard event.
-    pub action: &'static Action,
+    /// The standard event; `None` for a rule that only names the entity and lifecycle (the state
+    /// then stays the message's template).
+    pub action: Option<&'static Action>,
     /// The outcome, when the rule overrides the action's.
     pub outcome: Option<&'static str>,
     /// Session key source: `pid` or a field short name.
@@ -178,8 +182,13 @@ fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
     let mut out = Vec::with_capacity(pack.rules.len());
     for spec in pack.rules {
         let rule_err = |m: String| err(format!("rule {}: {m}", spec.id));
-        let action = vocabulary::action(&spec.action)
-            .ok_or_else(|| rule_err(format!("unknown action {:?} (not in the standard nomenclature)", spec.action)))?;
+        let action = match spec.action.as_deref() {
+            None if spec.entity.is_none() => return Err(rule_err("names neither an action nor an entity".into())),
+            None => None,
+            Some(name) => Some(
+                vocabulary::action(name).ok_or_else(|| rule_err(format!("unknown action {name:?} (not in the standard nomenclature)")))?,
+            ),
+        };
         let outcome = match spec.outcome.as_deref() {
             None => None,
             Some(o @ ("success" | "failure" | "unknown")) => Some(match o {
@@ -339,7 +348,7 @@ pub fn is_ip(v: &str) -> bool {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} → {})", self.id, self.pack, self.action.name)
+        write!(f, "{} ({} → {})", self.id, self.pack, self.action.map(|a| a.name).unwrap_or("entity only"))
     }
 }
 
@@ -410,7 +419,7 @@ mod tests {
         let set = RuleSet::load(Some(dir.path())).unwrap();
         assert_eq!(set.rules()[0].id, "mine.new");
         let replaced = set.rules().iter().find(|r| r.id == "openssh.accepted").unwrap();
-        assert_eq!((replaced.pack.as_str(), replaced.action.name), ("mine", "session.start"));
+        assert_eq!((replaced.pack.as_str(), replaced.action.map(|a| a.name)), ("mine", Some("session.start")));
         assert_eq!(set.rules().len(), RuleSet::builtin().rules().len() + 1);
         assert!(RuleSet::load(Some(&dir.path().join("missing"))).is_err());
     }
