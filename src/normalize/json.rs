@@ -28,6 +28,17 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
+fn write_array<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, s) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, s);
+    }
+    out.push(b']');
+}
+
 fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
     match leaf {
         Leaf::Str(s) => write_str(out, s),
@@ -40,26 +51,8 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
         Leaf::Json(v) => {
             let _ = serde_json::to_writer(&mut *out, v);
         }
-        Leaf::Strs(items) => {
-            out.push(b'[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, s);
-            }
-            out.push(b']');
-        }
-        Leaf::Static(items) => {
-            out.push(b'[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, s);
-            }
-            out.push(b']');
-        }
+        Leaf::Strs(items) => write_array(out, items.iter().map(String::as_str)),
+        Leaf::Static(items) => write_array(out, items.iter().copied()),
         Leaf::Map(entries) => {
             out.push(b'{');
             for (i, (k, v)) in entries.iter().enumerate() {
