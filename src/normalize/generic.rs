@@ -89,7 +89,9 @@ pub fn source_ip(message: &str) -> Option<&str> {
             continue;
         }
         let before = message[..m.start()].to_ascii_lowercase();
-        let tail = &before[before.len().saturating_sub(12)..];
+        // The 12 bytes before the address, widened to a character boundary.
+        let from = (before.len().saturating_sub(12)..=before.len()).find(|&i| before.is_char_boundary(i)).unwrap_or(before.len());
+        let tail = &before[from..];
         if ["from", "rhost=", "client", "ip=", "host=", "rip=", "relay=", "src=", "address", "remote"].iter().any(|k| tail.contains(k)) {
             return Some(ip);
         }
@@ -118,6 +120,9 @@ mod tests {
         let m = classify("User carol logged in from host.example.org").unwrap();
         assert_eq!((m.outcome, field(&m, "user"), field(&m, "source_domain")), ("success", Some("carol"), Some("host.example.org")));
         assert!(classify("PacketResponder 1 for block blk_38865049064139660 terminating").is_none());
+        // Regression (found by the property test): multi-byte text just before an address.
+        let m = classify("login failed €é€€€1.2.3.4").unwrap();
+        assert_eq!(field(&m, "source_ip"), Some("1.2.3.4"));
         assert!(classify("").is_none());
     }
 }

@@ -103,24 +103,30 @@ impl Normalizer {
 
     /// Normalizes one record, teaching the miner its message.
     pub fn normalize(&mut self, rec: &Record) -> Event {
+        let mut event = self.classify(rec);
+        name_state(&mut event, rec, &mut self.miner);
+        event
+    }
+
+    /// The rule and generic layers alone: everything but the template and a template state. They
+    /// keep no state between records, so classification can run on another thread than mining
+    /// (see [`name_state`]).
+    pub fn classify(&mut self, rec: &Record) -> Event {
+        let mut event = Event {
+            action: None,
+            outcome: None,
+            rule: None,
+            fields: Vec::new(),
+            session_key: None,
+            role: None,
+            template: None,
+            state: String::new(),
+        };
         if rec.kind == RecordKind::Sequence {
-            let state = rec.sequence.as_ref().map(|s| s.events.join(" ")).unwrap_or_default();
-            return Event {
-                action: None,
-                outcome: None,
-                rule: None,
-                fields: Vec::new(),
-                session_key: None,
-                role: None,
-                template: None,
-                state,
-            };
+            event.state = rec.sequence.as_ref().map(|s| s.events.join(" ")).unwrap_or_default();
+            return event;
         }
-        let t = self.miner.add(&rec.message);
-        let template = Some((t.id, t.template.to_owned()));
         let candidates = self.cache.get(&self.rules, rec.app.as_deref());
-        let app = rec.app.as_deref().unwrap_or("-");
-        let state = format!("{app}.{}", t.id);
         if let Some((rule, mut fields)) = self.rules.find(&candidates, rec) {
             resolve_references(&mut fields, rec);
             // A rule that names no source: the generic layer looks for the address in the message
@@ -131,33 +137,36 @@ impl Normalizer {
                     fields.push(("source_ip".into(), ip.to_owned()));
                 }
             }
-            let session_key = rule.entity.as_deref().and_then(|e| session_key(e, rec, &fields));
-            let outcome = rule.outcome.or(rule.action.map(|a| a.outcome));
-            return Event {
-                action: rule.action,
-                outcome,
-                rule: Some(rule.id.clone()),
-                fields,
-                session_key,
-                role: Some(rule.role),
-                template,
-                state: rule.action.map(|a| a.name.to_owned()).unwrap_or(state),
-            };
+            event.session_key = rule.entity.as_deref().and_then(|e| session_key(e, rec, &fields));
+            event.outcome = rule.outcome.or(rule.action.map(|a| a.outcome));
+            event.action = rule.action;
+            event.rule = Some(rule.id.clone());
+            event.fields = fields;
+            event.role = Some(rule.role);
+        } else if let Some(g) = generic::classify(&rec.message) {
+            event.action = g.action;
+            event.outcome = Some(g.outcome);
+            event.rule = Some("generic".into());
+            event.fields = g.fields;
         }
-        match generic::classify(&rec.message) {
-            Some(g) => Event {
-                action: g.action,
-                outcome: Some(g.outcome),
-                rule: Some("generic".into()),
-                fields: g.fields,
-                session_key: None,
-                role: None,
-                template,
-                state: g.action.map(|a| a.name.to_owned()).unwrap_or(state),
-            },
-            None => Event { action: None, outcome: None, rule: None, fields: Vec::new(), session_key: None, role: None, template, state },
+        if let Some(a) = event.action {
+            event.state = a.name.to_owned();
         }
+        event
     }
+}
+
+/// Teaches the miner a classified record's message and sets the event's template, and its state
+/// when no standard name gave one: `<process>.<template id>`.
+pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) {
+    if rec.kind == RecordKind::Sequence {
+        return;
+    }
+    let t = miner.add(&rec.message);
+    if event.state.is_empty() {
+        event.state = format!("{}.{}", rec.app.as_deref().unwrap_or("-"), t.id);
+    }
+    event.template = Some((t.id, t.template.to_owned()));
 }
 
 /// `{field}` values in a rule's `set` name a structured field of the record.
