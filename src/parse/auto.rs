@@ -51,21 +51,11 @@ const BUILTINS: &[Builtin] = &[
             ("Id", r"\d+"),
         ],
     },
+    // OpenStack: loghub's copy starts with the log file name, nova's own files do not.
     Builtin {
-        template: "<Logrecord> <Date> <Time> <Pid> <Level> <Component> ([<ADDR>] )?<Content>",
+        template: "(<Logrecord> )?<Date> <Time> <Pid> <Level> <Component> ([<ADDR>] )?<Content>",
         types: &[
             ("Logrecord", r"\S+"),
-            ("Date", r"\d{4}-\d\d-\d\d"),
-            ("Time", r"\d\d:\d\d:\d\d\.\d+"),
-            ("Pid", r"\d+"),
-            ("Level", LEVEL),
-            ("Component", r"\S+"),
-            ("ADDR", r"[^\]]*"),
-        ],
-    },
-    Builtin {
-        template: "<Date> <Time> <Pid> <Level> <Component> ([<ADDR>] )?<Content>",
-        types: &[
             ("Date", r"\d{4}-\d\d-\d\d"),
             ("Time", r"\d\d:\d\d:\d\d\.\d+"),
             ("Pid", r"\d+"),
@@ -263,6 +253,7 @@ mod tests {
             ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 no tag on this line", Pattern, None),
             ("nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-1 - - -] 10.11.10.1 GET", Pattern, Some("nova.osapi_compute.wsgi.server")),
             ("INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful", Pattern, Some("nova.compute.claims")),
+            ("2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-1 - - -] 10.11.10.1 GET", Pattern, Some("nova.osapi_compute.wsgi.server")),
             ("2013-01-04 17:03:46 login authenticator failed for x [1.2.3.4]: 535", Timestamped, None),
             ("@400000003e3829103573e42c info msg 706430: bytes 2737", Tai64n, None),
             ("type=USER_LOGIN msg=audit(1383116048.000:595): pid=12354", Audit, Some("audit")),
