@@ -9,12 +9,13 @@ use chrono::{Datelike, Utc};
 
 use crate::cli::{Cli, Command, InputArgs, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
+use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
-use crate::normalize::{write_ecs, Normalizer, Origin};
+use crate::normalize::{example_problem, write_ecs, Normalizer, Origin};
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,16 +167,15 @@ fn normalize(args: &InputArgs) -> Result<Outcome> {
 
 /// `logsieve templates`: the templates the miner finds, most frequent first, with an example.
 fn templates(args: &InputArgs) -> Result<Outcome> {
-    let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
+    let mut miner = Miner::default();
     let mut examples: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
     let run = for_each_record(args, |rec, _| {
-        let event = normalizer.normalize(rec);
-        if let Some((id, _)) = event.template {
+        if rec.kind != RecordKind::Sequence {
+            let id = miner.add(&rec.message).id;
             examples.entry(id).or_insert_with(|| rec.message.chars().take(200).collect());
         }
         Ok(())
     })?;
-    let miner = normalizer.miner();
     let mut rows = miner.templates();
     rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     let stdout = io::stdout();
@@ -201,43 +201,7 @@ fn rules_test(dir: Option<&Path>) -> Result<Outcome> {
     for rule in set.rules() {
         for ex in &rule.examples {
             checked += 1;
-            let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
-            let mut joiner = Joiner::new(true);
-            let mut normalizer = Normalizer::new(Arc::clone(&set));
-            let mut events = Vec::new();
-            for (i, line) in ex.line.split('\n').enumerate() {
-                if let Ok(rec) = parser.parse(line, i as u64 + 1) {
-                    if let (Some(p), _) = joiner.push(rec, line, i as u64 + 1) {
-                        events.push((normalizer.normalize(&p.record), p.record));
-                    }
-                }
-            }
-            if let Some(p) = joiner.finish() {
-                events.push((normalizer.normalize(&p.record), p.record));
-            }
-            let want = ex.action.as_deref().or(rule.action.map(|a| a.name));
-            let problem =
-                match events.iter().find(|(e, _)| e.action.is_some() || e.rule.as_deref() == Some(rule.id.as_str())).or(events.first()) {
-                    None => Some("no event".to_owned()),
-                    Some((ev, _)) if want.is_none() && ev.rule.as_deref() != Some(rule.id.as_str()) => {
-                        Some(format!("matched by {}, not this rule", ev.rule.as_deref().unwrap_or("no rule")))
-                    }
-                    Some((ev, _)) if want.is_some() && ev.action.map(|a| a.name) != want => Some(format!(
-                        "gave {} by {}, not {want}",
-                        ev.action.map(|a| a.name).unwrap_or("no action"),
-                        ev.rule.as_deref().unwrap_or("no rule"),
-                        want = want.unwrap_or("-")
-                    )),
-                    Some((ev, rec)) => {
-                        let missing: Vec<String> = ex
-                            .fields
-                            .iter()
-                            .filter(|(k, v)| !ev.values(k, rec).contains(v))
-                            .map(|(k, v)| format!("{k}={v:?} (got {:?})", ev.values(k, rec)))
-                            .collect();
-                        (!missing.is_empty()).then(|| format!("fields {}", missing.join(", ")))
-                    }
-                };
+            let problem = example_problem(rule, ex, &set);
             if let Some(p) = problem {
                 failures += 1;
                 println!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));

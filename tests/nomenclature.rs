@@ -5,29 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use logsieve::normalize::rules::RuleSet;
-use logsieve::normalize::{Event, Normalizer};
-use logsieve::parse::multiline::Joiner;
-use logsieve::parse::{Format, LineParser, YearAnchor};
+use logsieve::normalize::{normalize_text, Event, Normalizer};
 use logsieve::record::Record;
-
-/// Normalizes one raw record (lines separated by `\n`), multi-line records joined, as
-/// `logsieve normalize --format auto` does.
-fn events(raw: &str, normalizer: &mut Normalizer) -> Vec<(Event, Record)> {
-    let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
-    let mut joiner = Joiner::new(true);
-    let mut out = Vec::new();
-    for (i, line) in raw.split('\n').enumerate() {
-        if let Ok(rec) = parser.parse(line, i as u64 + 1) {
-            if let (Some(p), _) = joiner.push(rec, line, i as u64 + 1) {
-                out.push((normalizer.normalize(&p.record), p.record));
-            }
-        }
-    }
-    if let Some(p) = joiner.finish() {
-        out.push((normalizer.normalize(&p.record), p.record));
-    }
-    out
-}
 
 /// The first event with a standard name, as the referee picks it.
 fn primary(evs: &[(Event, Record)]) -> Option<&(Event, Record)> {
@@ -35,7 +14,7 @@ fn primary(evs: &[(Event, Record)]) -> Option<&(Event, Record)> {
 }
 
 #[test]
-fn corpus_lines_become_their_standard_events() {
+fn corpus_lines_become_their_standard_normalize_text() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/nomenclature/corpus_dev.tsv");
     let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').from_path(&path).unwrap();
     let headers = rdr.headers().unwrap().clone();
@@ -48,7 +27,7 @@ fn corpus_lines_become_their_standard_events() {
         let row = row.unwrap();
         rows += 1;
         let raw = row[raw_col].replace(" \\n ", "\n");
-        let evs = events(&raw, &mut normalizer);
+        let evs = normalize_text(&raw, &mut normalizer);
         let Some((ev, rec)) = primary(&evs) else { continue };
         let got = ev.action.map(|a| a.name).unwrap_or("none");
         let want = &row[want_col];
@@ -90,7 +69,7 @@ fn a_forwarded_mail_looks_the_same_from_every_mta() {
         ("exchange REDIRECT", "2025-01-14T09:29:05.327Z,,,,exch.example.com,,,AGENT,REDIRECT,123,<a@b>,,bob@example.com,,100,1,alice@example.org,,Hi,carol@example.com,carol@example.com,,Originating,,,,,,,", Some("alice@example.org"), Some("bob@example.com"), Some("carol@example.com")),
     ];
     for (product, raw, to, orig, from) in cases {
-        let evs = events(raw, &mut normalizer);
+        let evs = normalize_text(raw, &mut normalizer);
         let (ev, rec) = primary(&evs).unwrap_or_else(|| panic!("{product}: no event"));
         assert_eq!(ev.action.map(|a| a.name), Some("email.forward"), "{product} ({:?})", ev.rule);
         for (short, want) in [("recipient", to), ("original_recipient", orig), ("sender", from)] {
@@ -104,13 +83,13 @@ fn a_forwarded_mail_looks_the_same_from_every_mta() {
 #[test]
 fn unknown_daemons_get_outcome_user_and_source() {
     let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
-    let evs = events("Mar  1 10:00:00 gw frobd[77]: authentication failed for bob from 1.2.3.4", &mut normalizer);
+    let evs = normalize_text("Mar  1 10:00:00 gw frobd[77]: authentication failed for bob from 1.2.3.4", &mut normalizer);
     let (ev, rec) = &evs[0];
     assert_eq!((ev.rule.as_deref(), ev.outcome), (Some("generic"), Some("failure")));
     assert_eq!(ev.action.map(|a| a.name), Some("authentication.login.failure"));
     assert_eq!((ev.values("user", rec), ev.values("source_ip", rec)), (vec!["bob".to_owned()], vec!["1.2.3.4".to_owned()]));
     // A message nobody knows and without outcome wording becomes a template state.
-    let evs = events("Mar  1 10:00:01 gw frobd[77]: queue depth now 17", &mut normalizer);
+    let evs = normalize_text("Mar  1 10:00:01 gw frobd[77]: queue depth now 17", &mut normalizer);
     assert_eq!((evs[0].0.rule.as_deref(), evs[0].0.state.as_str()), (None, "frobd.1"), "the second template seen");
 }
 
@@ -118,7 +97,7 @@ fn unknown_daemons_get_outcome_user_and_source() {
 fn windows_event_text_is_one_record() {
     let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
     let raw = "blint: Security Microsoft Windows security auditing.: [] An account failed to log on.\n\nSubject:\n Security ID:  S-1-5-18\n Account Name:  WIN-SERVERDEMO$\n\nLogon Type:   10\n\nAccount For Which Logon Failed:\n Account Name:  blint\n\nNetwork Information:\n Source Network Address: 10.20.0.12";
-    let evs = events(raw, &mut normalizer);
+    let evs = normalize_text(raw, &mut normalizer);
     assert_eq!(evs.len(), 1, "one record for the whole event");
     let (ev, rec) = &evs[0];
     assert_eq!(ev.rule.as_deref(), Some("windows.4625"));

@@ -25,10 +25,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::parse::multiline::Joiner;
+use crate::parse::{Format, LineParser, YearAnchor};
 use crate::record::{Record, RecordKind};
 use json::{write_nested, Leaf};
 use miner::Miner;
-use rules::{CandidateCache, Role, RuleSet};
+use rules::{CandidateCache, Example, Role, Rule, RuleSet};
 use vocabulary::Action;
 
 /// Where a record came from.
@@ -43,7 +45,7 @@ pub struct Origin<'a> {
 }
 
 /// A record in the standard nomenclature.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     /// The standard event, if a rule or the generic layer named one.
     pub action: Option<&'static Action>,
@@ -112,16 +114,7 @@ impl Normalizer {
     /// keep no state between records, so classification can run on another thread than mining
     /// (see [`name_state`]).
     pub fn classify(&mut self, rec: &Record) -> Event {
-        let mut event = Event {
-            action: None,
-            outcome: None,
-            rule: None,
-            fields: Vec::new(),
-            session_key: None,
-            role: None,
-            template: None,
-            state: String::new(),
-        };
+        let mut event = Event::default();
         if rec.kind == RecordKind::Sequence {
             event.state = rec.sequence.as_ref().map(|s| s.events.join(" ")).unwrap_or_default();
             return event;
@@ -167,6 +160,51 @@ pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) {
         event.state = format!("{}.{}", rec.app.as_deref().unwrap_or("-"), t.id);
     }
     event.template = Some((t.id, t.template.to_owned()));
+}
+
+/// Normalizes a raw record given as text, lines separated by `\n`, as `normalize --format auto`
+/// would: each line parsed, multi-line records joined. Returns each event with its record.
+pub fn normalize_text(raw: &str, normalizer: &mut Normalizer) -> Vec<(Event, Record)> {
+    let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
+    let mut joiner = Joiner::new(true);
+    let mut out = Vec::new();
+    for (i, line) in raw.split('\n').enumerate() {
+        if let Ok(rec) = parser.parse(line, i as u64 + 1) {
+            if let (Some(p), _) = joiner.push(rec, line, i as u64 + 1) {
+                out.push((normalizer.normalize(&p.record), p.record));
+            }
+        }
+    }
+    if let Some(p) = joiner.finish() {
+        out.push((normalizer.normalize(&p.record), p.record));
+    }
+    out
+}
+
+/// What is wrong with one of a rule's example lines, if anything: it must give the rule's event
+/// (or, for an entity-only rule, be matched by the rule) and every field the example names.
+pub fn example_problem(rule: &Rule, example: &Example, rules: &Arc<RuleSet>) -> Option<String> {
+    let events = normalize_text(&example.line, &mut Normalizer::new(Arc::clone(rules)));
+    let want = example.action.as_deref().or(rule.action.map(|a| a.name));
+    let by_rule = |ev: &Event| ev.rule.as_deref() == Some(rule.id.as_str());
+    let Some((ev, rec)) = events.iter().find(|(e, _)| e.action.is_some() || by_rule(e)).or(events.first()) else {
+        return Some("no event".to_owned());
+    };
+    let rule_name = ev.rule.as_deref().unwrap_or("no rule");
+    match want {
+        None if !by_rule(ev) => return Some(format!("matched by {rule_name}, not this rule")),
+        Some(want) if ev.action.map(|a| a.name) != Some(want) => {
+            return Some(format!("gave {} by {rule_name}, not {want}", ev.action.map(|a| a.name).unwrap_or("no action")));
+        }
+        _ => {}
+    }
+    let missing: Vec<String> = example
+        .fields
+        .iter()
+        .filter(|(k, v)| !ev.values(k, rec).contains(v))
+        .map(|(k, v)| format!("{k}={v:?} (got {:?})", ev.values(k, rec)))
+        .collect();
+    (!missing.is_empty()).then(|| format!("fields {}", missing.join(", ")))
 }
 
 /// `{field}` values in a rule's `set` name a structured field of the record.
