@@ -25,12 +25,14 @@ pub enum Command {
     Templates(NormalizeArgs),
     /// Check or list the rule packs.
     Rules(RulesArgs),
-    /// Learn a baseline from clean logs (not yet available).
+    /// Learn a baseline from clean logs.
     Train(TrainArgs),
-    /// Score new logs against a baseline and write a report (not yet available).
+    /// Score new logs against a baseline: scores.jsonl and scores.parquet in --out.
     Score(ScoreArgs),
-    /// Compare verdicts with labels (not yet available).
+    /// Compare verdicts with labels: precision, recall, F1, FPR and a PR curve.
     Eval(EvalArgs),
+    /// Inspect a model file.
+    Model(ModelArgs),
     /// Mark reviewed sessions, windows or values normal (not yet available).
     Allow(AllowArgs),
 }
@@ -96,6 +98,34 @@ pub struct NormalizeArgs {
     pub input: InputArgs,
 }
 
+/// How sessions are cut (train; score takes the model's unless given).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SessionArgs {
+    /// Regex whose first capture group is the session key (overrides the rule packs' keys); a
+    /// line matching several keys joins each session. Lines it does not match are counted and
+    /// left out of sessions.
+    #[arg(long, value_name = "REGEX")]
+    pub session_key: Option<String>,
+    /// Close a session after this many seconds of log time without an event [default: 1800].
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
+    /// At most this many sessions open at once; the oldest is closed early beyond it (counted)
+    /// [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub max_open_sessions: Option<usize>,
+    /// Events without an entity key: windows of this many events [default: 20].
+    #[arg(long, value_name = "N")]
+    pub window: Option<usize>,
+    /// Events without an entity key: windows of this many seconds of log time (instead of a
+    /// count).
+    #[arg(long, value_name = "SECS")]
+    pub window_secs: Option<f64>,
+    /// Move windows by this much (events, or seconds with --window-secs): sliding windows when
+    /// smaller than the window [default: the window size: fixed windows].
+    #[arg(long, value_name = "STEP")]
+    pub window_step: Option<f64>,
+}
+
 /// `logsieve train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -105,12 +135,19 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, value_name = "PATH")]
     pub model: PathBuf,
-    /// Training options (TOML).
+    /// Training options (TOML: ngram, max_fpr, rare_share, folds, params, session_key and a
+    /// [session] table); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Regex whose first capture group is the session key (overrides the rule packs' keys).
-    #[arg(long, value_name = "REGEX")]
-    pub session_key: Option<String>,
+    /// How sessions are cut.
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Window length of the n-gram database [default: 3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4))]
+    pub ngram: Option<u16>,
+    /// Target false-positive rate on held-out clean sessions [default: 0.001].
+    #[arg(long, value_name = "RATE")]
+    pub max_fpr: Option<f64>,
 }
 
 /// `logsieve score`.
@@ -125,9 +162,9 @@ pub struct ScoreArgs {
     /// Directory for scores.jsonl, scores.parquet and report.html.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Regex whose first capture group is the session key (overrides the rule packs' keys).
-    #[arg(long, value_name = "REGEX")]
-    pub session_key: Option<String>,
+    /// How sessions are cut (default: as in training).
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// Exit with status 1 when any session is anomalous.
     #[arg(long)]
     pub fail_on_anomaly: bool,
@@ -139,9 +176,37 @@ pub struct EvalArgs {
     /// scores.jsonl written by `score`.
     #[arg(long, value_name = "FILE")]
     pub scores: PathBuf,
-    /// Labels keyed by session.
+    /// Labels keyed by session: CSV `session,label` (label anomaly/abnormal/1 or
+    /// normal/0; a header line is allowed).
     #[arg(long, value_name = "FILE")]
     pub labels: PathBuf,
+    /// Where to draw the precision-recall curve (SVG) [default: pr_curve.svg beside --scores].
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `logsieve model`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// What to do with the model.
+    #[command(subcommand)]
+    pub command: ModelCommand,
+}
+
+/// `logsieve model ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Print what a model holds: version, options, training data, components, threshold.
+    Info {
+        /// The model file.
+        path: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `logsieve allow`.

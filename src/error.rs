@@ -64,6 +64,25 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
+    /// A bad line in an input that must be well-formed (labels, scores).
+    #[error("{path}: line {line}: {message}")]
+    Input {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model file that cannot be used.
+    #[error(transparent)]
+    Model(#[from] crate::model::file::ModelError),
+    /// Training could not produce a model.
+    #[error(transparent)]
+    Train(#[from] crate::model::TrainError),
+    /// A bad option (a session-key regex, a config file).
+    #[error("{0}")]
+    Usage(String),
     /// Writing to stdout failed (other than a closed pipe, which ends the run quietly).
     #[error("writing output: {0}")]
     Stdout(io::Error),

@@ -98,9 +98,19 @@ impl Normalizer {
         Normalizer { rules, cache: CandidateCache::default(), miner: Miner::default() }
     }
 
+    /// A normalizer that goes on from a saved miner (a model's), so template ids stay stable.
+    pub fn with_miner(rules: Arc<RuleSet>, miner: Miner) -> Self {
+        Normalizer { rules, cache: CandidateCache::default(), miner }
+    }
+
     /// The template miner (for listing templates).
     pub fn miner(&self) -> &Miner {
         &self.miner
+    }
+
+    /// The checksum of the rule packs in use.
+    pub fn rules_digest(&self) -> String {
+        format!("{:08x}", self.rules.digest())
     }
 
     /// Normalizes one record, teaching the miner its message.

@@ -174,6 +174,8 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Candidate sets by rule subset, shared by every normalizer using these rules.
     sets: Mutex<HashMap<Vec<u32>, Arc<Candidates>>>,
+    /// CRC-32 of the pack texts, in loading order (saved in models).
+    digest: u32,
 }
 
 fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
@@ -223,14 +225,21 @@ impl RuleSet {
     /// The built-in packs.
     pub fn builtin() -> Self {
         let mut rules = Vec::new();
+        let mut digest = crc32fast::Hasher::new();
         for (file, text) in BUILTIN {
+            digest.update(text.as_bytes());
             match compile_pack(file, text) {
                 Ok(r) => rules.extend(r),
                 // The built-in packs are checked by the test suite; a broken one is a build defect.
                 Err(e) => panic!("built-in rule pack {e}"),
             }
         }
-        RuleSet { rules, sets: Mutex::default() }
+        RuleSet { rules, sets: Mutex::default(), digest: digest.finalize() }
+    }
+
+    /// CRC-32 of the rule packs' texts: equal digests, equal rules.
+    pub fn digest(&self) -> u32 {
+        self.digest
     }
 
     /// The built-in packs, with the `*.toml` packs of `dir` (if any) added: a user rule with a
@@ -249,6 +258,9 @@ impl RuleSet {
         for path in files {
             let name = path.display().to_string();
             let text = std::fs::read_to_string(&path).map_err(|e| RuleError { file: name.clone(), message: e.to_string() })?;
+            let mut h = crc32fast::Hasher::new_with_initial(set.digest);
+            h.update(text.as_bytes());
+            set.digest = h.finalize();
             for rule in compile_pack(&name, &text)? {
                 match set.rules.iter_mut().find(|r| r.id == rule.id) {
                     Some(slot) => *slot = rule,

@@ -1,5 +1,7 @@
 //! Wiring of the stages for each command; no stage logic lives here.
 
+mod learn;
+
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, Utc};
 
-use crate::cli::{Cli, Command, InputArgs, RulesArgs, RulesCommand};
+use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
@@ -45,13 +47,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Templates(args) => templates(&args.input),
         Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules_test(dir.as_deref()),
         Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules_list(dir.as_deref()),
-        Command::Train(_) => {
-            Err(Error::NotYetAvailable { command: "train", what: "learning a baseline lands with the learning core (issue #4)" })
-        }
-        Command::Score(_) => Err(Error::NotYetAvailable { command: "score", what: "scoring lands with the learning core (issue #4)" }),
-        Command::Eval(_) => {
-            Err(Error::NotYetAvailable { command: "eval", what: "evaluation against labels lands with the learning core (issue #4)" })
-        }
+        Command::Train(args) => learn::train(&args),
+        Command::Score(args) => learn::score(&args),
+        Command::Eval(args) => learn::evaluate(&args),
+        Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => learn::model_info(&path, json),
         Command::Allow(_) => Err(Error::NotYetAvailable { command: "allow", what: "the review loop lands with issue #5" }),
     }
 }

@@ -1,0 +1,585 @@
+//! The model's components, each learned from clean sessions and each giving a raw score (higher
+//! is stranger) and the findings behind it:
+//!
+//! - [`Ngrams`]: stide / t-stide windows of `n` states with start/end padding (unseen and rare
+//!   windows), and next-state probabilities (Witten-Bell interpolated n-gram model);
+//! - [`Pairs`]: which states occur together in one session (an unseen state, or two known
+//!   states never seen in the same session);
+//! - [`Values`]: per-field value sets with frequencies for the parameter fields;
+//! - [`Vectors`]: per-session state-count vectors (tf-idf), a PCA residual (SPE, linfa-reduction)
+//!   and the distance to the nearest training session (linfa-nn), after Liao & Vemuri.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use linfa::traits::Fit;
+use linfa::DatasetBase;
+use linfa_nn::distance::L2Dist;
+use linfa_nn::{CommonNearestNeighbour, NearestNeighbour, NearestNeighbourIndex};
+use linfa_reduction::Pca;
+use ndarray::{Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+use crate::session::{PAD_END, PAD_START};
+
+/// What the components learn from: a session's states and parameter values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Featured {
+    /// State ids in order.
+    pub states: Vec<u32>,
+    /// Distinct (field, value) pairs.
+    pub params: Vec<(String, String)>,
+}
+
+/// One finding behind a component's score.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finding {
+    /// A window of states never seen in training; `at` is the index of its first real state.
+    UnseenWindow {
+        /// The window (padding included).
+        window: Vec<u32>,
+        /// Index into the session's states.
+        at: usize,
+    },
+    /// A window seen, but rarely.
+    RareWindow {
+        /// The window (padding included).
+        window: Vec<u32>,
+        /// Index into the session's states.
+        at: usize,
+        /// How often it was seen in training.
+        count: u32,
+    },
+    /// The least likely next state.
+    Transition {
+        /// The context and the state that followed.
+        window: Vec<u32>,
+        /// Index of the state that followed.
+        at: usize,
+        /// Its probability under the model.
+        probability: f64,
+    },
+    /// A state never seen in training.
+    UnseenState {
+        /// The state.
+        state: u32,
+        /// Where it first occurs.
+        at: usize,
+    },
+    /// Two known states never seen in one session.
+    UnseenPair {
+        /// The two states.
+        states: (u32, u32),
+    },
+    /// A parameter value never seen for its field.
+    NewValue {
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+        /// Distinct values known for the field.
+        known: usize,
+    },
+}
+
+fn pack(ids: &[u32]) -> u128 {
+    ids.iter().fold(0u128, |k, &id| (k << 32) | u128::from(id))
+}
+
+mod sorted_maps {
+    //! Hash maps saved as sorted lists, so equal models are equal bytes.
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(maps: &[HashMap<u128, u32>], s: S) -> Result<S::Ok, S::Error> {
+        let sorted: Vec<Vec<(u128, u32)>> = maps
+            .iter()
+            .map(|m| {
+                let mut v: Vec<(u128, u32)> = m.iter().map(|(k, c)| (*k, *c)).collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+        sorted.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HashMap<u128, u32>>, D::Error> {
+        let sorted: Vec<Vec<(u128, u32)>> = Vec::deserialize(d)?;
+        Ok(sorted.into_iter().map(|v| v.into_iter().collect()).collect())
+    }
+}
+
+/// Windows of `n` states (stide / t-stide) and next-state probabilities.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ngrams {
+    /// Window length.
+    pub n: usize,
+    /// A window seen in less than this share of all training windows is rare.
+    pub rare_share: f64,
+    /// `[0]`: padded windows of length n → count; `[k]` for k in 1..=n: k-grams of the
+    /// next-state model → count.
+    #[serde(with = "sorted_maps")]
+    grams: Vec<HashMap<u128, u32>>,
+    /// Training windows in all.
+    pub windows: u64,
+    /// Known states (for the uniform floor of the next-state model).
+    vocabulary: u32,
+    /// Per order k: context → (occurrences, distinct followers); rebuilt on load.
+    #[serde(skip)]
+    contexts: Vec<HashMap<u128, (u32, u32)>>,
+}
+
+impl Ngrams {
+    fn windows_of(n: usize, states: &[u32]) -> Vec<u32> {
+        let mut p = Vec::with_capacity(states.len() + 2 * (n - 1));
+        p.extend(std::iter::repeat_n(PAD_START, n - 1));
+        p.extend_from_slice(states);
+        p.extend(std::iter::repeat_n(PAD_END, n - 1));
+        p
+    }
+
+    fn lm_sequence(n: usize, states: &[u32]) -> Vec<u32> {
+        let mut p = Vec::with_capacity(states.len() + n);
+        p.extend(std::iter::repeat_n(PAD_START, n - 1));
+        p.extend_from_slice(states);
+        p.push(PAD_END);
+        p
+    }
+
+    /// Learns windows and next-state counts from `sessions`.
+    pub fn fit<'a>(n: usize, rare_share: f64, vocabulary: usize, sessions: impl Iterator<Item = &'a Featured>) -> Self {
+        let n = n.clamp(1, 4);
+        let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::new(); n + 1];
+        let mut windows = 0u64;
+        for s in sessions {
+            let p = Self::windows_of(n, &s.states);
+            for w in p.windows(n) {
+                *grams[0].entry(pack(w)).or_default() += 1;
+                windows += 1;
+            }
+            let q = Self::lm_sequence(n, &s.states);
+            for i in n - 1..q.len() {
+                for k in 1..=n {
+                    *grams[k].entry(pack(&q[i + 1 - k..=i])).or_default() += 1;
+                }
+            }
+        }
+        let mut m = Ngrams { n, rare_share, grams, windows, vocabulary: vocabulary as u32, contexts: Vec::new() };
+        m.rebuild();
+        m
+    }
+
+    /// Derives the context table from the counts (after loading).
+    pub fn rebuild(&mut self) {
+        let mut contexts = vec![HashMap::new(); self.n + 1];
+        for k in 1..=self.n {
+            let Some(grams) = self.grams.get(k) else { continue };
+            for (&key, &c) in grams {
+                let ctx = if k == 1 { 0 } else { key >> 32 };
+                let e: &mut (u32, u32) = contexts[k].entry(ctx).or_default();
+                e.0 = e.0.saturating_add(c);
+                e.1 += 1;
+            }
+        }
+        self.contexts = contexts;
+    }
+
+    /// Distinct windows learned.
+    pub fn distinct(&self) -> usize {
+        self.grams.first().map_or(0, HashMap::len)
+    }
+
+    /// How often a window was seen.
+    pub fn count(&self, window: &[u32]) -> u32 {
+        self.grams.first().and_then(|g| g.get(&pack(window))).copied().unwrap_or(0)
+    }
+
+    /// Marks a window normal (an allowance).
+    pub fn allow(&mut self, window: &[u32]) {
+        if window.len() == self.n {
+            *self.grams[0].entry(pack(window)).or_default() += 1;
+        }
+    }
+
+    /// Witten-Bell interpolated probability of `next` after `context` (the last n-1 states).
+    fn probability(&self, context: &[u32], next: u32) -> f64 {
+        let mut p = 1.0 / (f64::from(self.vocabulary) + 2.0);
+        for k in 1..=self.n {
+            let ctx = &context[context.len() + 1 - k..];
+            let Some(&(total, types)) = self.contexts[k].get(&pack(ctx)) else { continue };
+            let mut key = ctx.to_vec();
+            key.push(next);
+            let c = self.grams[k].get(&pack(&key)).copied().unwrap_or(0);
+            let lambda = f64::from(total) / (f64::from(total) + f64::from(types));
+            p = lambda * f64::from(c) / f64::from(total) + (1.0 - lambda) * p;
+        }
+        p
+    }
+
+    /// stide / t-stide: unseen windows count 1, rare ones ¼. Returns the score and the findings.
+    pub fn score_windows(&self, states: &[u32], findings: &mut Vec<Finding>) -> f64 {
+        let n = self.n;
+        let p = Self::windows_of(n, states);
+        let rare_below = self.rare_share * self.windows as f64;
+        let mut score = 0.0;
+        for (i, w) in p.windows(n).enumerate() {
+            let at = i.saturating_sub(n - 1).min(states.len().saturating_sub(1));
+            let c = self.count(w);
+            if c == 0 {
+                score += 1.0;
+                findings.push(Finding::UnseenWindow { window: w.to_vec(), at });
+            } else if f64::from(c) < rare_below {
+                score += 0.25;
+                findings.push(Finding::RareWindow { window: w.to_vec(), at, count: c });
+            }
+        }
+        score
+    }
+
+    /// Next-state surprisal: the largest −ln P(state | previous n−1) in the session.
+    pub fn score_transitions(&self, states: &[u32], findings: &mut Vec<Finding>) -> f64 {
+        let n = self.n;
+        let q = Self::lm_sequence(n, states);
+        let mut worst = (0.0f64, 0usize, 1.0f64);
+        for i in n - 1..q.len() {
+            let pr = self.probability(&q[i + 1 - n..i], q[i]);
+            let s = -pr.max(1e-300).ln();
+            if s > worst.0 {
+                worst = (s, i, pr);
+            }
+        }
+        if worst.0 > 0.0 {
+            let i = worst.1;
+            findings.push(Finding::Transition {
+                window: q[i + 1 - n..=i].to_vec(),
+                at: (i + 1 - n).min(states.len().saturating_sub(1)),
+                probability: worst.2,
+            });
+        }
+        worst.0
+    }
+}
+
+/// Which states occur together in one session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Pairs {
+    /// Sorted (a, b), a ≤ b, of states seen in one session; (a, a) means a was seen.
+    pairs: Vec<(u32, u32)>,
+    #[serde(skip)]
+    set: HashSet<(u32, u32)>,
+}
+
+/// At most this many distinct states of a session are paired (bounds the work per session).
+const PAIR_STATES: usize = 128;
+
+fn distinct_states(states: &[u32]) -> Vec<u32> {
+    let mut seen: Vec<u32> = Vec::new();
+    for &s in states {
+        if !seen.contains(&s) {
+            seen.push(s);
+            if seen.len() == PAIR_STATES {
+                break;
+            }
+        }
+    }
+    seen.sort_unstable();
+    seen
+}
+
+impl Pairs {
+    /// Learns the pairs.
+    pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
+        let mut set = HashSet::new();
+        for s in sessions {
+            let d = distinct_states(&s.states);
+            for (i, &a) in d.iter().enumerate() {
+                for &b in &d[i..] {
+                    set.insert((a, b));
+                }
+            }
+        }
+        let mut pairs: Vec<(u32, u32)> = set.iter().copied().collect();
+        pairs.sort_unstable();
+        Pairs { pairs, set }
+    }
+
+    /// Rebuilds the lookup set (after loading).
+    pub fn rebuild(&mut self) {
+        self.set = self.pairs.iter().copied().collect();
+    }
+
+    /// Pairs known.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Marks the states of a session as seen together (an allowance).
+    pub fn allow(&mut self, states: &[u32]) {
+        let d = distinct_states(states);
+        for (i, &a) in d.iter().enumerate() {
+            for &b in &d[i..] {
+                if self.set.insert((a, b)) {
+                    self.pairs.push((a, b));
+                }
+            }
+        }
+        self.pairs.sort_unstable();
+    }
+
+    /// Unseen states plus pairs of known states never seen together.
+    pub fn score(&self, states: &[u32], findings: &mut Vec<Finding>) -> f64 {
+        let d = distinct_states(states);
+        let known: Vec<u32> = d.iter().copied().filter(|&s| self.set.contains(&(s, s))).collect();
+        let mut score = 0.0;
+        for &s in &d {
+            if !self.set.contains(&(s, s)) {
+                score += 1.0;
+                let at = states.iter().position(|&x| x == s).unwrap_or(0);
+                findings.push(Finding::UnseenState { state: s, at });
+            }
+        }
+        for (i, &a) in known.iter().enumerate() {
+            for &b in &known[i + 1..] {
+                if !self.set.contains(&(a, b)) {
+                    score += 1.0;
+                    findings.push(Finding::UnseenPair { states: (a, b) });
+                }
+            }
+        }
+        score
+    }
+}
+
+/// Per-field value sets with frequencies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Values {
+    /// field → value → sessions it was seen in.
+    pub fields: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Values {
+    /// Learns the values.
+    pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
+        let mut fields: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for s in sessions {
+            for (f, v) in &s.params {
+                *fields.entry(f.clone()).or_default().entry(v.clone()).or_default() += 1;
+            }
+        }
+        Values { fields }
+    }
+
+    /// Marks a value normal (an allowance).
+    pub fn allow(&mut self, field: &str, value: &str) {
+        *self.fields.entry(field.to_owned()).or_default().entry(value.to_owned()).or_default() += 1;
+    }
+
+    /// Σ −ln P(new value) over the session's values never seen for their field; P(new) is the
+    /// Good-Turing estimate (values seen once + 1) / (observations + 2). A field never seen in
+    /// training is not judged.
+    pub fn score(&self, params: &[(String, String)], findings: &mut Vec<Finding>) -> f64 {
+        let mut score = 0.0;
+        for (f, v) in params {
+            let Some(known) = self.fields.get(f) else { continue };
+            if known.contains_key(v) {
+                continue;
+            }
+            let total: u64 = known.values().sum();
+            let once = known.values().filter(|&&c| c == 1).count() as f64;
+            score += -((once + 1.0) / (total as f64 + 2.0)).ln();
+            findings.push(Finding::NewValue { field: f.clone(), value: v.clone(), known: known.len() });
+        }
+        score
+    }
+}
+
+/// At most this many states get their own dimension in count vectors; the rest share one.
+const MAX_DIMS: usize = 256;
+/// At most this many distinct training vectors are kept for the nearest-neighbour search.
+const MAX_NEIGHBOURS: usize = 5000;
+/// At most this many training vectors are used to fit the PCA.
+const MAX_PCA_ROWS: usize = 20_000;
+/// The PCA keeps the components that explain this share of the variance.
+const PCA_VARIANCE: f64 = 0.95;
+
+/// The PCA's mean and principal axes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Subspace {
+    mean: Vec<f64>,
+    /// k rows of `dims` values.
+    axes: Vec<f64>,
+    /// Components kept.
+    pub k: usize,
+}
+
+/// Per-session state-count vectors: tf-idf weighting, PCA residual and nearest-neighbour distance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Vectors {
+    /// State id of each dimension (the last dimension, beyond these, is "any other state").
+    pub dims: Vec<u32>,
+    idf: Vec<f64>,
+    /// Distinct training vectors (row-major).
+    neighbours: Vec<f64>,
+    /// Rows in `neighbours`.
+    pub rows: usize,
+    /// The PCA, when it could be fitted.
+    pub pca: Option<Subspace>,
+    #[serde(skip)]
+    index: HashMap<u32, usize>,
+}
+
+impl Vectors {
+    /// Learns the dimensions, weights, PCA and neighbour set.
+    pub fn fit(sessions: &[&Featured]) -> Self {
+        let mut df: HashMap<u32, u64> = HashMap::new();
+        for s in sessions {
+            let mut d = s.states.clone();
+            d.sort_unstable();
+            d.dedup();
+            for x in d {
+                *df.entry(x).or_default() += 1;
+            }
+        }
+        let mut by_df: Vec<(u32, u64)> = df.iter().map(|(k, v)| (*k, *v)).collect();
+        by_df.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        by_df.truncate(MAX_DIMS);
+        let n = sessions.len() as f64;
+        let idf_of = |d: f64| ((1.0 + n) / (1.0 + d)).ln() + 1.0;
+        let mut dims: Vec<u32> = by_df.iter().map(|x| x.0).collect();
+        dims.sort_unstable();
+        let mut idf: Vec<f64> = dims.iter().map(|d| idf_of(df[d] as f64)).collect();
+        idf.push(idf_of(0.0));
+        let mut v = Vectors { dims, idf, ..Vectors::default() };
+        v.rebuild();
+        let width = v.width();
+        // Distinct vectors, most common first, for the neighbour search.
+        let mut distinct: HashMap<Vec<u64>, (u64, usize)> = HashMap::new();
+        let mut all: Vec<Vec<f64>> = Vec::with_capacity(sessions.len());
+        for (i, s) in sessions.iter().enumerate() {
+            let x = v.vector(&s.states);
+            let bits: Vec<u64> = x.iter().map(|f| f.to_bits()).collect();
+            distinct.entry(bits).or_insert((0, i)).0 += 1;
+            all.push(x);
+        }
+        let mut rows: Vec<(u64, usize)> = distinct.into_values().collect();
+        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        rows.truncate(MAX_NEIGHBOURS);
+        rows.sort_unstable_by_key(|r| r.1);
+        v.rows = rows.len();
+        v.neighbours = rows.iter().flat_map(|r| all[r.1].iter().copied()).collect();
+        // PCA on (a stride sample of) all training vectors.
+        let stride = all.len().div_ceil(MAX_PCA_ROWS).max(1);
+        let sample: Vec<&Vec<f64>> = all.iter().step_by(stride).collect();
+        v.pca = fit_pca(&sample, width);
+        v
+    }
+
+    /// Rebuilds the dimension index (after loading).
+    pub fn rebuild(&mut self) {
+        self.index = self.dims.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    }
+
+    /// Vector length (dimensions plus the "other" one).
+    pub fn width(&self) -> usize {
+        self.dims.len() + 1
+    }
+
+    /// The unit-length tf-idf vector of a session.
+    pub fn vector(&self, states: &[u32]) -> Vec<f64> {
+        let w = self.width();
+        let mut counts = vec![0u32; w];
+        for s in states {
+            let i = self.index.get(s).copied().unwrap_or(w - 1);
+            counts[i] += 1;
+        }
+        let mut x: Vec<f64> =
+            counts.iter().zip(&self.idf).map(|(&c, &idf)| if c == 0 { 0.0 } else { (1.0 + f64::from(c).ln()) * idf }).collect();
+        let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            x.iter_mut().for_each(|a| *a /= norm);
+        }
+        x
+    }
+
+    /// The squared prediction error: the part of the vector outside the PCA subspace.
+    pub fn spe(&self, x: &[f64]) -> f64 {
+        let Some(p) = &self.pca else { return 0.0 };
+        let d = x.len();
+        let r: Vec<f64> = x.iter().zip(&p.mean).map(|(a, m)| a - m).collect();
+        let mut resid = r.clone();
+        for k in 0..p.k {
+            let axis = &p.axes[k * d..(k + 1) * d];
+            let proj: f64 = axis.iter().zip(&r).map(|(a, b)| a * b).sum();
+            resid.iter_mut().zip(axis).for_each(|(e, a)| *e -= proj * a);
+        }
+        resid.iter().map(|e| e * e).sum()
+    }
+
+    /// The training vectors as a matrix, for the neighbour index.
+    pub fn neighbour_matrix(&self) -> Array2<f64> {
+        Array2::from_shape_vec((self.rows, self.width()), self.neighbours.clone()).unwrap_or_else(|_| Array2::zeros((0, self.width())))
+    }
+}
+
+fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
+    let n = rows.len();
+    if n < 3 || width < 2 {
+        return None;
+    }
+    let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    let x = Array2::from_shape_vec((n, width), flat).ok()?;
+    let mean = x.mean_axis(ndarray::Axis(0))?;
+    let total: f64 = x.rows().into_iter().map(|r| r.iter().zip(mean.iter()).map(|(a, m)| (a - m).powi(2)).sum::<f64>()).sum::<f64>() / (n as f64 - 1.0);
+    if total <= 1e-12 {
+        return None;
+    }
+    let kmax = width.min(n - 1).min(32);
+    let pca = Pca::params(kmax).fit(&DatasetBase::from(x)).ok()?;
+    let sigma = pca.singular_values();
+    let mut explained = 0.0;
+    let mut k = 0;
+    for s in sigma.iter() {
+        if explained / total >= PCA_VARIANCE {
+            break;
+        }
+        explained += s * s / (n as f64 - 1.0);
+        k += 1;
+    }
+    let comps = pca.components();
+    if comps.ncols() != width || k == 0 {
+        return None;
+    }
+    let axes: Vec<f64> = comps.rows().into_iter().take(k).flat_map(|r| r.to_vec()).collect();
+    if axes.iter().any(|a| !a.is_finite()) {
+        return None;
+    }
+    Some(Subspace { mean: mean.to_vec(), axes, k })
+}
+
+/// A nearest-neighbour index over a model's training vectors (linfa-nn).
+pub struct Neighbours<'a> {
+    index: Option<Box<dyn NearestNeighbourIndex<f64> + Send + Sync + 'a>>,
+}
+
+impl<'a> Neighbours<'a> {
+    /// Builds the index over `matrix`.
+    pub fn new(matrix: &'a Array2<f64>) -> Self {
+        let index = if matrix.nrows() == 0 { None } else { CommonNearestNeighbour::LinearSearch.from_batch(matrix, L2Dist).ok() };
+        Neighbours { index }
+    }
+
+    /// Distance to the nearest training vector (√2, the largest between unit vectors, when there
+    /// is none).
+    pub fn distance(&self, x: &[f64]) -> f64 {
+        let Some(index) = &self.index else { return std::f64::consts::SQRT_2 };
+        let point: ArrayView1<'_, f64> = ArrayView1::from(x);
+        match index.k_nearest(point, 1) {
+            Ok(found) => found.first().map(|(p, _)| p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()).unwrap_or(0.0),
+            Err(_) => std::f64::consts::SQRT_2,
+        }
+    }
+}

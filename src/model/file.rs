@@ -1,0 +1,177 @@
+//! The model file: a versioned header, then the model (postcard), written atomically.
+//!
+//! ```text
+//! "LOGSIEVE-MODEL\n\0"   16 bytes, magic
+//! format version         u32 little-endian
+//! payload length         u64 little-endian
+//! payload CRC-32         u32 little-endian
+//! payload                postcard-encoded Model
+//! ```
+//!
+//! A file that is not a model, from another format version, truncated, or corrupt is refused with
+//! a message that says which. The encoding is deterministic (every map is saved sorted), so
+//! training twice on the same input gives byte-identical files.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Model;
+
+const MAGIC: &[u8; 16] = b"LOGSIEVE-MODEL\n\0";
+/// The model format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 16 + 4 + 8 + 4;
+
+/// Why a model file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// It cannot be read.
+    #[error("{path}: cannot read model: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// It does not start with the magic bytes.
+    #[error("{path}: not a logsieve model (no model header)")]
+    NotAModel {
+        /// The file.
+        path: String,
+    },
+    /// Another format version.
+    #[error("{path}: model format version {found}, but this logsieve reads version {FORMAT_VERSION}: retrain the model with this version")]
+    Version {
+        /// The file.
+        path: String,
+        /// Its version.
+        found: u32,
+    },
+    /// Shorter than its header says.
+    #[error("{path}: model is truncated: {found} of {expected} bytes")]
+    Truncated {
+        /// The file.
+        path: String,
+        /// Bytes the header announces.
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// The checksum or the decoding failed.
+    #[error("{path}: model is corrupt: {what}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What failed.
+        what: String,
+    },
+    /// Writing failed.
+    #[error("{path}: cannot write model: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Encodes a model with its header.
+pub fn encode(model: &Model) -> Vec<u8> {
+    let payload = postcard::to_stdvec(model).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Decodes a model file's bytes; `path` names it in errors.
+pub fn decode(bytes: &[u8], path: &str) -> Result<Model, ModelError> {
+    let path = path.to_owned();
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        if MAGIC.starts_with(bytes) && !bytes.is_empty() {
+            return Err(ModelError::Truncated { path, expected: HEADER as u64, found: bytes.len() as u64 });
+        }
+        return Err(ModelError::NotAModel { path });
+    }
+    if bytes.len() < HEADER {
+        return Err(ModelError::Truncated { path, expected: HEADER as u64, found: bytes.len() as u64 });
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let version = u32_at(16);
+    if version != FORMAT_VERSION {
+        return Err(ModelError::Version { path, found: version });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[20..28]);
+    let len = u64::from_le_bytes(len);
+    let crc = u32_at(28);
+    let payload = &bytes[HEADER..];
+    if (payload.len() as u64) < len {
+        return Err(ModelError::Truncated { path, expected: HEADER as u64 + len, found: bytes.len() as u64 });
+    }
+    if payload.len() as u64 > len {
+        return Err(ModelError::Corrupt { path, what: format!("{} bytes after the model's end", payload.len() as u64 - len) });
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(ModelError::Corrupt { path, what: "checksum mismatch".into() });
+    }
+    let mut model: Model = postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { path, what: e.to_string() })?;
+    model.rebuild();
+    Ok(model)
+}
+
+/// Reads a model file.
+pub fn load(path: &Path) -> Result<Model, ModelError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Read { path: name.clone(), source })?;
+    decode(&bytes, &name)
+}
+
+/// Writes a model atomically: to a temporary file in the same directory, synced, then renamed.
+pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
+    let name = path.display().to_string();
+    let err = |source| ModelError::Write { path: name.clone(), source };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&encode(model))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_refused() {
+        let bytes = encode(&Model::default());
+        assert!(decode(&bytes, "m").is_ok());
+        for cut in 0..bytes.len() {
+            let e = decode(&bytes[..cut], "m").unwrap_err();
+            assert!(matches!(e, ModelError::Truncated { .. } | ModelError::NotAModel { .. }), "cut {cut}: {e}");
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x10;
+            assert!(decode(&b, "m").is_err(), "flip at {i} accepted");
+        }
+        let mut future = bytes.clone();
+        future[16] = 9;
+        assert!(decode(&future, "m").unwrap_err().to_string().contains("version 9"));
+        assert!(decode(b"hello", "m").unwrap_err().to_string().contains("not a logsieve model"));
+    }
+}

@@ -1,0 +1,356 @@
+//! Wiring of `train`, `score`, `eval` and `model info`: records → events → sessions → model or
+//! verdicts.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::{finish, for_each_record, Outcome};
+use crate::cli::{EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
+use crate::error::{Error, Result};
+use crate::eval;
+use crate::model::components::Featured;
+use crate::model::file::{self, FORMAT_VERSION};
+use crate::model::{Model, Scorer, TrainOptions};
+use crate::normalize::miner::Miner;
+use crate::normalize::rules::{Role, RuleSet};
+use crate::normalize::Normalizer;
+use crate::output::{row, ScoreWriter};
+use crate::read::RunStats;
+use crate::session::{LineRef, Session, SessionConfig, SessionStats, Sessionizer, States, Step};
+
+/// Applies the session flags over a configuration.
+fn apply_session_args(cfg: &mut SessionConfig, key: &mut Option<String>, a: &SessionArgs) {
+    if let Some(k) = &a.session_key {
+        *key = Some(k.clone());
+    }
+    if let Some(t) = a.idle_timeout {
+        cfg.idle_timeout = t;
+    }
+    if let Some(n) = a.max_open_sessions {
+        cfg.max_open = n.max(1);
+    }
+    if let Some(n) = a.window {
+        cfg.window.events = n.max(1);
+    }
+    if let Some(s) = a.window_secs {
+        cfg.window.seconds = Some(s);
+    }
+    if let Some(s) = a.window_step {
+        cfg.window.step = Some(s);
+    }
+}
+
+fn compile_key(key: Option<&str>) -> Result<Option<Regex>> {
+    let Some(k) = key else { return Ok(None) };
+    let rx = Regex::new(k).map_err(|e| Error::Usage(format!("--session-key: {e}")))?;
+    if rx.captures_len() < 2 {
+        return Err(Error::Usage(format!("--session-key {k:?} has no capture group: put the key in ( )")));
+    }
+    Ok(Some(rx))
+}
+
+/// The network of an address (IPv4 /24, IPv6 /64): a parameter that generalises better than the
+/// address itself.
+fn network(ip: &str) -> Option<String> {
+    match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+        }
+    }
+}
+
+/// What feeding the inputs through normalize and sessionize gave.
+struct Fed {
+    run: RunStats,
+    sessions: SessionStats,
+    /// Events that named no key while `--session-key` was given (left out of sessions).
+    unkeyed: u64,
+    events: u64,
+}
+
+/// Reads the inputs, normalizes each record, and hands each closed session to `sink`.
+fn feed(
+    input: &InputArgs,
+    normalizer: &mut Normalizer,
+    states: &mut States,
+    key: Option<&Regex>,
+    params: &[String],
+    config: &SessionConfig,
+    mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
+) -> Result<Fed> {
+    let mut sessionizer = Sessionizer::new(config.clone());
+    let mut files: Vec<String> = Vec::new();
+    let mut closed: Vec<Session> = Vec::new();
+    let mut unkeyed = 0u64;
+    let mut events = 0u64;
+    let mut sequences = 0u64;
+    let mut keys: Vec<String> = Vec::new();
+    let run = for_each_record(input, |rec, origin| {
+        if files.last().map(String::as_str) != Some(origin.file) {
+            files.push(origin.file.to_owned());
+        }
+        let file = (files.len() - 1) as u32;
+        let line = LineRef { file, line: origin.line };
+        events += 1;
+        if let Some(seq) = &rec.sequence {
+            let ids = seq.events.iter().map(|e| states.intern(e)).collect();
+            sequences += 1;
+            sink(Session::sequence(seq.id.clone(), ids, line), states, &files)?;
+            return Ok(());
+        }
+        let event = normalizer.normalize(rec);
+        keys.clear();
+        match key {
+            Some(rx) => {
+                for c in rx.captures_iter(origin.original) {
+                    if let Some(m) = c.get(1) {
+                        if !keys.iter().any(|k| k == m.as_str()) {
+                            keys.push(m.as_str().to_owned());
+                        }
+                    }
+                }
+                if keys.is_empty() {
+                    unkeyed += 1;
+                    return Ok(());
+                }
+            }
+            None => keys.extend(event.session_key.iter().cloned()),
+        }
+        let mut values = Vec::new();
+        for p in params {
+            for v in event.values(p, rec) {
+                match p.as_str() {
+                    "source_ip" => values.extend(network(&v).map(|n| ("source_net".to_owned(), n))),
+                    _ => values.push((p.clone(), v)),
+                }
+            }
+        }
+        let step = Step { state: states.intern(&event.state), time: rec.timestamp, line, params: values, ends: event.role == Some(Role::End) };
+        sessionizer.push(&keys, origin.file, step, &mut |s| closed.push(s));
+        for s in closed.drain(..) {
+            sink(s, states, &files)?;
+        }
+        Ok(())
+    })?;
+    sessionizer.finish(&mut |s| closed.push(s));
+    for s in closed.drain(..) {
+        sink(s, states, &files)?;
+    }
+    let mut stats = sessionizer.stats();
+    stats.sessions += sequences;
+    Ok(Fed { run, sessions: stats, unkeyed, events })
+}
+
+fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
+    if quiet {
+        return;
+    }
+    let s = &fed.sessions;
+    eprintln!(
+        "logsieve: {} records, {} sessions ({} windows, {} timed out, {} evicted at the cap of open sessions; at most {} open)",
+        fed.events, s.sessions, s.windows, s.timed_out, s.evicted, s.peak_open
+    );
+    if s.dropped_events > 0 {
+        eprintln!("logsieve: {} events beyond the per-session cap were counted but not kept", s.dropped_events);
+    }
+    if key && fed.unkeyed > 0 {
+        eprintln!("logsieve: {} records matched no --session-key and are in no session", fed.unkeyed);
+    }
+}
+
+/// `logsieve train`.
+pub fn train(args: &TrainArgs) -> Result<Outcome> {
+    let mut options = match &args.config {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+            toml::from_str::<TrainOptions>(&text).map_err(|e| Error::Usage(format!("{name}: {e}")))?
+        }
+        None => TrainOptions::default(),
+    };
+    apply_session_args(&mut options.session, &mut options.session_key, &args.session);
+    if let Some(n) = args.ngram {
+        options.ngram = usize::from(n);
+    }
+    if let Some(r) = args.max_fpr {
+        options.max_fpr = r;
+    }
+    if !(options.max_fpr > 0.0 && options.max_fpr < 1.0) {
+        return Err(Error::Usage(format!("--max-fpr must be between 0 and 1, not {}", options.max_fpr)));
+    }
+    options.ngram = options.ngram.clamp(1, 4);
+    let key = compile_key(options.session_key.as_deref())?;
+    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
+    let mut states = States::default();
+    let mut sessions: Vec<Featured> = Vec::new();
+    let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &options.params, &options.session, |s, _, _| {
+        sessions.push(Featured { states: s.states, params: s.params });
+        Ok(())
+    })?;
+    report_sessions(&fed, args.input.quiet, key.is_some());
+    let mut model = Model::train(&sessions, &states, options)?;
+    model.miner = Some(normalizer.miner().clone());
+    model.info.rules = normalizer.rules_digest();
+    model.info.inputs = args.input.inputs.clone();
+    file::save(&model, &args.model)?;
+    if !args.input.quiet {
+        let c = &model.calibration;
+        eprintln!(
+            "logsieve: model {}: {} states, {} distinct {}-grams, threshold {:.3} (max FPR {}; {} of {} held-out clean sessions above it)",
+            args.model.display(),
+            model.states.len(),
+            model.ngrams.distinct(),
+            model.options.ngram,
+            c.threshold,
+            c.max_fpr,
+            c.held_out_above,
+            c.held_out
+        );
+    }
+    finish(&args.input, &fed.run)
+}
+
+/// `logsieve score`.
+pub fn score(args: &ScoreArgs) -> Result<Outcome> {
+    let model = file::load(&args.model)?;
+    let mut config = model.options.session.clone();
+    let mut key_text = model.options.session_key.clone();
+    apply_session_args(&mut config, &mut key_text, &args.session);
+    let key = compile_key(key_text.as_deref())?;
+    let rules = Arc::new(RuleSet::load(args.input.rules.as_deref())?);
+    if format!("{:08x}", rules.digest()) != model.info.rules && !args.input.quiet {
+        eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
+    }
+    let mut normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
+    let mut states = States::from_names(&model.states);
+    let matrix = model.vectors.neighbour_matrix();
+    let scorer = Scorer::new(&model, &matrix);
+    let mut writer = ScoreWriter::create(&args.out)?;
+    let threshold = model.calibration.threshold;
+    let (mut scored, mut anomalous) = (0u64, 0u64);
+    let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
+        let v = scorer.score(&s.states, &s.params, names);
+        scored += 1;
+        anomalous += u64::from(v.anomalous);
+        writer.push(&row(&s, &v, threshold, names, files))
+    })?;
+    writer.finish()?;
+    report_sessions(&fed, args.input.quiet, key.is_some());
+    if !args.input.quiet {
+        eprintln!(
+            "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {} and {}",
+            args.out.join("scores.jsonl").display(),
+            args.out.join("scores.parquet").display()
+        );
+    }
+    let outcome = finish(&args.input, &fed.run)?;
+    Ok(if outcome == Outcome::Ok && args.fail_on_anomaly && anomalous > 0 { Outcome::Anomalies } else { outcome })
+}
+
+/// `logsieve eval`.
+pub fn evaluate(args: &EvalArgs) -> Result<Outcome> {
+    let scores = eval::read_scores(&args.scores)?;
+    let labels = eval::read_labels(&args.labels)?;
+    let report = eval::evaluate(&scores, &labels);
+    if args.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        let r = &report;
+        println!("sessions {} (scored {}, missing {}; {} scored sessions unlabelled)", r.sessions, r.sessions - r.missing, r.missing, r.unlabelled);
+        println!("tp {}  fp {}  fn {}  tn {}", r.tp, r.fp, r.fn_, r.tn);
+        println!("precision {:.4}  recall {:.4}  f1 {:.4}  fpr {:.5}", r.precision, r.recall, r.f1, r.fpr);
+        println!("average precision (PR curve over the score) {:.4}", r.average_precision);
+    }
+    let plot = args.plot.clone().unwrap_or_else(|| args.scores.parent().unwrap_or(Path::new(".")).join("pr_curve.svg"));
+    let svg = eval::pr_curve_svg(&report).map_err(|e| Error::Write { path: plot.display().to_string(), source: std::io::Error::other(e) })?;
+    std::fs::write(&plot, svg).map_err(|source| Error::Write { path: plot.display().to_string(), source })?;
+    if !args.json {
+        println!("precision-recall curve: {}", plot.display());
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `logsieve model info`.
+pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
+    let m = file::load(path)?;
+    let templates = m.miner.as_ref().map_or(0, Miner::len);
+    let fields: Vec<(String, usize)> = m.values.fields.iter().map(|(f, v)| (f.clone(), v.len())).collect();
+    if json {
+        let v = serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "info": m.info,
+            "options": m.options,
+            "states": m.states.len(),
+            "templates": templates,
+            "ngrams": m.ngrams.distinct(),
+            "pairs": m.pairs.len(),
+            "fields": fields,
+            "vector_dims": m.vectors.width(),
+            "pca_components": m.vectors.pca.as_ref().map(|p| p.k),
+            "neighbours": m.vectors.rows,
+            "threshold": m.calibration.threshold,
+            "max_fpr": m.calibration.max_fpr,
+            "held_out": m.calibration.held_out,
+            "held_out_above": m.calibration.held_out_above,
+            "allowances": m.allowances,
+        });
+        println!("{v}");
+        return Ok(Outcome::Ok);
+    }
+    println!("model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})", path.display(), m.info.logsieve, m.info.rules);
+    println!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
+    let o = &m.options;
+    println!(
+        "options      ngram {}, max_fpr {}, rare_share {}, folds {}, params [{}], session_key {}",
+        o.ngram,
+        o.max_fpr,
+        o.rare_share,
+        o.folds,
+        o.params.join(", "),
+        o.session_key.as_deref().unwrap_or("(rule packs)")
+    );
+    let s = &o.session;
+    let window = match s.window.seconds {
+        Some(secs) => format!("{secs} s"),
+        None => format!("{} events", s.window.events),
+    };
+    println!(
+        "sessions     idle timeout {} s, end grace {} s, at most {} open, {} events each; windows of {window}{}",
+        s.idle_timeout,
+        s.end_grace,
+        s.max_open,
+        s.max_events,
+        s.window.step.map(|st| format!(", step {st}")).unwrap_or_default()
+    );
+    println!("states       {} ({} templates in the miner)", m.states.len(), templates);
+    println!("ngrams       {} distinct windows of {} (from {} windows)", m.ngrams.distinct(), o.ngram, m.ngrams.windows);
+    println!("cooccurrence {} state pairs", m.pairs.len());
+    let f: Vec<String> = fields.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+    println!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
+    println!(
+        "vectors      {} dimensions, PCA {} components, {} distinct training vectors for kNN",
+        m.vectors.width(),
+        m.vectors.pca.as_ref().map_or("none".to_owned(), |p| p.k.to_string()),
+        m.vectors.rows
+    );
+    let c = &m.calibration;
+    println!(
+        "threshold    {:.4} for max FPR {} ({} of {} held-out clean sessions above it)",
+        c.threshold, c.max_fpr, c.held_out_above, c.held_out
+    );
+    if m.allowances.is_empty() {
+        println!("allowances   none");
+    }
+    for a in &m.allowances {
+        println!("allowance    {} at {}{}", a.what, a.when, a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+    }
+    Ok(Outcome::Ok)
+}

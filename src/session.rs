@@ -1,0 +1,563 @@
+//! The sessionize stage: events → sessions.
+//!
+//! An event joins the session of its entity key (the key its rule names, or the first capture
+//! group of `--session-key`; a line with several keys joins each of their sessions). A session
+//! opens at its first event, and closes at its end event (after a short grace period on log time,
+//! so the entity's last few lines still join it), after an idle timeout on log time, or at end of
+//! input. Events with no key are cut into windows of the input stream, by count or by log time,
+//! fixed or sliding. A cap on open sessions bounds memory: when it is reached, the session that
+//! would time out first is closed early and counted as evicted.
+//!
+//! States are interned as `u32` ids by a [`States`] table shared with the model, so a session
+//! holds numbers, not strings.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::Timestamp;
+
+/// Interned state names. Ids below the model's vocabulary size are states seen in training;
+/// states first seen while scoring get the next ids.
+#[derive(Debug, Clone, Default)]
+pub struct States {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl States {
+    /// A table holding `names` as ids `0..names.len()`.
+    pub fn from_names(names: &[String]) -> Self {
+        let mut s = States::default();
+        for n in names {
+            s.intern(n);
+        }
+        s
+    }
+
+    /// The id of `name`, interning it if new.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX - 16);
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The id of `name`, if known.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name of a state id (`^` and `$` for the padding states).
+    pub fn name(&self, id: u32) -> &str {
+        match id {
+            PAD_START => "^",
+            PAD_END => "$",
+            _ => self.names.get(id as usize).map(String::as_str).unwrap_or("?"),
+        }
+    }
+
+    /// All names, by id.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How many states are interned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// The padding state before a session's first state.
+pub const PAD_START: u32 = u32::MAX - 1;
+/// The padding state after a session's last state.
+pub const PAD_END: u32 = u32::MAX - 2;
+
+/// Where an event came from: input index and 1-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LineRef {
+    /// Index of the input file in the run.
+    pub file: u32,
+    /// 1-based line number.
+    pub line: u64,
+}
+
+/// One event as the sessionizer sees it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The state id.
+    pub state: u32,
+    /// Log time, if the line has one.
+    pub time: Option<Timestamp>,
+    /// Where it came from.
+    pub line: LineRef,
+    /// Parameter values (`field`, `value`) the rules extracted.
+    pub params: Vec<(String, String)>,
+    /// Whether the event ends its entity.
+    pub ends: bool,
+}
+
+/// How a session was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closed {
+    /// Its end event was seen.
+    End,
+    /// It was idle for longer than the timeout.
+    Timeout,
+    /// The input ended.
+    EndOfInput,
+    /// The cap on open sessions was reached and it was the oldest.
+    Evicted,
+    /// A window of keyless events.
+    Window,
+    /// A whole session from a sequences file.
+    Sequence,
+}
+
+impl Closed {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closed::End => "end",
+            Closed::Timeout => "timeout",
+            Closed::EndOfInput => "end_of_input",
+            Closed::Evicted => "evicted",
+            Closed::Window => "window",
+            Closed::Sequence => "sequence",
+        }
+    }
+}
+
+/// A closed session: the states of one entity (or one window) in order.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The entity key (`blk_-123`, an instance id, `sshd@host:pid`), a window name
+    /// (`file#w12`), or the id column of a sequences file.
+    pub key: String,
+    /// State ids in order.
+    pub states: Vec<u32>,
+    /// Input lines, one per state.
+    pub lines: Vec<LineRef>,
+    /// Distinct parameter values, in order of first appearance.
+    pub params: Vec<(String, String)>,
+    /// Log time of the first and last event that had one.
+    pub start: Option<Timestamp>,
+    /// See `start`.
+    pub end: Option<Timestamp>,
+    /// Events beyond the per-session cap that were counted but not kept.
+    pub dropped: u64,
+    /// How it was cut.
+    pub closed: Closed,
+}
+
+impl Session {
+    fn new(key: String) -> Self {
+        Session {
+            key,
+            states: Vec::new(),
+            lines: Vec::new(),
+            params: Vec::new(),
+            start: None,
+            end: None,
+            dropped: 0,
+            closed: Closed::EndOfInput,
+        }
+    }
+
+    fn push(&mut self, step: &Step, cap: usize) {
+        if let Some(t) = step.time {
+            if self.start.is_none() {
+                self.start = Some(t);
+            }
+            self.end = Some(t);
+        }
+        if self.states.len() >= cap {
+            self.dropped += 1;
+            return;
+        }
+        self.states.push(step.state);
+        self.lines.push(step.line);
+        for p in &step.params {
+            if !self.params.contains(p) && self.params.len() < 64 {
+                self.params.push(p.clone());
+            }
+        }
+    }
+
+    /// A session from a sequences line: states already in order.
+    pub fn sequence(key: String, states: Vec<u32>, line: LineRef) -> Self {
+        let lines = vec![line; states.len()];
+        Session { key, states, lines, closed: Closed::Sequence, ..Session::new(String::new()) }
+    }
+}
+
+/// How keyless events are cut into windows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    /// Events per window (count windows).
+    pub events: usize,
+    /// Seconds of log time per window; when set, windows are cut by time instead of count.
+    pub seconds: Option<f64>,
+    /// How far a window moves (events or seconds); equal to the size for fixed windows, smaller
+    /// for sliding ones.
+    pub step: Option<f64>,
+}
+
+impl Default for WindowSpec {
+    fn default() -> Self {
+        WindowSpec { events: 20, seconds: None, step: None }
+    }
+}
+
+/// Sessionizer settings (saved in the model, so scoring cuts sessions as training did).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// Close a session after this many seconds of log time without an event.
+    pub idle_timeout: f64,
+    /// After an end event, close the session once this many seconds pass without another.
+    pub end_grace: f64,
+    /// At most this many sessions open at once; beyond it the oldest is closed (evicted).
+    pub max_open: usize,
+    /// At most this many events kept per session (the rest are counted).
+    pub max_events: usize,
+    /// Windows for events without an entity key.
+    pub window: WindowSpec,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { idle_timeout: 1800.0, end_grace: 60.0, max_open: 100_000, max_events: 10_000, window: WindowSpec::default() }
+    }
+}
+
+/// Counters a run reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SessionStats {
+    /// Sessions emitted.
+    pub sessions: u64,
+    /// Of which closed by the cap on open sessions.
+    pub evicted: u64,
+    /// Of which closed by the idle timeout.
+    pub timed_out: u64,
+    /// Of which were windows of keyless events.
+    pub windows: u64,
+    /// Events not kept because a session was over its cap.
+    pub dropped_events: u64,
+    /// Most sessions open at once.
+    pub peak_open: u64,
+}
+
+struct Open {
+    session: Session,
+    /// Position in the deadline order.
+    slot: (i64, u64),
+    ended: bool,
+}
+
+/// A window stream of keyless events.
+#[derive(Default)]
+struct Windows {
+    /// (serial, log time in ms, event) of the events the next windows may hold.
+    buf: VecDeque<(u64, i64, Step)>,
+    serial: u64,
+    /// The last serial emitted in a window.
+    emitted: u64,
+    start_ms: Option<i64>,
+    last_ms: Option<i64>,
+    index: u64,
+}
+
+/// Groups events into sessions and windows; see the module docs.
+pub struct Sessionizer {
+    config: SessionConfig,
+    open: HashMap<String, Open>,
+    /// (deadline in ms, serial) → key; the first entry is the next to time out or be evicted.
+    order: BTreeMap<(i64, u64), String>,
+    serial: u64,
+    windows: BTreeMap<String, Windows>,
+    stats: SessionStats,
+}
+
+/// Milliseconds since the epoch of a log time (zone-less times read as UTC).
+pub fn millis(t: &Timestamp) -> i64 {
+    let utc = t.local.and_utc().timestamp_millis();
+    utc - i64::from(t.offset_secs.unwrap_or(0)) * 1000
+}
+
+impl Sessionizer {
+    /// A sessionizer with these settings.
+    pub fn new(config: SessionConfig) -> Self {
+        Sessionizer {
+            config,
+            open: HashMap::new(),
+            order: BTreeMap::new(),
+            serial: 0,
+            windows: BTreeMap::new(),
+            stats: SessionStats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    fn emit(&mut self, mut s: Session, closed: Closed, out: &mut impl FnMut(Session)) {
+        s.closed = closed;
+        self.stats.sessions += 1;
+        self.stats.dropped_events += s.dropped;
+        match closed {
+            Closed::Evicted => self.stats.evicted += 1,
+            Closed::Timeout => self.stats.timed_out += 1,
+            Closed::Window => self.stats.windows += 1,
+            _ => {}
+        }
+        out(s);
+    }
+
+    /// Closes the sessions whose deadline is before `now_ms`.
+    fn expire(&mut self, now_ms: i64, out: &mut impl FnMut(Session)) {
+        while let Some((&(deadline, _), _)) = self.order.first_key_value() {
+            if deadline >= now_ms {
+                break;
+            }
+            let (_, key) = self.order.pop_first().unwrap_or_default();
+            if let Some(o) = self.open.remove(&key) {
+                let closed = if o.ended { Closed::End } else { Closed::Timeout };
+                self.emit(o.session, closed, out);
+            }
+        }
+    }
+
+    /// Adds an event to the sessions of `keys` (none: the window stream `stream`). Sessions that
+    /// close are handed to `out`.
+    pub fn push(&mut self, keys: &[String], stream: &str, step: Step, out: &mut impl FnMut(Session)) {
+        let now = step.time.as_ref().map(millis);
+        if let Some(now) = now {
+            self.expire(now, out);
+        }
+        if keys.is_empty() {
+            self.push_window(stream, step, out);
+            return;
+        }
+        for key in keys {
+            self.serial += 1;
+            let serial = self.serial;
+            let grace = |ended: bool, cfg: &SessionConfig| if ended { cfg.end_grace } else { cfg.idle_timeout };
+            if !self.open.contains_key(key.as_str()) {
+                if self.open.len() >= self.config.max_open {
+                    if let Some((_, oldest)) = self.order.pop_first() {
+                        if let Some(o) = self.open.remove(&oldest) {
+                            self.emit(o.session, Closed::Evicted, out);
+                        }
+                    }
+                }
+                let slot = (i64::MAX, serial);
+                self.open.insert(key.clone(), Open { session: Session::new(key.clone()), slot, ended: false });
+                self.order.insert(slot, key.clone());
+                self.stats.peak_open = self.stats.peak_open.max(self.open.len() as u64);
+            }
+            let cap = self.config.max_events;
+            let Some(o) = self.open.get_mut(key.as_str()) else { continue };
+            o.session.push(&step, cap);
+            o.ended |= step.ends;
+            // Without log time nothing times out: sessions close at end of input, and an ended
+            // one is the first to go when the cap is reached.
+            let deadline = match now {
+                Some(now) => now.saturating_add((grace(o.ended, &self.config) * 1000.0) as i64),
+                None if o.ended => i64::MIN,
+                None => i64::MAX,
+            };
+            self.order.remove(&o.slot);
+            o.slot = (deadline, serial);
+            self.order.insert(o.slot, key.clone());
+        }
+    }
+
+    fn push_window(&mut self, stream: &str, step: Step, out: &mut impl FnMut(Session)) {
+        let spec = self.config.window;
+        let mut ready = Vec::new();
+        {
+            let w = self.windows.entry(stream.to_owned()).or_default();
+            w.serial += 1;
+            let serial = w.serial;
+            match spec.seconds {
+                Some(secs) => {
+                    // A line without a time stays with the window of the last line that had one.
+                    let now = step.time.as_ref().map(millis).or(w.last_ms).unwrap_or(0);
+                    w.last_ms = Some(now);
+                    let size = (secs * 1000.0).max(1.0) as i64;
+                    let stride = (spec.step.unwrap_or(secs) * 1000.0).clamp(1.0, size as f64) as i64;
+                    let mut start = *w.start_ms.get_or_insert(now);
+                    while now >= start + size {
+                        let members: Vec<Step> = w.buf.iter().filter(|(_, t, _)| *t < start + size).map(|(_, _, s)| s.clone()).collect();
+                        let fresh = w.buf.iter().any(|(n, t, _)| *t < start + size && *n > w.emitted);
+                        if fresh {
+                            ready.push((w.index, members));
+                            w.index += 1;
+                            w.emitted = w.buf.iter().filter(|(_, t, _)| *t < start + size).map(|(n, _, _)| *n).max().unwrap_or(w.emitted);
+                        }
+                        start += stride;
+                        // Skip a quiet stretch in one go: the next window is the first that holds
+                        // a buffered line or the new one.
+                        let next_t = w.buf.iter().map(|(_, t, _)| *t).filter(|t| *t >= start).min().unwrap_or(now);
+                        if next_t >= start + size {
+                            start += (next_t - start - size) / stride * stride + stride;
+                        }
+                        while w.buf.front().is_some_and(|(_, t, _)| *t < start) {
+                            w.buf.pop_front();
+                        }
+                    }
+                    w.start_ms = Some(start);
+                    w.buf.push_back((serial, now, step));
+                }
+                None => {
+                    let size = spec.events.max(1);
+                    let stride = spec.step.map(|s| s as usize).unwrap_or(size).clamp(1, size);
+                    w.buf.push_back((serial, 0, step));
+                    if w.buf.len() >= size {
+                        ready.push((w.index, w.buf.iter().map(|(_, _, s)| s.clone()).collect()));
+                        w.index += 1;
+                        w.emitted = serial;
+                        for _ in 0..stride {
+                            w.buf.pop_front();
+                        }
+                    }
+                }
+            }
+        }
+        for (index, steps) in ready {
+            let s = window_session(stream, index, &steps, self.config.max_events);
+            self.emit(s, Closed::Window, out);
+        }
+    }
+
+    /// Ends the input: every open session and the rest of every window stream are emitted, in a
+    /// fixed order (by deadline, then the windows by stream name).
+    pub fn finish(&mut self, out: &mut impl FnMut(Session)) {
+        while let Some((_, key)) = self.order.pop_first() {
+            if let Some(o) = self.open.remove(&key) {
+                let closed = if o.ended { Closed::End } else { Closed::EndOfInput };
+                self.emit(o.session, closed, out);
+            }
+        }
+        let windows = std::mem::take(&mut self.windows);
+        for (stream, w) in windows {
+            if w.buf.iter().any(|(n, _, _)| *n > w.emitted) {
+                let steps: Vec<Step> = w.buf.into_iter().map(|(_, _, s)| s).collect();
+                let s = window_session(&stream, w.index, &steps, self.config.max_events);
+                self.emit(s, Closed::Window, out);
+            }
+        }
+    }
+}
+
+fn window_session(stream: &str, index: u64, steps: &[Step], cap: usize) -> Session {
+    let mut s = Session::new(format!("{stream}#w{index}"));
+    for st in steps {
+        s.push(st, cap);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(secs: u32) -> Option<Timestamp> {
+        let d = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        Some(Timestamp::naive(d + chrono::Duration::seconds(i64::from(secs))))
+    }
+
+    fn step(state: u32, time: Option<Timestamp>, line: u64, ends: bool) -> Step {
+        Step { state, time, line: LineRef { file: 0, line }, params: Vec::new(), ends }
+    }
+
+    fn run(config: SessionConfig, events: &[(&[&str], u32, Option<Timestamp>, bool)]) -> Vec<Session> {
+        let mut s = Sessionizer::new(config);
+        let mut out = Vec::new();
+        for (i, (keys, state, time, ends)) in events.iter().enumerate() {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            s.push(&keys, "f", step(*state, *time, i as u64 + 1, *ends), &mut |x| out.push(x));
+        }
+        s.finish(&mut |x| out.push(x));
+        out
+    }
+
+    #[test]
+    fn sessions_follow_keys_and_close_at_end_after_grace() {
+        let ev: &[(&[&str], u32, Option<Timestamp>, bool)] = &[
+            (&["a"], 0, at(0), false),
+            (&["b"], 0, at(1), false),
+            (&["a"], 1, at(2), true),
+            (&["a"], 1, at(3), true),
+            (&["b"], 2, at(200), false),
+        ];
+        let out = run(SessionConfig::default(), ev);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].key.as_str(), out[0].states.as_slice(), out[0].closed), ("a", &[0, 1, 1][..], Closed::End));
+        assert_eq!(out[0].lines.iter().map(|l| l.line).collect::<Vec<_>>(), [1, 3, 4]);
+        assert_eq!((out[1].key.as_str(), out[1].states.as_slice(), out[1].closed), ("b", &[0, 2][..], Closed::EndOfInput));
+    }
+
+    #[test]
+    fn idle_timeout_is_on_log_time_and_a_line_can_join_several_sessions() {
+        let cfg = SessionConfig { idle_timeout: 10.0, ..SessionConfig::default() };
+        let ev: &[(&[&str], u32, Option<Timestamp>, bool)] =
+            &[(&["a", "b"], 0, at(0), false), (&["a"], 1, at(5), false), (&["a"], 2, at(100), false)];
+        let out = run(cfg, ev);
+        let got: Vec<(&str, Vec<u32>, Closed)> = out.iter().map(|s| (s.key.as_str(), s.states.clone(), s.closed)).collect();
+        assert_eq!(got, [("b", vec![0], Closed::Timeout), ("a", vec![0, 1], Closed::Timeout), ("a", vec![2], Closed::EndOfInput)]);
+    }
+
+    #[test]
+    fn the_cap_evicts_the_oldest_and_counts_it() {
+        let cfg = SessionConfig { max_open: 2, ..SessionConfig::default() };
+        let ev: &[(&[&str], u32, Option<Timestamp>, bool)] =
+            &[(&["a"], 0, None, false), (&["b"], 0, None, false), (&["a"], 1, None, false), (&["c"], 0, None, false)];
+        let mut s = Sessionizer::new(cfg);
+        let mut out = Vec::new();
+        for (i, (keys, state, time, ends)) in ev.iter().enumerate() {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            s.push(&keys, "f", step(*state, *time, i as u64 + 1, *ends), &mut |x| out.push(x));
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].key.as_str(), out[0].closed), ("b", Closed::Evicted));
+        s.finish(&mut |x| out.push(x));
+        assert_eq!(s.stats().evicted, 1);
+        assert_eq!(s.stats().sessions, 3);
+        assert_eq!(s.stats().peak_open, 2);
+    }
+
+    #[test]
+    fn keyless_events_form_count_windows_fixed_or_sliding() {
+        let ev: Vec<(&[&str], u32, Option<Timestamp>, bool)> = (0..7).map(|i| (&[][..], i, None, false)).collect();
+        let fixed = SessionConfig { window: WindowSpec { events: 3, seconds: None, step: None }, ..SessionConfig::default() };
+        let out = run(fixed, &ev);
+        let got: Vec<Vec<u32>> = out.iter().map(|s| s.states.clone()).collect();
+        assert_eq!(got, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        assert_eq!(out[1].key, "f#w1");
+        let sliding = SessionConfig { window: WindowSpec { events: 3, seconds: None, step: Some(2.0) }, ..SessionConfig::default() };
+        let got: Vec<Vec<u32>> = run(sliding, &ev).iter().map(|s| s.states.clone()).collect();
+        assert_eq!(got, [vec![0, 1, 2], vec![2, 3, 4], vec![4, 5, 6]]);
+    }
+
+    #[test]
+    fn keyless_events_form_time_windows() {
+        let spec = WindowSpec { events: 20, seconds: Some(10.0), step: None };
+        let ev: Vec<(&[&str], u32, Option<Timestamp>, bool)> =
+            [0u32, 3, 9, 10, 15, 42].iter().enumerate().map(|(i, &t)| (&[][..], i as u32, at(t), false)).collect();
+        let got: Vec<Vec<u32>> = run(SessionConfig { window: spec, ..SessionConfig::default() }, &ev).iter().map(|s| s.states.clone()).collect();
+        assert_eq!(got, [vec![0, 1, 2], vec![3, 4], vec![5]]);
+    }
+}
