@@ -101,14 +101,18 @@ pub struct NormalizeArgs {
 /// How sessions are cut (train; score takes the model's unless given).
 #[derive(Debug, Clone, Default, Args)]
 pub struct SessionArgs {
-    /// Regex whose first capture group is the session key (overrides the rule packs' keys); a
-    /// line matching several keys joins each session. Lines it does not match are counted and
+    /// Regex whose first capture group (or whole match, without a group) is the session key
+    /// (overrides the rule packs' keys); a line matching several keys joins each session. Lines it does not match are counted and
     /// left out of sessions.
     #[arg(long, value_name = "REGEX")]
     pub session_key: Option<String>,
-    /// Close a session after this many seconds of log time without an event [default: 1800].
+    /// Close a session after this many seconds of log time without an event [default: 86400].
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
+    /// After its end event, close a session once this many seconds of log time pass without
+    /// another of its events [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub end_grace: Option<f64>,
     /// At most this many sessions open at once; the oldest is closed early beyond it (counted)
     /// [default: 100000].
     #[arg(long, value_name = "N")]

@@ -103,6 +103,8 @@ pub struct Step {
     pub params: Vec<(String, String)>,
     /// Whether the event ends its entity.
     pub ends: bool,
+    /// Whether the event creates its entity (after an end, it starts a new session).
+    pub starts: bool,
 }
 
 /// How a session was cut.
@@ -235,7 +237,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { idle_timeout: 1800.0, end_grace: 60.0, max_open: 100_000, max_events: 10_000, window: WindowSpec::default() }
+        SessionConfig { idle_timeout: 86_400.0, end_grace: 3600.0, max_open: 100_000, max_events: 10_000, window: WindowSpec::default() }
     }
 }
 
@@ -353,6 +355,14 @@ impl Sessionizer {
             self.serial += 1;
             let serial = self.serial;
             let grace = |ended: bool, cfg: &SessionConfig| if ended { cfg.end_grace } else { cfg.idle_timeout };
+            // A creation event for an entity that has ended: the key was reused (a pid), so the
+            // old session closes and a new one opens.
+            if step.starts && self.open.get(key.as_str()).is_some_and(|o| o.ended) {
+                if let Some(o) = self.open.remove(key.as_str()) {
+                    self.order.remove(&o.slot);
+                    self.emit(o.session, Closed::End, out);
+                }
+            }
             if !self.open.contains_key(key.as_str()) {
                 if self.open.len() >= self.config.max_open {
                     if let Some((_, oldest)) = self.order.pop_first() {
@@ -480,7 +490,7 @@ mod tests {
     }
 
     fn step(state: u32, time: Option<Timestamp>, line: u64, ends: bool) -> Step {
-        Step { state, time, line: LineRef { file: 0, line }, params: Vec::new(), ends }
+        Step { state, time, line: LineRef { file: 0, line }, params: Vec::new(), ends, starts: state == 9 }
     }
 
     fn run(config: SessionConfig, events: &[(&[&str], u32, Option<Timestamp>, bool)]) -> Vec<Session> {
@@ -501,13 +511,21 @@ mod tests {
             (&["b"], 0, at(1), false),
             (&["a"], 1, at(2), true),
             (&["a"], 1, at(3), true),
-            (&["b"], 2, at(200), false),
+            (&["b"], 2, at(5000), false),
         ];
         let out = run(SessionConfig::default(), ev);
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].key.as_str(), out[0].states.as_slice(), out[0].closed), ("a", &[0, 1, 1][..], Closed::End));
         assert_eq!(out[0].lines.iter().map(|l| l.line).collect::<Vec<_>>(), [1, 3, 4]);
         assert_eq!((out[1].key.as_str(), out[1].states.as_slice(), out[1].closed), ("b", &[0, 2][..], Closed::EndOfInput));
+    }
+
+    #[test]
+    fn a_start_after_an_end_opens_a_new_session() {
+        let ev: &[(&[&str], u32, Option<Timestamp>, bool)] =
+            &[(&["p"], 9, at(0), false), (&["p"], 1, at(1), true), (&["p"], 9, at(2), false), (&["p"], 2, at(3), false)];
+        let got: Vec<(Vec<u32>, Closed)> = run(SessionConfig::default(), ev).iter().map(|s| (s.states.clone(), s.closed)).collect();
+        assert_eq!(got, [(vec![9, 1], Closed::End), (vec![9, 2], Closed::EndOfInput)]);
     }
 
     #[test]

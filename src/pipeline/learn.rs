@@ -29,6 +29,9 @@ fn apply_session_args(cfg: &mut SessionConfig, key: &mut Option<String>, a: &Ses
     if let Some(t) = a.idle_timeout {
         cfg.idle_timeout = t;
     }
+    if let Some(t) = a.end_grace {
+        cfg.end_grace = t;
+    }
     if let Some(n) = a.max_open_sessions {
         cfg.max_open = n.max(1);
     }
@@ -45,11 +48,7 @@ fn apply_session_args(cfg: &mut SessionConfig, key: &mut Option<String>, a: &Ses
 
 fn compile_key(key: Option<&str>) -> Result<Option<Regex>> {
     let Some(k) = key else { return Ok(None) };
-    let rx = Regex::new(k).map_err(|e| Error::Usage(format!("--session-key: {e}")))?;
-    if rx.captures_len() < 2 {
-        return Err(Error::Usage(format!("--session-key {k:?} has no capture group: put the key in ( )")));
-    }
-    Ok(Some(rx))
+    Regex::new(k).map(Some).map_err(|e| Error::Usage(format!("--session-key: {e}")))
 }
 
 /// The network of an address (IPv4 /24, IPv6 /64): a parameter that generalises better than the
@@ -111,7 +110,8 @@ fn feed(
         match key {
             Some(rx) => {
                 for c in rx.captures_iter(origin.original) {
-                    if let Some(m) = c.get(1) {
+                    // The first capture group, or the whole match when there is none.
+                    if let Some(m) = c.get(1).or_else(|| c.get(0)) {
                         if !keys.iter().any(|k| k == m.as_str()) {
                             keys.push(m.as_str().to_owned());
                         }
@@ -133,7 +133,7 @@ fn feed(
                 }
             }
         }
-        let step = Step { state: states.intern(&event.state), time: rec.timestamp, line, params: values, ends: event.role == Some(Role::End) };
+        let step = Step { state: states.intern(&event.state), time: rec.timestamp, line, params: values, ends: event.role == Some(Role::End), starts: event.role == Some(Role::Start) };
         sessionizer.push(&keys, origin.file, step, &mut |s| closed.push(s));
         for s in closed.drain(..) {
             sink(s, states, &files)?;
