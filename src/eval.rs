@@ -76,7 +76,11 @@ pub fn read_labels(path: &Path) -> Result<HashMap<String, bool>> {
             continue;
         }
         let Some(v) = label_value(value) else {
-            return Err(Error::Input { path: name, line: i as u64 + 1, message: format!("label {value:?} is neither anomalous nor normal") });
+            return Err(Error::Input {
+                path: name,
+                line: i as u64 + 1,
+                message: format!("label {value:?} is neither anomalous nor normal"),
+            });
         };
         labels.insert(key, v);
     }
@@ -115,7 +119,9 @@ pub fn read_scores(path: &Path) -> Result<HashMap<String, (f64, bool)>> {
 pub fn evaluate(scores: &HashMap<String, (f64, bool)>, labels: &HashMap<String, bool>) -> EvalReport {
     let (mut tp, mut fp, mut fn_, mut tn, mut missing) = (0, 0, 0, 0, 0);
     let mut ranked: Vec<(f64, bool)> = Vec::with_capacity(labels.len());
-    for (key, &anom) in labels {
+    let mut keys: Vec<(&String, &bool)> = labels.iter().collect();
+    keys.sort_unstable();
+    for (key, &anom) in keys {
         let (score, flagged) = match scores.get(key) {
             Some(&s) => s,
             None => {
@@ -155,6 +161,7 @@ pub fn evaluate(scores: &HashMap<String, (f64, bool)>, labels: &HashMap<String, 
         curve.push((r, p));
         i = j;
     }
+    #[allow(clippy::iter_over_hash_type)] // a count: order does not matter
     let unlabelled = scores.keys().filter(|k| !labels.contains_key(*k)).count();
     EvalReport {
         sessions: labels.len(),
@@ -204,7 +211,13 @@ pub fn pr_curve_svg(report: &EvalReport) -> std::result::Result<String, String> 
             .map_err(|e| e.to_string())?
             .label("logsieve's verdicts")
             .legend(|(x, y)| Circle::new((x, y), 5, RED.filled()));
-        chart.configure_series_labels().label_font((FONT, 12)).background_style(WHITE).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 12))
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)

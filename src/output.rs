@@ -20,7 +20,7 @@ use crate::record::Timestamp;
 use crate::session::{Session, States};
 
 /// Rows buffered before a Parquet row group is written.
-const ROW_GROUP: usize = 50_000;
+const ROW_GROUP: usize = 10_000;
 
 /// One line of `scores.jsonl`.
 #[derive(Debug, Serialize)]
@@ -64,7 +64,10 @@ fn iso(t: Option<Timestamp>) -> Option<String> {
 pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String]) -> Row<'a> {
     let lines = if files.len() > 1 {
         serde_json::Value::from(
-            s.lines.iter().map(|l| format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line)).collect::<Vec<_>>(),
+            s.lines
+                .iter()
+                .map(|l| format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line))
+                .collect::<Vec<_>>(),
         )
     } else {
         serde_json::Value::from(s.lines.iter().map(|l| l.line).collect::<Vec<_>>())
@@ -154,7 +157,14 @@ impl ScoreWriter {
         std::fs::create_dir_all(dir).map_err(werr(dir))?;
         let jsonl_path = dir.join("scores.jsonl");
         let jsonl = BufWriter::with_capacity(256 * 1024, File::create(&jsonl_path).map_err(werr(&jsonl_path))?);
-        Ok(ScoreWriter { jsonl, jsonl_path, parquet_path: dir.join("scores.parquet"), parquet: None, rows: Columns::default(), line: Vec::new() })
+        Ok(ScoreWriter {
+            jsonl,
+            jsonl_path,
+            parquet_path: dir.join("scores.parquet"),
+            parquet: None,
+            rows: Columns::default(),
+            line: Vec::new(),
+        })
     }
 
     fn parquet_err(&self, e: PolarsError) -> Error {
@@ -164,7 +174,8 @@ impl ScoreWriter {
     /// Writes one row.
     pub fn push(&mut self, row: &Row<'_>) -> Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, row).map_err(|e| Error::Write { path: self.jsonl_path.display().to_string(), source: e.into() })?;
+        serde_json::to_writer(&mut self.line, row)
+            .map_err(|e| Error::Write { path: self.jsonl_path.display().to_string(), source: e.into() })?;
         self.line.push(b'\n');
         self.jsonl.write_all(&self.line).map_err(|source| Error::Write { path: self.jsonl_path.display().to_string(), source })?;
         let r = &mut self.rows;
@@ -191,7 +202,16 @@ impl ScoreWriter {
         if self.parquet.is_none() {
             let file = File::create(&self.parquet_path)
                 .map_err(|source| Error::Write { path: self.parquet_path.display().to_string(), source })?;
-            let w = ParquetWriter::new(file).batched(df.schema()).map_err(|e| self.parquet_err(e))?;
+            // Statistics of long text columns (reasons) are cut short: the footer keeps them for
+            // every row group, and untruncated they made memory grow with the input.
+            let stats = StatisticsOptions {
+                min_value: true,
+                max_value: true,
+                distinct_count: false,
+                null_count: true,
+                binary_statistics_truncate_length: Some(32),
+            };
+            let w = ParquetWriter::new(file).with_statistics(stats).batched(df.schema()).map_err(|e| self.parquet_err(e))?;
             self.parquet = Some(w);
         }
         if df.height() > 0 {

@@ -147,7 +147,7 @@ pub struct Session {
     pub key: String,
     /// State ids in order.
     pub states: Vec<u32>,
-    /// Input lines, one per state.
+    /// Input lines, one per state (a sequences session has its one line).
     pub lines: Vec<LineRef>,
     /// Distinct parameter values, in order of first appearance.
     pub params: Vec<(String, String)>,
@@ -197,8 +197,7 @@ impl Session {
 
     /// A session from a sequences line: states already in order.
     pub fn sequence(key: String, states: Vec<u32>, line: LineRef) -> Self {
-        let lines = vec![line; states.len()];
-        Session { key, states, lines, closed: Closed::Sequence, ..Session::new(String::new()) }
+        Session { key, states, lines: vec![line], closed: Closed::Sequence, ..Session::new(String::new()) }
     }
 }
 
@@ -575,7 +574,8 @@ mod tests {
         let spec = WindowSpec { events: 20, seconds: Some(10.0), step: None };
         let ev: Vec<(&[&str], u32, Option<Timestamp>, bool)> =
             [0u32, 3, 9, 10, 15, 42].iter().enumerate().map(|(i, &t)| (&[][..], i as u32, at(t), false)).collect();
-        let got: Vec<Vec<u32>> = run(SessionConfig { window: spec, ..SessionConfig::default() }, &ev).iter().map(|s| s.states.clone()).collect();
+        let got: Vec<Vec<u32>> =
+            run(SessionConfig { window: spec, ..SessionConfig::default() }, &ev).iter().map(|s| s.states.clone()).collect();
         assert_eq!(got, [vec![0, 1, 2], vec![3, 4], vec![5]]);
     }
 }

@@ -47,11 +47,7 @@ impl Tail {
         let excess: Vec<f64> = s.iter().filter(|&&x| x > u).map(|x| x - u).collect();
         let zeta = excess.len() as f64 / n as f64;
         let beta = if excess.is_empty() { 0.0 } else { excess.iter().sum::<f64>() / excess.len() as f64 };
-        let quantiles = if n <= QUANTILES {
-            s.clone()
-        } else {
-            (0..QUANTILES).map(|i| s[(i * (n - 1)) / (QUANTILES - 1)]).collect()
-        };
+        let quantiles = if n <= QUANTILES { s.clone() } else { (0..QUANTILES).map(|i| s[(i * (n - 1)) / (QUANTILES - 1)]).collect() };
         Tail { n: n as u64, quantiles, u, beta, zeta }
     }
 
@@ -132,7 +128,7 @@ impl Calibration {
             .iter()
             .map(|g| {
                 let min = g.iter().map(|&c| p[c]).fold(1.0, f64::min);
-                -((min * g.len() as f64).min(1.0)).max(P_FLOOR).ln()
+                -(min * g.len() as f64).clamp(P_FLOOR, 1.0).ln()
             })
             .sum();
         (score, p)

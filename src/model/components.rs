@@ -9,7 +9,9 @@
 //! - [`Vectors`]: per-session state-count vectors (tf-idf), a PCA residual (SPE, linfa-reduction)
 //!   and the distance to the nearest training session (linfa-nn), after Liao & Vemuri.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use linfa::traits::Fit;
 use linfa::DatasetBase;
@@ -148,7 +150,7 @@ impl Ngrams {
     /// Learns windows and next-state counts from `sessions`.
     pub fn fit<'a>(n: usize, rare_share: f64, vocabulary: usize, sessions: impl Iterator<Item = &'a Featured>) -> Self {
         let n = n.clamp(1, 4);
-        let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::new(); n + 1];
+        let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::default(); n + 1];
         let mut windows = 0u64;
         for s in sessions {
             let p = Self::windows_of(n, &s.states);
@@ -170,12 +172,12 @@ impl Ngrams {
 
     /// Derives the context table from the counts (after loading).
     pub fn rebuild(&mut self) {
-        let mut contexts = vec![HashMap::new(); self.n + 1];
-        for k in 1..=self.n {
-            let Some(grams) = self.grams.get(k) else { continue };
+        let mut contexts: Vec<HashMap<u128, (u32, u32)>> = vec![HashMap::default(); self.n + 1];
+        for (k, (grams, ctx_k)) in self.grams.iter().zip(contexts.iter_mut()).enumerate().skip(1) {
+            #[allow(clippy::iter_over_hash_type)] // sums: order does not matter
             for (&key, &c) in grams {
                 let ctx = if k == 1 { 0 } else { key >> 32 };
-                let e: &mut (u32, u32) = contexts[k].entry(ctx).or_default();
+                let e = ctx_k.entry(ctx).or_default();
                 e.0 = e.0.saturating_add(c);
                 e.1 += 1;
             }
@@ -204,11 +206,9 @@ impl Ngrams {
     fn probability(&self, context: &[u32], next: u32) -> f64 {
         let mut p = 1.0 / (f64::from(self.vocabulary) + 2.0);
         for k in 1..=self.n {
-            let ctx = &context[context.len() + 1 - k..];
-            let Some(&(total, types)) = self.contexts[k].get(&pack(ctx)) else { continue };
-            let mut key = ctx.to_vec();
-            key.push(next);
-            let c = self.grams[k].get(&pack(&key)).copied().unwrap_or(0);
+            let ctx = pack(&context[context.len() + 1 - k..]);
+            let Some(&(total, types)) = self.contexts[k].get(&ctx) else { continue };
+            let c = self.grams[k].get(&((ctx << 32) | u128::from(next))).copied().unwrap_or(0);
             let lambda = f64::from(total) / (f64::from(total) + f64::from(types));
             p = lambda * f64::from(c) / f64::from(total) + (1.0 - lambda) * p;
         }
@@ -288,7 +288,7 @@ fn distinct_states(states: &[u32]) -> Vec<u32> {
 impl Pairs {
     /// Learns the pairs.
     pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
-        let mut set = HashSet::new();
+        let mut set = HashSet::default();
         for s in sessions {
             let d = distinct_states(&s.states);
             for (i, &a) in d.iter().enumerate() {
@@ -435,7 +435,7 @@ pub struct Vectors {
 impl Vectors {
     /// Learns the dimensions, weights, PCA and neighbour set.
     pub fn fit(sessions: &[&Featured]) -> Self {
-        let mut df: HashMap<u32, u64> = HashMap::new();
+        let mut df: HashMap<u32, u64> = HashMap::default();
         for s in sessions {
             let mut d = s.states.clone();
             d.sort_unstable();
@@ -457,7 +457,7 @@ impl Vectors {
         v.rebuild();
         let width = v.width();
         // Distinct vectors, most common first, for the neighbour search.
-        let mut distinct: HashMap<Vec<u64>, (u64, usize)> = HashMap::new();
+        let mut distinct: HashMap<Vec<u64>, (u64, usize)> = HashMap::default();
         let mut all: Vec<Vec<f64>> = Vec::with_capacity(sessions.len());
         for (i, s) in sessions.iter().enumerate() {
             let x = v.vector(&s.states);
@@ -533,7 +533,8 @@ fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
     let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     let x = Array2::from_shape_vec((n, width), flat).ok()?;
     let mean = x.mean_axis(ndarray::Axis(0))?;
-    let total: f64 = x.rows().into_iter().map(|r| r.iter().zip(mean.iter()).map(|(a, m)| (a - m).powi(2)).sum::<f64>()).sum::<f64>() / (n as f64 - 1.0);
+    let total: f64 =
+        x.rows().into_iter().map(|r| r.iter().zip(mean.iter()).map(|(a, m)| (a - m).powi(2)).sum::<f64>()).sum::<f64>() / (n as f64 - 1.0);
     if total <= 1e-12 {
         return None;
     }

@@ -122,26 +122,31 @@ impl Fitted {
     }
 }
 
-/// Raw component scores and findings of one session.
-fn raw_scores(
-    ngrams: &Ngrams,
-    pairs: &Pairs,
-    values: &Values,
-    vectors: &Vectors,
-    neighbours: &Neighbours<'_>,
-    states: &[u32],
-    params: &[(String, String)],
-    findings: &mut Vec<Finding>,
-) -> [f64; 6] {
-    let x = vectors.vector(states);
-    [
-        ngrams.score_windows(states, findings),
-        ngrams.score_transitions(states, findings),
-        pairs.score(states, findings),
-        values.score(params, findings),
-        vectors.spe(&x),
-        neighbours.distance(&x),
-    ]
+/// The parts of a model that score, borrowed from a [`Model`] or a fold's [`Fitted`].
+struct Parts<'a> {
+    ngrams: &'a Ngrams,
+    pairs: &'a Pairs,
+    values: &'a Values,
+    vectors: &'a Vectors,
+    neighbours: &'a Neighbours<'a>,
+}
+
+impl Parts<'_> {
+    /// Raw component scores and findings of one session.
+    fn raw_scores(&self, states: &[u32], params: &[(String, String)], findings: &mut Vec<Finding>) -> [f64; 6] {
+        let x = self.vectors.vector(states);
+        // Rounded to 1e-9, so floating-point noise (a residual of 1e-31 where the vector lies in
+        // the subspace) does not rank one clean session above another.
+        [
+            self.ngrams.score_windows(states, findings),
+            self.ngrams.score_transitions(states, findings),
+            self.pairs.score(states, findings),
+            self.values.score(params, findings),
+            self.vectors.spe(&x),
+            self.neighbours.distance(&x),
+        ]
+        .map(|v| (v * 1e9).round() / 1e9)
+    }
 }
 
 /// At most this many held-out sessions per fold are scored for the calibration.
@@ -173,9 +178,16 @@ impl Model {
             let matrix = fitted.vectors.neighbour_matrix();
             let neighbours = Neighbours::new(&matrix);
             let stride = held.len().div_ceil(HELD_OUT_PER_FOLD).max(1);
+            let parts = Parts {
+                ngrams: &fitted.ngrams,
+                pairs: &fitted.pairs,
+                values: &fitted.values,
+                vectors: &fitted.vectors,
+                neighbours: &neighbours,
+            };
             for s in held.iter().step_by(stride) {
                 findings.clear();
-                raw.push(raw_scores(&fitted.ngrams, &fitted.pairs, &fitted.values, &fitted.vectors, &neighbours, &s.states, &s.params, &mut findings));
+                raw.push(parts.raw_scores(&s.states, &s.params, &mut findings));
             }
         }
         let calibration = Calibration::fit(&raw, options.max_fpr);
@@ -277,7 +289,8 @@ impl<'m> Scorer<'m> {
     pub fn score(&self, states: &[u32], params: &[(String, String)], names: &States) -> Verdict {
         let m = self.model;
         let mut findings = Vec::new();
-        let raw = raw_scores(&m.ngrams, &m.pairs, &m.values, &m.vectors, &self.neighbours, states, params, &mut findings);
+        let parts = Parts { ngrams: &m.ngrams, pairs: &m.pairs, values: &m.values, vectors: &m.vectors, neighbours: &self.neighbours };
+        let raw = parts.raw_scores(states, params, &mut findings);
         let (score, p) = m.calibration.combine(&raw);
         let components: [ComponentScore; 6] = std::array::from_fn(|c| ComponentScore { name: COMPONENTS[c], raw: raw[c], p: p[c] });
         let anomalous = score > m.calibration.threshold;
@@ -315,7 +328,11 @@ fn explain(findings: &[Finding], comps: &[ComponentScore; 6], states: &States, e
             Finding::UnseenWindow { window, at } => Reason {
                 states: names(window, states),
                 position: Some(*at),
-                ..base("unseen_window", 0, format!("window never seen in training: {} (at event {})", names(window, states).join(" → "), at + 1))
+                ..base(
+                    "unseen_window",
+                    0,
+                    format!("window never seen in training: {} (at event {})", names(window, states).join(" → "), at + 1),
+                )
             },
             Finding::RareWindow { window, at, count } => Reason {
                 states: names(window, states),
@@ -364,7 +381,11 @@ fn explain(findings: &[Finding], comps: &[ComponentScore; 6], states: &States, e
     }
     for c in [4, 5] {
         if comps[c].p <= 0.01 {
-            let what = if c == 4 { "event counts outside the normal subspace (PCA residual" } else { "event counts far from every training session (kNN distance" };
+            let what = if c == 4 {
+                "event counts outside the normal subspace (PCA residual"
+            } else {
+                "event counts far from every training session (kNN distance"
+            };
             let r = base("count_deviation", c, format!("{what} {:.3}, p={:.1e}; {} events)", comps[c].raw, comps[c].p, events));
             push(r, &mut out);
         }

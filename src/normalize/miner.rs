@@ -63,6 +63,7 @@ impl Cluster {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Miner {
     config: MinerConfig,
+    #[serde(with = "cluster_map")]
     clusters: HashMap<u32, Cluster>,
     /// (token count, first token or "<*>") → cluster ids, in creation order.
     #[serde(with = "leaf_map")]
@@ -86,6 +87,22 @@ mod leaf_map {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Leaves, D::Error> {
         Ok(Vec::<((usize, String), Vec<u32>)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+mod cluster_map {
+    //! Serializes the clusters sorted by id, so equal miners are equal bytes.
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(map: &HashMap<u32, Cluster>, s: S) -> Result<S::Ok, S::Error> {
+        let mut v: Vec<&Cluster> = map.values().collect();
+        v.sort_by_key(|c| c.id);
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<u32, Cluster>, D::Error> {
+        Ok(Vec::<Cluster>::deserialize(d)?.into_iter().map(|c| (c.id, c)).collect())
     }
 }
 

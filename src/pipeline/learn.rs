@@ -133,7 +133,14 @@ fn feed(
                 }
             }
         }
-        let step = Step { state: states.intern(&event.state), time: rec.timestamp, line, params: values, ends: event.role == Some(Role::End), starts: event.role == Some(Role::Start) };
+        let step = Step {
+            state: states.intern(&event.state),
+            time: rec.timestamp,
+            line,
+            params: values,
+            ends: event.role == Some(Role::End),
+            starts: event.role == Some(Role::Start),
+        };
         sessionizer.push(&keys, origin.file, step, &mut |s| closed.push(s));
         for s in closed.drain(..) {
             sink(s, states, &files)?;
@@ -264,13 +271,20 @@ pub fn evaluate(args: &EvalArgs) -> Result<Outcome> {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         let r = &report;
-        println!("sessions {} (scored {}, missing {}; {} scored sessions unlabelled)", r.sessions, r.sessions - r.missing, r.missing, r.unlabelled);
+        println!(
+            "sessions {} (scored {}, missing {}; {} scored sessions unlabelled)",
+            r.sessions,
+            r.sessions - r.missing,
+            r.missing,
+            r.unlabelled
+        );
         println!("tp {}  fp {}  fn {}  tn {}", r.tp, r.fp, r.fn_, r.tn);
         println!("precision {:.4}  recall {:.4}  f1 {:.4}  fpr {:.5}", r.precision, r.recall, r.f1, r.fpr);
         println!("average precision (PR curve over the score) {:.4}", r.average_precision);
     }
     let plot = args.plot.clone().unwrap_or_else(|| args.scores.parent().unwrap_or(Path::new(".")).join("pr_curve.svg"));
-    let svg = eval::pr_curve_svg(&report).map_err(|e| Error::Write { path: plot.display().to_string(), source: std::io::Error::other(e) })?;
+    let svg =
+        eval::pr_curve_svg(&report).map_err(|e| Error::Write { path: plot.display().to_string(), source: std::io::Error::other(e) })?;
     std::fs::write(&plot, svg).map_err(|source| Error::Write { path: plot.display().to_string(), source })?;
     if !args.json {
         println!("precision-recall curve: {}", plot.display());
@@ -305,7 +319,12 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
         println!("{v}");
         return Ok(Outcome::Ok);
     }
-    println!("model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})", path.display(), m.info.logsieve, m.info.rules);
+    println!(
+        "model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})",
+        path.display(),
+        m.info.logsieve,
+        m.info.rules
+    );
     println!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
     let o = &m.options;
     println!(

@@ -1,0 +1,301 @@
+//! The learning core through the real binary: train on clean sessions, score new ones, evaluate
+//! against labels, on bundled real data and on small hand-made cases.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(rel)
+}
+
+fn logsieve(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("logsieve").expect("binary built").args(args).output().expect("runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, out, err) = logsieve(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+fn scores(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("scores.jsonl")).expect("scores.jsonl written");
+    text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The HDFS v1 sequences: train on every other normal session, score the rest and the abnormal
+/// ones. Recall and false-positive rate on held-out real sessions (the referee's full run is in
+/// the closing note; here the bounds are loose on purpose, as the bundled sample is smaller).
+#[test]
+fn hdfs_sequences_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = std::fs::read_to_string(data("hdfs/sequences/hdfs_normal.csv")).unwrap();
+    let abnormal = std::fs::read_to_string(data("hdfs/sequences/hdfs_abnormal_head1500.csv")).unwrap();
+    let (mut train, mut test, mut labels) = (String::new(), String::new(), String::from("session,label\n"));
+    for (i, line) in normal.lines().enumerate() {
+        if i % 2 == 0 {
+            train += &format!("{line}\n");
+        } else {
+            test += &format!("{line}\n");
+            labels += &format!("{},Normal\n", line.split(',').next().unwrap());
+        }
+    }
+    for line in abnormal.lines() {
+        test += &format!("{line}\n");
+        labels += &format!("{},Anomaly\n", line.split(',').next().unwrap());
+    }
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("train.csv"), train).unwrap();
+    std::fs::write(p("test.csv"), test).unwrap();
+    std::fs::write(p("labels.csv"), labels).unwrap();
+    ok(&["train", "--format", "sequences", s(&p("train.csv")), "--model", s(&p("m")), "-q"]);
+    ok(&["score", "--format", "sequences", s(&p("test.csv")), "--model", s(&p("m")), "--out", s(&p("out")), "-q"]);
+    let rows = scores(&p("out"));
+    assert_eq!(rows.len(), 1373 + 1500);
+    let out = ok(&["eval", "--scores", s(&p("out/scores.jsonl")), "--labels", s(&p("labels.csv")), "--json"]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["missing"], 0);
+    assert!(r["recall"].as_f64().unwrap() >= 0.98, "{r}");
+    assert!(r["fpr"].as_f64().unwrap() <= 0.005, "{r}");
+    let svg = std::fs::read_to_string(p("out/pr_curve.svg")).expect("PR curve drawn");
+    assert!(svg.contains("<svg") && svg.contains("precision"));
+    // Every flagged session says why; a sequence's line is its line in the input.
+    for row in rows.iter().filter(|r| r["anomalous"] == true) {
+        assert!(!row["reasons"].as_array().unwrap().is_empty(), "{row}");
+    }
+    assert_eq!(rows[0]["lines"], serde_json::json!([1]));
+}
+
+fn hdfs_raw_split(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {
+    // Train on the lines of every other normal block (a clean period), as the referee does.
+    let labels = std::fs::read_to_string(data("hdfs/logai_HDFS_AD_5k.block_labels.csv")).unwrap();
+    let rows: Vec<(&str, &str)> =
+        labels.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(k, v)| (k, v.split(',').next().unwrap())).collect();
+    let normal: Vec<&str> = rows.iter().filter(|r| r.1 == "Normal").map(|r| r.0).collect();
+    let train_keys: Vec<&str> = normal.iter().step_by(2).copied().collect();
+    let log = std::fs::read_to_string(data("hdfs/logai_HDFS_AD_5k.log")).unwrap();
+    let rx = regex::Regex::new(r"blk_-?\d+").unwrap();
+    let train: String = log
+        .lines()
+        .filter(|l| rx.find_iter(l).next().is_some() && rx.find_iter(l).all(|m| train_keys.contains(&m.as_str())))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let tp = dir.join("train.log");
+    std::fs::write(&tp, train).unwrap();
+    let mut held = String::from("session,label\n");
+    for (k, v) in &rows {
+        if !train_keys.contains(k) {
+            held += &format!("{k},{v}\n");
+        }
+    }
+    let lp = dir.join("labels.csv");
+    std::fs::write(&lp, held).unwrap();
+    let anomalous = rows.iter().filter(|r| r.1 == "Anomaly").map(|r| r.0.to_owned()).collect();
+    (tp, lp, anomalous)
+}
+
+/// Raw HDFS lines, sessions keyed by block id: every anomalous block is flagged, at most a couple
+/// of held-out normal blocks are, the reasons point at real lines of that block, and every field
+/// of the output contract is there.
+#[test]
+fn raw_hdfs_blocks_all_anomalies_found_with_reasons_on_real_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, labels, anomalous) = hdfs_raw_split(dir.path());
+    let model = dir.path().join("hdfs.model");
+    let out = dir.path().join("out");
+    let key = r"blk_-?\d+";
+    ok(&["train", s(&train), "--session-key", key, "--model", s(&model), "-q"]);
+    let raw = data("hdfs/logai_HDFS_AD_5k.log");
+    ok(&["score", s(&raw), "--session-key", key, "--model", s(&model), "--out", s(&out), "-q"]);
+    let rows = scores(&out);
+    let flagged: Vec<&str> = rows.iter().filter(|r| r["anomalous"] == true).map(|r| r["session"].as_str().unwrap()).collect();
+    for a in &anomalous {
+        assert!(flagged.contains(&a.as_str()), "anomalous block {a} not flagged");
+    }
+    let e = ok(&["eval", "--scores", s(&out.join("scores.jsonl")), "--labels", s(&labels), "--json"]);
+    let r: Value = serde_json::from_str(e.trim()).unwrap();
+    assert_eq!(r["tp"], 10);
+    assert!(r["fp"].as_u64().unwrap() <= 2, "{r}");
+    // One session per block (blocks live half a day: the default timeouts keep them whole).
+    let keys: std::collections::HashSet<&str> = rows.iter().map(|r| r["session"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), rows.len());
+    assert_eq!(rows.len(), 110);
+    let text = std::fs::read_to_string(&raw).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for row in &rows {
+        for field in ["session", "score", "anomalous", "threshold", "start", "end", "events", "reasons", "lines", "components"] {
+            assert!(row.get(field).is_some(), "{field} missing: {row}");
+        }
+        let key = row["session"].as_str().unwrap();
+        let ls = row["lines"].as_array().unwrap();
+        assert_eq!(ls.len(), row["events"].as_array().unwrap().len());
+        for l in ls {
+            let n = l.as_u64().unwrap() as usize;
+            assert!(lines[n - 1].contains(key), "line {n} does not hold {key}");
+        }
+        assert!(row["start"].as_str().unwrap().starts_with("2008-11-"), "{}", row["start"]);
+    }
+    let flagged_row = rows.iter().find(|r| r["session"] == anomalous[0].as_str()).unwrap();
+    let reasons = flagged_row["reasons"].as_array().unwrap();
+    assert!(!reasons.is_empty());
+    for r in reasons {
+        assert!(r["text"].as_str().is_some_and(|t| !t.is_empty()) && r["component"].is_string() && r["p"].is_number(), "{r}");
+        if let Some(pos) = r.get("position") {
+            assert!((pos.as_u64().unwrap() as usize) < flagged_row["events"].as_array().unwrap().len());
+        }
+    }
+    let parquet = std::fs::read(out.join("scores.parquet")).unwrap();
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+}
+
+/// Hand-made sessions: an unseen window is named with its position, an unseen state too, and a
+/// session seen in training is not flagged. `--fail-on-anomaly` exits 1.
+#[test]
+fn reasons_name_the_unseen_window_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let mut train = String::new();
+    for i in 0..1000 {
+        let tail = if i % 3 == 0 { "login logout" } else { "login cmd logout" };
+        train += &format!("s{i},open auth {tail} close\n");
+    }
+    std::fs::write(p("train.csv"), train).unwrap();
+    std::fs::write(
+        p("test.csv"),
+        "ok,open auth login cmd logout close\nodd,open auth cmd login logout close\nnew,open auth login sudo logout close\n",
+    )
+    .unwrap();
+    // Training holds two variants only, so every held-out score is 0: one unseen window has
+    // p = 2/1001 (two sequence components), which a 1% false-positive target lets through.
+    ok(&["train", "-f", "sequences", s(&p("train.csv")), "--model", s(&p("m")), "--max-fpr", "0.01", "-q"]);
+    let (code, _, err) =
+        logsieve(&["score", "-f", "sequences", s(&p("test.csv")), "--model", s(&p("m")), "--out", s(&p("o")), "--fail-on-anomaly"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("3 sessions scored, 2 anomalous"), "{err}");
+    let rows: BTreeMap<String, Value> = scores(&p("o")).into_iter().map(|r| (r["session"].as_str().unwrap().to_owned(), r)).collect();
+    assert_eq!(rows["ok"]["anomalous"], false);
+    assert_eq!(rows["odd"]["anomalous"], true);
+    let odd = rows["odd"]["reasons"].as_array().unwrap();
+    let windows: Vec<(&Value, &Value)> =
+        odd.iter().filter(|r| r["kind"] == "unseen_window").map(|r| (&r["states"], &r["position"])).collect();
+    assert_eq!(windows.len(), 3, "{odd:?}");
+    assert!(windows.contains(&(&serde_json::json!(["open", "auth", "cmd"]), &Value::from(0))), "{windows:?}");
+    assert!(windows.contains(&(&serde_json::json!(["auth", "cmd", "login"]), &Value::from(1))), "{windows:?}");
+    assert!(windows.contains(&(&serde_json::json!(["cmd", "login", "logout"]), &Value::from(2))), "{windows:?}");
+    let new = rows["new"]["reasons"].as_array().unwrap();
+    let st = new.iter().find(|r| r["kind"] == "unseen_state").expect("an unseen state");
+    assert_eq!((st["states"][0].as_str(), st["position"].as_u64()), (Some("sudo"), Some(3)));
+    assert_eq!(rows["new"]["events"], serde_json::json!(["open", "auth", "login", "sudo", "logout", "close"]));
+}
+
+/// New parameter values: a login from a user and a network never seen in training.
+#[test]
+fn new_values_are_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let mut train = String::new();
+    for i in 0..300u32 {
+        let user = ["alice", "bob", "carol"][i as usize % 3];
+        let pid = 1000 + i;
+        train += &format!(
+            "Jan  1 10:{:02}:{:02} host sshd[{pid}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n",
+            i / 60,
+            i % 60,
+            i % 7 + 1
+        );
+        train +=
+            &format!("Jan  1 10:{:02}:{:02} host sshd[{pid}]: pam_unix(sshd:session): session closed for user {user}\n", i / 60, i % 60);
+    }
+    std::fs::write(p("train.log"), train).unwrap();
+    let test = "Jan  2 09:00:00 host sshd[77]: Accepted password for mallory from 203.0.113.9 port 40000 ssh2\n\
+                Jan  2 09:00:05 host sshd[77]: pam_unix(sshd:session): session closed for user mallory\n\
+                Jan  2 09:01:00 host sshd[78]: Accepted password for alice from 10.0.0.3 port 40001 ssh2\n\
+                Jan  2 09:01:05 host sshd[78]: pam_unix(sshd:session): session closed for user alice\n";
+    std::fs::write(p("test.log"), test).unwrap();
+    ok(&["train", s(&p("train.log")), "--year", "2024", "--model", s(&p("m")), "-q"]);
+    ok(&["score", s(&p("test.log")), "--year", "2024", "--model", s(&p("m")), "--out", s(&p("o")), "-q"]);
+    let rows: HashMap<String, Value> = scores(&p("o")).into_iter().map(|r| (r["session"].as_str().unwrap().to_owned(), r)).collect();
+    let bad = rows.iter().find(|(k, _)| k.ends_with(":77")).expect("session of pid 77").1;
+    let good = rows.iter().find(|(k, _)| k.ends_with(":78")).expect("session of pid 78").1;
+    let values: Vec<(String, String)> = bad["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "new_value")
+        .map(|r| (r["field"].as_str().unwrap().to_owned(), r["value"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(values.contains(&("user".into(), "mallory".into())), "{values:?}");
+    assert!(values.contains(&("source_net".into(), "203.0.113.0/24".into())), "{values:?}");
+    assert!(good["reasons"].as_array().unwrap().iter().all(|r| r["kind"] != "new_value"), "{good}");
+    assert_eq!(bad["events"], serde_json::json!(["authentication.login.success", "session.end"]));
+}
+
+/// Training twice on the same input gives the same bytes; `model info` reads the model back; a
+/// damaged model is refused with a message naming the file.
+#[test]
+fn models_are_deterministic_inspectable_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let log = data("loghub/OpenSSH_2k.log");
+    ok(&["train", s(&log), "--model", s(&p("a")), "-q"]);
+    ok(&["train", s(&log), "--model", s(&p("b")), "-q"]);
+    let a = std::fs::read(p("a")).unwrap();
+    assert!(a == std::fs::read(p("b")).unwrap(), "training is not deterministic");
+    let info = ok(&["model", "info", s(&p("a"))]);
+    for want in ["format version 1", "ngram 3", "threshold", "templates in the miner", "OpenSSH_2k.log"] {
+        assert!(info.contains(want), "{want}: {info}");
+    }
+    let json: Value = serde_json::from_str(ok(&["model", "info", s(&p("a")), "--json"]).trim()).unwrap();
+    assert!(json["info"]["sessions"].as_u64().unwrap() > 100, "{json}");
+    std::fs::write(p("cut"), &a[..a.len() / 2]).unwrap();
+    let (code, _, err) = logsieve(&["score", s(&log), "--model", s(&p("cut")), "--out", s(&p("o"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cut: model is truncated"), "{err}");
+    std::fs::write(p("text"), "hello").unwrap();
+    let (code, _, err) = logsieve(&["model", "info", s(&p("text"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a logsieve model"), "{err}");
+}
+
+/// Logs without entities are cut into windows (BGL): count windows by default, time windows with
+/// --window-secs; the flags are saved in the model and used when scoring.
+#[test]
+fn keyless_logs_are_windowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let log = data("loghub/BGL_2k.log");
+    let (code, _, err) = logsieve(&["train", s(&log), "--model", s(&p("m")), "--window", "50"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("40 sessions (40 windows"), "{err}");
+    ok(&["score", s(&log), "--model", s(&p("m")), "--out", s(&p("o")), "-q"]);
+    let rows = scores(&p("o"));
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r["closed"] == "window" && r["events"].as_array().unwrap().len() == 50));
+    let (code, _, err) = logsieve(&["train", s(&log), "--model", s(&p("t")), "--window-secs", "3600"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(ok(&["model", "info", s(&p("t"))]).contains("windows of 3600 s"));
+}
+
+/// Labels that are neither anomalous nor normal are an error naming the file and line.
+#[test]
+fn bad_labels_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("scores.jsonl"), "{\"session\":\"a\",\"score\":1.0,\"anomalous\":false}\n").unwrap();
+    std::fs::write(p("labels.csv"), "session,label\na,Normal\nb,maybe\n").unwrap();
+    let (code, _, err) = logsieve(&["eval", "--scores", s(&p("scores.jsonl")), "--labels", s(&p("labels.csv"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("labels.csv: line 3: label \"maybe\""), "{err}");
+    std::fs::write(p("empty.log"), "").unwrap();
+    let (code, _, err) = logsieve(&["train", "--model", s(&p("m")), "-q", s(&p("empty.log"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("at least 2 sessions"), "{err}");
+}
