@@ -140,7 +140,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATH")]
     pub model: PathBuf,
     /// Training options (TOML: ngram, max_fpr, rare_share, folds, params, session_key and a
-    /// [session] table); flags override it.
+    /// `[session]` table); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How sessions are cut.

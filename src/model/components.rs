@@ -6,18 +6,17 @@
 //! - [`Pairs`]: which states occur together in one session (an unseen state, or two known
 //!   states never seen in the same session);
 //! - [`Values`]: per-field value sets with frequencies for the parameter fields;
-//! - [`Vectors`]: per-session state-count vectors (tf-idf), a PCA residual (SPE, linfa-reduction)
-//!   and the distance to the nearest training session (linfa-nn), after Liao & Vemuri.
+//! - [`Vectors`]: per-session state-count vectors (tf-idf), a PCA residual (SPE)
+//!   (linfa-linalg) and the distance to the nearest training session (linfa-nn), after Liao &
+//!   Vemuri.
 
 use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use linfa::traits::Fit;
-use linfa::DatasetBase;
+use linfa_linalg::eigh::EighInto;
 use linfa_nn::distance::L2Dist;
 use linfa_nn::{CommonNearestNeighbour, NearestNeighbour, NearestNeighbourIndex};
-use linfa_reduction::Pca;
 use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
@@ -405,6 +404,8 @@ const MAX_NEIGHBOURS: usize = 5000;
 const MAX_PCA_ROWS: usize = 20_000;
 /// The PCA keeps the components that explain this share of the variance.
 const PCA_VARIANCE: f64 = 0.95;
+/// ... and at most this many.
+const MAX_COMPONENTS: usize = 32;
 
 /// The PCA's mean and principal axes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -525,6 +526,9 @@ impl Vectors {
     }
 }
 
+/// PCA by the eigendecomposition of the covariance matrix (linfa-linalg's symmetric solver:
+/// exact and deterministic; linfa-reduction's truncated SVD (LOBPCG) panicked with NaN on
+/// rank-deficient data such as repeated sessions).
 fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
     let n = rows.len();
     if n < 3 || width < 2 {
@@ -533,32 +537,28 @@ fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
     let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     let x = Array2::from_shape_vec((n, width), flat).ok()?;
     let mean = x.mean_axis(ndarray::Axis(0))?;
-    let total: f64 =
-        x.rows().into_iter().map(|r| r.iter().zip(mean.iter()).map(|(a, m)| (a - m).powi(2)).sum::<f64>()).sum::<f64>() / (n as f64 - 1.0);
+    let centred = &x - &mean;
+    let cov = centred.t().dot(&centred) / (n as f64 - 1.0);
+    let (values, vectors) = cov.eigh_into().ok()?;
+    if values.iter().chain(vectors.iter()).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let total: f64 = values.iter().filter(|&&v| v > 0.0).sum();
     if total <= 1e-12 {
         return None;
     }
-    let kmax = width.min(n - 1).min(32);
-    let pca = Pca::params(kmax).fit(&DatasetBase::from(x)).ok()?;
-    let sigma = pca.singular_values();
-    let mut explained = 0.0;
-    let mut k = 0;
-    for s in sigma.iter() {
-        if explained / total >= PCA_VARIANCE {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    let (mut explained, mut axes, mut k) = (0.0, Vec::new(), 0);
+    for &i in order.iter().take(MAX_COMPONENTS) {
+        if explained / total >= PCA_VARIANCE || values[i] <= 0.0 {
             break;
         }
-        explained += s * s / (n as f64 - 1.0);
+        explained += values[i];
+        axes.extend(vectors.column(i).iter().copied());
         k += 1;
     }
-    let comps = pca.components();
-    if comps.ncols() != width || k == 0 {
-        return None;
-    }
-    let axes: Vec<f64> = comps.rows().into_iter().take(k).flat_map(|r| r.to_vec()).collect();
-    if axes.iter().any(|a| !a.is_finite()) {
-        return None;
-    }
-    Some(Subspace { mean: mean.to_vec(), axes, k })
+    (k > 0).then(|| Subspace { mean: mean.to_vec(), axes, k })
 }
 
 /// A nearest-neighbour index over a model's training vectors (linfa-nn).
