@@ -37,41 +37,26 @@ fn s(p: &Path) -> &str {
 #[test]
 fn hdfs_sequences_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();
-    let normal = std::fs::read_to_string(data("hdfs/sequences/hdfs_normal.csv")).unwrap();
-    let abnormal = std::fs::read_to_string(data("hdfs/sequences/hdfs_abnormal_head1500.csv")).unwrap();
-    let (mut train, mut test, mut labels) = (String::new(), String::new(), String::from("session,label\n"));
-    for (i, line) in normal.lines().enumerate() {
-        if i % 2 == 0 {
-            train += &format!("{line}\n");
-        } else {
-            test += &format!("{line}\n");
-            labels += &format!("{},Normal\n", line.split(',').next().unwrap());
-        }
-    }
-    for line in abnormal.lines() {
-        test += &format!("{line}\n");
-        labels += &format!("{},Anomaly\n", line.split(',').next().unwrap());
-    }
     let p = |n: &str| dir.path().join(n);
-    std::fs::write(p("train.csv"), train).unwrap();
-    std::fs::write(p("test.csv"), test).unwrap();
-    std::fs::write(p("labels.csv"), labels).unwrap();
-    ok(&["train", "--format", "sequences", s(&p("train.csv")), "--model", s(&p("m")), "-q"]);
-    ok(&["score", "--format", "sequences", s(&p("test.csv")), "--model", s(&p("m")), "--out", s(&p("out")), "-q"]);
+    let seq = |n: &str| data(&format!("hdfs/sequences/{n}"));
+    let (normal, abnormal) = (seq("hdfs_normal_test.csv"), seq("hdfs_abnormal_head1500.csv"));
+    ok(&["train", "--format", "sequences", s(&seq("hdfs_normal_train.csv")), "--model", s(&p("m")), "-q"]);
+    ok(&["score", "--format", "sequences", s(&normal), s(&abnormal), "--model", s(&p("m")), "--out", s(&p("out")), "-q"]);
     let rows = scores(&p("out"));
     assert_eq!(rows.len(), 1373 + 1500);
-    let out = ok(&["eval", "--scores", s(&p("out/scores.jsonl")), "--labels", s(&p("labels.csv")), "--json"]);
+    let out = ok(&["eval", "--scores", s(&p("out/scores.jsonl")), "--labels", s(&seq("test_labels.csv")), "--json"]);
     let r: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(r["missing"], 0);
     assert!(r["recall"].as_f64().unwrap() >= 0.98, "{r}");
     assert!(r["fpr"].as_f64().unwrap() <= 0.005, "{r}");
     let svg = std::fs::read_to_string(p("out/pr_curve.svg")).expect("PR curve drawn");
     assert!(svg.contains("<svg") && svg.contains("precision"));
-    // Every flagged session says why; a sequence's line is its line in the input.
+    // Every flagged session says why; a sequence's line is its file and line in the input.
     for row in rows.iter().filter(|r| r["anomalous"] == true) {
         assert!(!row["reasons"].as_array().unwrap().is_empty(), "{row}");
     }
-    assert_eq!(rows[0]["lines"], serde_json::json!([1]));
+    assert_eq!(rows[0]["lines"], serde_json::json!([format!("{}:1", s(&normal))]));
+    assert_eq!(rows[1373]["lines"], serde_json::json!([format!("{}:1", s(&abnormal))]));
 }
 
 fn hdfs_raw_split(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {

@@ -139,6 +139,7 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
         _ => std::path::PathBuf::from("."),
     };
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    std::fs::create_dir_all(&dir).map_err(err)?;
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
