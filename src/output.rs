@@ -59,10 +59,10 @@ fn iso(t: Option<Timestamp>) -> Option<String> {
     })
 }
 
-/// Builds the output row of a scored session. `files` names the inputs; with more than one,
-/// lines are written `file:line`.
-pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String]) -> Row<'a> {
-    let lines = if files.len() > 1 {
+/// Builds the output row of a scored session. `files` names the inputs read so far; with
+/// `several` inputs in the run, lines are written `file:line`.
+pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String], several: bool) -> Row<'a> {
+    let lines = if several {
         serde_json::Value::from(
             s.lines
                 .iter()
@@ -211,7 +211,11 @@ impl ScoreWriter {
                 null_count: true,
                 binary_statistics_truncate_length: Some(32),
             };
-            let w = ParquetWriter::new(file).with_statistics(stats).batched(df.schema()).map_err(|e| self.parquet_err(e))?;
+            let w = ParquetWriter::new(file)
+                .with_statistics(stats)
+                .set_parallel(false)
+                .batched(df.schema())
+                .map_err(|e| self.parquet_err(e))?;
             self.parquet = Some(w);
         }
         if df.height() > 0 {

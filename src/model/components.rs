@@ -584,3 +584,64 @@ impl<'a> Neighbours<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
+        rows.iter().map(|s| Featured { states: s.to_vec(), params: Vec::new() }).collect()
+    }
+
+    #[test]
+    fn pca_on_repeated_sessions_neither_panics_nor_flags_them() {
+        // Rank-deficient data (a few distinct sessions, each repeated): the truncated SVD that
+        // linfa-reduction uses panicked here with NaN.
+        let mut rows: Vec<&[u32]> = Vec::new();
+        for i in 0..3000 {
+            rows.push(match i % 3 {
+                0 => &[0, 1, 2, 3],
+                1 => &[0, 1, 1, 2, 3],
+                _ => &[0, 4, 3],
+            });
+        }
+        let s = sessions(&rows);
+        let refs: Vec<&Featured> = s.iter().collect();
+        let v = Vectors::fit(&refs);
+        assert_eq!(v.rows, 3);
+        let pca = v.pca.as_ref().expect("a subspace");
+        assert!(pca.k >= 1 && pca.k <= 3, "{}", pca.k);
+        let novel = v.spe(&v.vector(&[0, 5, 5, 3]));
+        for r in &rows[..3] {
+            assert!(v.spe(&v.vector(r)) < novel / 10.0, "{} vs {novel}", v.spe(&v.vector(r)));
+        }
+        let m = v.neighbour_matrix();
+        let nn = Neighbours::new(&m);
+        assert!(nn.distance(&v.vector(&[0, 1, 2, 3])) < 1e-12);
+        assert!(nn.distance(&v.vector(&[9, 9])) > 1.0);
+    }
+
+    #[test]
+    fn ngrams_find_unseen_and_rare_windows_with_padding() {
+        let mut rows: Vec<&[u32]> = vec![&[1, 2, 3]; 100_000];
+        rows.push(&[1, 3, 2]);
+        let s = sessions(&rows);
+        let g = Ngrams::fit(3, 1e-4, 4, s.iter());
+        let mut f = Vec::new();
+        assert_eq!(g.score_windows(&[1, 2, 3], &mut f), 0.0);
+        assert!(f.is_empty());
+        // Every window of 1 3 2 was seen once in 500,005 windows: rare.
+        let score = g.score_windows(&[1, 3, 2], &mut f);
+        assert!(f.iter().all(|x| matches!(x, Finding::RareWindow { count: 1, .. })), "{f:?}");
+        assert!((score - 0.25 * f.len() as f64).abs() < 1e-12);
+        f.clear();
+        // Ending after 2: [1 2 $] was never seen, [2 $ $] once (the session 1 3 2).
+        assert_eq!(g.score_windows(&[1, 2], &mut f), 1.25, "{f:?}");
+        assert_eq!(f[0], Finding::UnseenWindow { window: vec![1, 2, PAD_END], at: 0 });
+        assert_eq!(f[1], Finding::RareWindow { window: vec![2, PAD_END, PAD_END], at: 1, count: 1 });
+        f.clear();
+        let t = g.score_transitions(&[1, 2, 3], &mut f);
+        let u = g.score_transitions(&[1, 3, 3], &mut f);
+        assert!(t < 0.01 && u > 5.0, "{t} {u}");
+    }
+}

@@ -243,11 +243,12 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let mut writer = ScoreWriter::create(&args.out)?;
     let threshold = model.calibration.threshold;
     let (mut scored, mut anomalous) = (0u64, 0u64);
+    let several = crate::read::expand(&args.input.inputs)?.len() > 1;
     let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
         let v = scorer.score(&s.states, &s.params, names);
         scored += 1;
         anomalous += u64::from(v.anomalous);
-        writer.push(&row(&s, &v, threshold, names, files))
+        writer.push(&row(&s, &v, threshold, names, files, several))
     })?;
     writer.finish()?;
     report_sessions(&fed, args.input.quiet, key.is_some());
