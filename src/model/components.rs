@@ -457,25 +457,23 @@ impl Vectors {
         let mut v = Vectors { dims, idf, ..Vectors::default() };
         v.rebuild();
         let width = v.width();
-        // Distinct vectors, most common first, for the neighbour search.
-        let mut distinct: HashMap<Vec<u64>, (u64, usize)> = HashMap::default();
-        let mut all: Vec<Vec<f64>> = Vec::with_capacity(sessions.len());
+        // Distinct vectors, most common first, for the neighbour search. They are told apart by
+        // their sparse form (a session has few distinct states), so memory stays proportional to
+        // the events, not to sessions × dimensions.
+        let mut distinct: HashMap<Vec<(u32, u64)>, (u64, usize)> = HashMap::default();
         for (i, s) in sessions.iter().enumerate() {
-            let x = v.vector(&s.states);
-            let bits: Vec<u64> = x.iter().map(|f| f.to_bits()).collect();
-            distinct.entry(bits).or_insert((0, i)).0 += 1;
-            all.push(x);
+            distinct.entry(sparse_key(&v.vector(&s.states))).or_insert((0, i)).0 += 1;
         }
         let mut rows: Vec<(u64, usize)> = distinct.into_values().collect();
         rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         rows.truncate(MAX_NEIGHBOURS);
         rows.sort_unstable_by_key(|r| r.1);
         v.rows = rows.len();
-        v.neighbours = rows.iter().flat_map(|r| all[r.1].iter().copied()).collect();
+        v.neighbours = rows.iter().flat_map(|r| v.vector(&sessions[r.1].states)).collect();
         // PCA on (a stride sample of) all training vectors.
-        let stride = all.len().div_ceil(MAX_PCA_ROWS).max(1);
-        let sample: Vec<&Vec<f64>> = all.iter().step_by(stride).collect();
-        v.pca = fit_pca(&sample, width);
+        let stride = sessions.len().div_ceil(MAX_PCA_ROWS).max(1);
+        let sample: Vec<f64> = sessions.iter().step_by(stride).flat_map(|s| v.vector(&s.states)).collect();
+        v.pca = fit_pca(sample, width);
         v
     }
 
@@ -529,15 +527,14 @@ impl Vectors {
 /// PCA by the eigendecomposition of the covariance matrix (linfa-linalg's symmetric solver:
 /// exact and deterministic; linfa-reduction's truncated SVD (LOBPCG) panicked with NaN on
 /// rank-deficient data such as repeated sessions).
-fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
-    let n = rows.len();
+fn fit_pca(flat: Vec<f64>, width: usize) -> Option<Subspace> {
+    let n = flat.len() / width.max(1);
     if n < 3 || width < 2 {
         return None;
     }
-    let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    let x = Array2::from_shape_vec((n, width), flat).ok()?;
-    let mean = x.mean_axis(ndarray::Axis(0))?;
-    let centred = &x - &mean;
+    let mut centred = Array2::from_shape_vec((n, width), flat).ok()?;
+    let mean = centred.mean_axis(ndarray::Axis(0))?;
+    centred -= &mean;
     let cov = centred.t().dot(&centred) / (n as f64 - 1.0);
     let (values, vectors) = cov.eigh_into().ok()?;
     if values.iter().chain(vectors.iter()).any(|v| !v.is_finite()) {
@@ -561,21 +558,45 @@ fn fit_pca(rows: &[&Vec<f64>], width: usize) -> Option<Subspace> {
     (k > 0).then(|| Subspace { mean: mean.to_vec(), axes, k })
 }
 
-/// A nearest-neighbour index over a model's training vectors (linfa-nn).
+/// The nonzero entries of a vector, as exact bits: equal keys, equal vectors.
+pub fn sparse_key(x: &[f64]) -> Vec<(u32, u64)> {
+    x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as u32, v.to_bits())).collect()
+}
+
+/// Distances remembered per distinct vector before the memo starts afresh.
+const MEMO: usize = 1 << 16;
+
+/// A nearest-neighbour index over a model's training vectors (linfa-nn), with a bounded memo:
+/// sessions repeat, and the search is the costliest part of scoring.
 pub struct Neighbours<'a> {
     index: Option<Box<dyn NearestNeighbourIndex<f64> + Send + Sync + 'a>>,
+    memo: std::cell::RefCell<HashMap<Vec<(u32, u64)>, f64>>,
 }
 
 impl<'a> Neighbours<'a> {
     /// Builds the index over `matrix`.
     pub fn new(matrix: &'a Array2<f64>) -> Self {
         let index = if matrix.nrows() == 0 { None } else { CommonNearestNeighbour::LinearSearch.from_batch(matrix, L2Dist).ok() };
-        Neighbours { index }
+        Neighbours { index, memo: std::cell::RefCell::default() }
     }
 
     /// Distance to the nearest training vector (√2, the largest between unit vectors, when there
     /// is none).
     pub fn distance(&self, x: &[f64]) -> f64 {
+        let key = sparse_key(x);
+        if let Some(&d) = self.memo.borrow().get(&key) {
+            return d;
+        }
+        let d = self.search(x);
+        let mut memo = self.memo.borrow_mut();
+        if memo.len() >= MEMO {
+            memo.clear();
+        }
+        memo.insert(key, d);
+        d
+    }
+
+    fn search(&self, x: &[f64]) -> f64 {
         let Some(index) = &self.index else { return std::f64::consts::SQRT_2 };
         let point: ArrayView1<'_, f64> = ArrayView1::from(x);
         match index.k_nearest(point, 1) {
