@@ -180,7 +180,9 @@ pub fn evaluate(scores: &HashMap<String, (f64, bool)>, labels: &HashMap<String, 
     }
 }
 
-const FONT: &str = "dejavu";
+/// The bundled DejaVu Sans is registered under the generic name, so the SVG renders with the
+/// viewer's sans-serif font.
+const FONT: &str = "sans-serif";
 
 fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
