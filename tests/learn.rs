@@ -240,6 +240,10 @@ fn models_are_deterministic_inspectable_and_checked() {
     }
     let json: Value = serde_json::from_str(ok(&["model", "info", s(&p("a")), "--json"]).trim()).unwrap();
     assert!(json["info"]["sessions"].as_u64().unwrap() > 100, "{json}");
+    // A model of another kind of log: every state unknown, and the user is told.
+    let (code, _, err) = logsieve(&["score", s(&data("loghub/BGL_2k.log")), "--model", s(&p("a")), "--out", s(&p("bgl"))]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: 1981 of 2000 events are in states the model never saw"), "{err}");
     std::fs::write(p("cut"), &a[..a.len() / 2]).unwrap();
     let (code, _, err) = logsieve(&["score", s(&log), "--model", s(&p("cut")), "--out", s(&p("o"))]);
     assert_eq!(code, 2);

@@ -243,8 +243,12 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let mut writer = ScoreWriter::create(&args.out)?;
     let threshold = model.calibration.threshold;
     let (mut scored, mut anomalous) = (0u64, 0u64);
+    let (mut events, mut unknown) = (0u64, 0u64);
+    let known = model.states.len();
     let several = crate::read::expand(&args.input.inputs)?.len() > 1;
     let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
+        events += s.states.len() as u64;
+        unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
         let v = scorer.score(&s.states, &s.params, names);
         scored += 1;
         anomalous += u64::from(v.anomalous);
@@ -257,6 +261,11 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
             "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {} and {}",
             args.out.join("scores.jsonl").display(),
             args.out.join("scores.parquet").display()
+        );
+    }
+    if events > 0 && unknown * 2 > events && !args.input.quiet {
+        eprintln!(
+            "logsieve: warning: {unknown} of {events} events are in states the model never saw: was it trained on this kind of log (and --format)?"
         );
     }
     let outcome = finish(&args.input, &fed.run)?;
