@@ -203,6 +203,7 @@ impl Session {
 
 /// How keyless events are cut into windows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WindowSpec {
     /// Events per window (count windows).
     pub events: usize,
@@ -221,6 +222,7 @@ impl Default for WindowSpec {
 
 /// Sessionizer settings (saved in the model, so scoring cuts sessions as training did).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// Close a session after this many seconds of log time without an event.
     pub idle_timeout: f64,

@@ -288,3 +288,22 @@ fn bad_labels_name_the_line() {
     assert_eq!(code, 2);
     assert!(err.contains("at least 2 sessions"), "{err}");
 }
+
+/// `--config` (TOML) sets the options, flags override it, and a bad key names the file.
+#[test]
+fn config_file_sets_options_and_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("c.toml"), "ngram = 4\nmax_fpr = 0.01\n[session]\nidle_timeout = 600.0\n[session.window]\nevents = 10\n").unwrap();
+    let log = data("loghub/OpenSSH_2k.log");
+    ok(&["train", s(&log), "--config", s(&p("c.toml")), "--window", "30", "--model", s(&p("m")), "-q"]);
+    let info = ok(&["model", "info", s(&p("m"))]);
+    for want in ["ngram 4", "max_fpr 0.01", "idle timeout 600 s", "windows of 30 events"] {
+        assert!(info.contains(want), "{want}: {info}");
+    }
+    std::fs::write(p("bad.toml"), "ngrams = 4\n").unwrap();
+    let (code, _, err) = logsieve(&["train", s(&log), "--config", s(&p("bad.toml")), "--model", s(&p("m2"))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml") && err.contains("ngrams"), "{err}");
+    assert!(!p("m2").exists());
+}
