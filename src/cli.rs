@@ -33,7 +33,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// Inspect a model file.
     Model(ModelArgs),
-    /// Mark reviewed sessions, windows or values normal (not yet available).
+    /// Mark reviewed sessions, windows or values normal (kept in the model with a note).
     Allow(AllowArgs),
 }
 

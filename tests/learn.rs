@@ -235,7 +235,7 @@ fn models_are_deterministic_inspectable_and_checked() {
     let a = std::fs::read(p("a")).unwrap();
     assert!(a == std::fs::read(p("b")).unwrap(), "training is not deterministic");
     let info = ok(&["model", "info", s(&p("a"))]);
-    for want in ["format version 1", "ngram 3", "threshold", "templates in the miner", "OpenSSH_2k.log"] {
+    for want in ["format version 2", "ngram 3", "threshold", "templates in the miner", "OpenSSH_2k.log"] {
         assert!(info.contains(want), "{want}: {info}");
     }
     let json: Value = serde_json::from_str(ok(&["model", "info", s(&p("a")), "--json"]).trim()).unwrap();
@@ -306,4 +306,54 @@ fn config_file_sets_options_and_flags_override() {
     assert_eq!(code, 2);
     assert!(err.contains("bad.toml") && err.contains("ngrams"), "{err}");
     assert!(!p("m2").exists());
+}
+
+/// The review loop: allowing a reviewed false positive stops it being flagged on the same input,
+/// and every other verdict stays as it was; `model info` lists the allowance with its note.
+#[test]
+fn allowing_a_reviewed_session_unflags_it_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let seq = |n: &str| data(&format!("hdfs/sequences/{n}"));
+    let (normal, abnormal) = (seq("hdfs_normal_test.csv"), seq("hdfs_abnormal_head1500.csv"));
+    ok(&["train", "-f", "sequences", s(&seq("hdfs_normal_train.csv")), "--model", s(&p("m")), "-q"]);
+    let score = |out: &str| {
+        ok(&["score", "-f", "sequences", s(&normal), s(&abnormal), "--model", s(&p("m")), "--out", s(&p(out)), "-q"]);
+        scores(&p(out))
+    };
+    let before = score("before");
+    // The one normal test session flagged (its state 20 is in no training session).
+    let fp: Vec<&Value> = before.iter().take(1373).filter(|r| r["anomalous"] == true).collect();
+    assert_eq!(fp.len(), 1);
+    let key = fp[0]["session"].as_str().unwrap().to_owned();
+    ok(&[
+        "allow",
+        "--model",
+        s(&p("m")),
+        "--session",
+        &key,
+        "--scores",
+        s(&p("before/scores.jsonl")),
+        "--note",
+        "replica cleanup, checked",
+    ]);
+    let after = score("after");
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["session"], a["session"]);
+        if b["session"] == key.as_str() {
+            assert_eq!(a["anomalous"], false, "{a}");
+            assert_eq!(a["reasons"][0]["kind"], "allowed");
+        } else {
+            assert_eq!(b["anomalous"], a["anomalous"], "{} changed", b["session"]);
+        }
+    }
+    let info = ok(&["model", "info", s(&p("m"))]);
+    assert!(info.contains(&format!("allowance    session {key} at ")) && info.contains("replica cleanup, checked"), "{info}");
+    let (code, _, err) = logsieve(&["allow", "--model", s(&p("m")), "--window", "5 22"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a window holds 3 states, not 2"), "{err}");
+    ok(&["allow", "--model", s(&p("m")), "--window", "5 22 $", "--value", "user=bob"]);
+    let info = ok(&["model", "info", s(&p("m"))]);
+    assert!(info.contains("window 5 22 $") && info.contains("value user=bob"), "{info}");
 }

@@ -101,6 +101,8 @@ pub struct Model {
     pub calibration: Calibration,
     /// Review decisions.
     pub allowances: Vec<Allowance>,
+    /// State sequences of sessions allowed by review: a session with one of them is not flagged.
+    pub allowed_sessions: Vec<Vec<String>>,
 }
 
 /// The components trained on one set of sessions.
@@ -209,7 +211,64 @@ impl Model {
             vectors: fitted.vectors,
             calibration,
             allowances: Vec::new(),
+            allowed_sessions: Vec::new(),
         })
+    }
+
+    /// The id of a state name, adding it to the model's states if new.
+    fn state_id(&mut self, name: &str) -> u32 {
+        match self.states.iter().position(|s| s == name) {
+            Some(i) => i as u32,
+            None => {
+                self.states.push(name.to_owned());
+                (self.states.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Makes a reviewed session normal: its exact state sequence is no longer flagged, and its
+    /// windows, state pairs and parameter values become known (so sessions like it score lower).
+    pub fn allow_session(&mut self, events: &[String], values: &[(String, String)]) {
+        let ids: Vec<u32> = events.iter().map(|e| self.state_id(e)).collect();
+        let n = self.ngrams.n;
+        let mut padded = vec![crate::session::PAD_START; n - 1];
+        padded.extend_from_slice(&ids);
+        padded.extend(std::iter::repeat_n(crate::session::PAD_END, n - 1));
+        for w in padded.windows(n) {
+            if self.ngrams.count(w) == 0 {
+                self.ngrams.allow(w);
+            }
+        }
+        self.pairs.allow(&ids);
+        for (f, v) in values {
+            self.values.allow(f, v);
+        }
+        if !self.allowed_sessions.iter().any(|s| s == events) {
+            self.allowed_sessions.push(events.to_vec());
+        }
+    }
+
+    /// Makes a window of state names normal. It must hold n states (`^` and `$` are the
+    /// padding).
+    pub fn allow_window(&mut self, names: &[String]) -> Result<(), String> {
+        if names.len() != self.ngrams.n {
+            return Err(format!("a window holds {} states, not {}", self.ngrams.n, names.len()));
+        }
+        let ids: Vec<u32> = names
+            .iter()
+            .map(|s| match s.as_str() {
+                "^" => crate::session::PAD_START,
+                "$" => crate::session::PAD_END,
+                _ => self.state_id(s),
+            })
+            .collect();
+        self.ngrams.allow(&ids);
+        Ok(())
+    }
+
+    /// Makes a parameter value normal.
+    pub fn allow_value(&mut self, field: &str, value: &str) {
+        self.values.allow(field, value);
     }
 
     /// Rebuilds the lookup tables that are not saved.
@@ -293,8 +352,27 @@ impl<'m> Scorer<'m> {
         let raw = parts.raw_scores(states, params, &mut findings);
         let (score, p) = m.calibration.combine(&raw);
         let components: [ComponentScore; 6] = std::array::from_fn(|c| ComponentScore { name: COMPONENTS[c], raw: raw[c], p: p[c] });
-        let anomalous = score > m.calibration.threshold;
-        let reasons = explain(&findings, &components, names, states.len());
+        let mut anomalous = score > m.calibration.threshold;
+        let mut reasons = explain(&findings, &components, names, states.len());
+        if anomalous && !m.allowed_sessions.is_empty() {
+            let seq: Vec<&str> = states.iter().map(|&i| names.name(i)).collect();
+            if m.allowed_sessions.iter().any(|a| a.len() == seq.len() && a.iter().zip(&seq).all(|(x, y)| x == y)) {
+                anomalous = false;
+                reasons.insert(
+                    0,
+                    Reason {
+                        kind: "allowed",
+                        component: "review",
+                        p: 1.0,
+                        text: "a session with these states was marked normal by review (logsieve model info lists why)".into(),
+                        states: Vec::new(),
+                        position: None,
+                        field: None,
+                        value: None,
+                    },
+                );
+            }
+        }
         Verdict { score, anomalous, components, reasons }
     }
 }

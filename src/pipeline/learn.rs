@@ -8,12 +8,12 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::{finish, for_each_record, Outcome};
-use crate::cli::{EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
+use crate::cli::{AllowArgs, EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::eval;
 use crate::model::components::Featured;
 use crate::model::file::{self, FORMAT_VERSION};
-use crate::model::{Model, Scorer, TrainOptions};
+use crate::model::{Allowance, Model, Scorer, TrainOptions};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::{Role, RuleSet};
 use crate::normalize::Normalizer;
@@ -381,5 +381,70 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
     for a in &m.allowances {
         println!("allowance    {} at {}{}", a.what, a.when, a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
     }
+    Ok(Outcome::Ok)
+}
+
+/// `logsieve allow`: review decisions into the model.
+pub fn allow(args: &AllowArgs) -> Result<Outcome> {
+    if args.session.is_empty() && args.window.is_empty() && args.value.is_empty() {
+        return Err(Error::Usage(
+            "allow: name what to allow: --session KEY (with --scores), --window \"a b c\" or --value FIELD=VALUE".into(),
+        ));
+    }
+    let mut model = file::load(&args.model)?;
+    let when = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let record = |model: &mut Model, what: String| {
+        eprintln!("logsieve: allowed {what}");
+        model.allowances.push(Allowance { what, when: when.clone(), note: args.note.clone() });
+    };
+    if !args.session.is_empty() {
+        let Some(scores) = &args.scores else {
+            return Err(Error::Usage("allow --session needs --scores DIR/scores.jsonl to look the session up in".into()));
+        };
+        let name = scores.display().to_string();
+        let text = std::fs::read_to_string(scores).map_err(|source| Error::Open { path: name.clone(), source })?;
+        for key in &args.session {
+            let mut found = false;
+            for (i, line) in text.lines().enumerate() {
+                let bad = |m: String| Error::Input { path: name.clone(), line: i as u64 + 1, message: m };
+                let row: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+                if row["session"].as_str() != Some(key.as_str()) {
+                    continue;
+                }
+                let events: Vec<String> = row["events"]
+                    .as_array()
+                    .ok_or_else(|| bad("no \"events\" array".into()))?
+                    .iter()
+                    .map(|e| e.as_str().unwrap_or_default().to_owned())
+                    .collect();
+                let values: Vec<(String, String)> = row["reasons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["kind"] == "new_value")
+                    .filter_map(|r| Some((r["field"].as_str()?.to_owned(), r["value"].as_str()?.to_owned())))
+                    .collect();
+                model.allow_session(&events, &values);
+                found = true;
+            }
+            if !found {
+                return Err(Error::Usage(format!("allow: session {key:?} is not in {name}")));
+            }
+            record(&mut model, format!("session {key}"));
+        }
+    }
+    for w in &args.window {
+        let names: Vec<String> = w.split_whitespace().map(str::to_owned).collect();
+        model.allow_window(&names).map_err(|e| Error::Usage(format!("allow --window {w:?}: {e}")))?;
+        record(&mut model, format!("window {}", names.join(" ")));
+    }
+    for v in &args.value {
+        let Some((field, value)) = v.split_once('=') else {
+            return Err(Error::Usage(format!("allow --value {v:?}: write FIELD=VALUE")));
+        };
+        model.allow_value(field, value);
+        record(&mut model, format!("value {field}={value}"));
+    }
+    file::save(&model, &args.model)?;
     Ok(Outcome::Ok)
 }

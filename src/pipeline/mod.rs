@@ -51,7 +51,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Score(args) => learn::score(&args),
         Command::Eval(args) => learn::evaluate(&args),
         Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => learn::model_info(&path, json),
-        Command::Allow(_) => Err(Error::NotYetAvailable { command: "allow", what: "the review loop lands with issue #5" }),
+        Command::Allow(args) => learn::allow(&args),
     }
 }
 
