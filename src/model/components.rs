@@ -169,6 +169,14 @@ impl Ngrams {
         m
     }
 
+    /// What is inconsistent in a loaded table, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if !(1..=4).contains(&self.n) {
+            return Some(format!("n-gram length {} (1 to 4)", self.n));
+        }
+        (self.grams.len() != self.n + 1).then(|| format!("{} n-gram tables for n = {}", self.grams.len(), self.n))
+    }
+
     /// Derives the context table from the counts (after loading).
     pub fn rebuild(&mut self) {
         let mut contexts: Vec<HashMap<u128, (u32, u32)>> = vec![HashMap::default(); self.n + 1];
@@ -475,6 +483,21 @@ impl Vectors {
         let sample: Vec<f64> = sessions.iter().step_by(stride).flat_map(|s| v.vector(&s.states)).collect();
         v.pca = fit_pca(sample, width);
         v
+    }
+
+    /// What is inconsistent in loaded vectors, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let w = self.width();
+        if self.idf.len() != w {
+            return Some(format!("{} weights for {w} dimensions", self.idf.len()));
+        }
+        if self.neighbours.len() != self.rows * w {
+            return Some(format!("{} neighbour values for {} rows of {w}", self.neighbours.len(), self.rows));
+        }
+        match &self.pca {
+            Some(p) if p.mean.len() != w || p.axes.len() != p.k * w => Some(format!("PCA of {} axes does not fit {w} dimensions", p.k)),
+            _ => None,
+        }
     }
 
     /// Rebuilds the dimension index (after loading).

@@ -118,7 +118,10 @@ pub fn decode(bytes: &[u8], path: &str) -> Result<Model, ModelError> {
     if crc32fast::hash(payload) != crc {
         return Err(ModelError::Corrupt { path, what: "checksum mismatch".into() });
     }
-    let mut model: Model = postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { path, what: e.to_string() })?;
+    let mut model: Model = postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { path: path.clone(), what: e.to_string() })?;
+    if let Some(what) = model.problem() {
+        return Err(ModelError::Corrupt { path, what });
+    }
     model.rebuild();
     Ok(model)
 }
@@ -157,9 +160,28 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
 mod tests {
     use super::*;
 
+    fn small_model() -> Model {
+        let sessions: Vec<crate::model::components::Featured> = (0..20u32)
+            .map(|i| crate::model::components::Featured {
+                states: vec![0, 1 + i % 3, 4],
+                params: vec![("user".into(), format!("u{}", i % 2))],
+            })
+            .collect();
+        let states = crate::session::States::from_names(&["a", "b", "c", "d", "e"].map(String::from));
+        Model::train(&sessions, &states, crate::model::TrainOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_decodable_but_inconsistent_model_is_refused() {
+        let mut m = small_model();
+        m.ngrams = Default::default();
+        let e = decode(&encode(&m), "m").unwrap_err().to_string();
+        assert!(e.contains("model is corrupt: n-gram length 0"), "{e}");
+    }
+
     #[test]
     fn every_truncation_and_bit_flip_is_refused() {
-        let bytes = encode(&Model::default());
+        let bytes = encode(&small_model());
         assert!(decode(&bytes, "m").is_ok());
         for cut in 0..bytes.len() {
             let e = decode(&bytes[..cut], "m").unwrap_err();

@@ -271,6 +271,15 @@ impl Model {
         self.values.allow(field, value);
     }
 
+    /// What is inconsistent in a loaded model (a payload that decodes but cannot be used), if
+    /// anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.calibration.components.len() != calibrate::COMPONENTS.len() {
+            return Some(format!("{} calibrated components, not {}", self.calibration.components.len(), calibrate::COMPONENTS.len()));
+        }
+        self.ngrams.problem().or_else(|| self.vectors.problem())
+    }
+
     /// Rebuilds the lookup tables that are not saved.
     pub fn rebuild(&mut self) {
         self.ngrams.rebuild();
