@@ -182,9 +182,9 @@ pub fn evaluate(scores: &HashMap<String, (f64, bool)>, labels: &HashMap<String, 
 
 /// The bundled DejaVu Sans is registered under the generic name, so the SVG renders with the
 /// viewer's sans-serif font.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // The bundled font is checked by the test suite; if it did not load, text is omitted.

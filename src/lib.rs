@@ -12,7 +12,8 @@
 //! - [`normalize`]: a record → an ECS JSON event.
 //! - [`session`]: events → sessions by entity key and lifecycle, or windows.
 //! - [`model`]: featurize, learn a baseline from clean sessions, score new ones with reasons.
-//! - [`output`]: `scores.jsonl` and `scores.parquet`; [`eval`]: verdicts against labels.
+//! - [`output`]: `scores.jsonl` and `scores.parquet`; [`report`]: `report.html`; [`eval`]:
+//!   verdicts against labels.
 //! - [`pipeline`]: wiring of the stages for each command.
 
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod read;
 pub mod record;
+pub mod report;
 pub mod session;
 
 pub use error::{Error, Result};

@@ -203,7 +203,9 @@ fn new_values_are_reasons() {
     let test = "Jan  2 09:00:00 host sshd[77]: Accepted password for mallory from 203.0.113.9 port 40000 ssh2\n\
                 Jan  2 09:00:05 host sshd[77]: pam_unix(sshd:session): session closed for user mallory\n\
                 Jan  2 09:01:00 host sshd[78]: Accepted password for alice from 10.0.0.3 port 40001 ssh2\n\
-                Jan  2 09:01:05 host sshd[78]: pam_unix(sshd:session): session closed for user alice\n";
+                Jan  2 09:01:05 host sshd[78]: pam_unix(sshd:session): session closed for user alice\n\
+                Jan  2 09:02:00 host sshd[79]: Accepted password for <script>alert(1)</script> from 203.0.113.9 port 40002 ssh2\n\
+                Jan  2 09:02:05 host sshd[79]: pam_unix(sshd:session): session closed for user </table>\x1b[31m\n";
     std::fs::write(p("test.log"), test).unwrap();
     ok(&["train", s(&p("train.log")), "--year", "2024", "--model", s(&p("m")), "-q"]);
     ok(&["score", s(&p("test.log")), "--year", "2024", "--model", s(&p("m")), "--out", s(&p("o")), "-q"]);
@@ -221,6 +223,11 @@ fn new_values_are_reasons() {
     assert!(values.contains(&("source_net".into(), "203.0.113.0/24".into())), "{values:?}");
     assert!(good["reasons"].as_array().unwrap().iter().all(|r| r["kind"] != "new_value"), "{good}");
     assert_eq!(bad["events"], serde_json::json!(["authentication.login.success", "session.end"]));
+    // Log content in the report stays text: the hostile session is listed, escaped.
+    let html = std::fs::read_to_string(p("o/report.html")).expect("report written");
+    assert!(html.contains("user=script&gt;alert(1)&lt;/script"), "user name not shown escaped");
+    assert!(!html.contains("alert(1)</script") && !html.contains('\x1b'), "log content reached the page as markup");
+    assert_eq!((html.matches("<script>").count(), html.matches("</script>").count()), (1, 1), "only the report's own sorting script");
 }
 
 /// Training twice on the same input gives the same bytes; `model info` reads the model back; a

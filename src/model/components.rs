@@ -197,6 +197,15 @@ impl Ngrams {
         self.grams.first().map_or(0, HashMap::len)
     }
 
+    /// How often each state was seen in training (the next-state model's unigrams).
+    pub fn unigrams(&self) -> Vec<(u32, u64)> {
+        let Some(g) = self.grams.get(1) else { return Vec::new() };
+        let mut v: Vec<(u32, u64)> =
+            g.iter().map(|(&k, &c)| (k as u32, u64::from(c))).filter(|(id, _)| *id != PAD_START && *id != PAD_END).collect();
+        v.sort_unstable();
+        v
+    }
+
     /// How often a window was seen.
     pub fn count(&self, window: &[u32]) -> u32 {
         self.grams.first().and_then(|g| g.get(&pack(window))).copied().unwrap_or(0)

@@ -246,21 +246,27 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
     let several = crate::read::expand(&args.input.inputs)?.len() > 1;
+    let mut collector = crate::report::Collector::default();
     let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
         events += s.states.len() as u64;
         unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
         let v = scorer.score(&s.states, &s.params, names);
+        collector.push(&s, &v, names, files);
         scored += 1;
         anomalous += u64::from(v.anomalous);
         writer.push(&row(&s, &v, threshold, names, files, several))
     })?;
     writer.finish()?;
+    let report_path = args.out.join("report.html");
+    let html = crate::report::render(&collector, &model, &states, &fed.run, &fed.sessions, &args.model.display().to_string());
+    std::fs::write(&report_path, html).map_err(|source| Error::Write { path: report_path.display().to_string(), source })?;
     report_sessions(&fed, args.input.quiet, key.is_some());
     if !args.input.quiet {
         eprintln!(
-            "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {} and {}",
+            "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {}, {} and the report {}",
             args.out.join("scores.jsonl").display(),
-            args.out.join("scores.parquet").display()
+            args.out.join("scores.parquet").display(),
+            report_path.display()
         );
     }
     if events > 0 && unknown * 2 > events && !args.input.quiet {
