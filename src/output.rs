@@ -51,7 +51,8 @@ pub struct Row<'a> {
     pub dropped: u64,
 }
 
-fn iso(t: Option<Timestamp>) -> Option<String> {
+/// A log time as ISO 8601 text.
+pub(crate) fn iso(t: Option<Timestamp>) -> Option<String> {
     t.map(|t| {
         let mut b = Vec::new();
         t.write_iso(&mut b);

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use crate::model::{Model, Verdict};
+use crate::output::iso;
 use crate::read::RunStats;
 use crate::session::{millis, Session, SessionStats, States};
 
@@ -86,14 +87,6 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-fn iso(t: Option<crate::record::Timestamp>) -> Option<String> {
-    t.map(|t| {
-        let mut b = Vec::new();
-        t.write_iso(&mut b);
-        String::from_utf8_lossy(&b).into_owned()
-    })
 }
 
 impl Collector {
