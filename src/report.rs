@@ -182,14 +182,30 @@ fn timeline(c: &Collector, threshold: f64) -> String {
     svg(1100, 320, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         root.fill(&WHITE).map_err(|x| e(&x))?;
-        let xdesc = if c.timed { "log time (seconds since the epoch)" } else { "session, in input order" };
+        let xdesc = if c.timed { "log time of the session's first event (zone-less times as written)" } else { "session, in input order" };
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(50)
             .build_cartesian_2d(x0..x1, 0.0..ymax)
             .map_err(|x| e(&x))?;
-        chart.configure_mesh().x_desc(xdesc).y_desc("score").label_style((crate::eval::FONT, 12)).draw().map_err(|x| e(&x))?;
+        let span = x1 - x0;
+        let label = |x: &f64| -> String {
+            if !c.timed {
+                return format!("{x:.0}");
+            }
+            let fmt = if span < 2.0 * 86_400.0 { "%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" };
+            chrono::DateTime::from_timestamp(*x as i64, 0).map(|t| t.format(fmt).to_string()).unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .x_desc(xdesc)
+            .y_desc("score")
+            .x_labels(8)
+            .x_label_formatter(&label)
+            .label_style((crate::eval::FONT, 12))
+            .draw()
+            .map_err(|x| e(&x))?;
         chart
             .draw_series(
                 c.points.iter().map(|&(x, y)| Circle::new((x, y), 2, if y > threshold { RED.filled() } else { BLUE.mix(0.4).filled() })),
@@ -304,7 +320,7 @@ body{{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}}h1{{margin
 table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}\
 th{{background:#f3f3f3;cursor:pointer}}.num{{text-align:right}}.ev{{font-family:monospace;font-size:12px}}\
 .ev span{{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}}.ev span.hit{{background:#fbb;font-weight:bold}}\
-.lines{{font-family:monospace;font-size:11px;color:#555}}.big{{font-size:20px}}small{{color:#666}}</style></head><body>"
+.lines{{font-family:monospace;font-size:11px;color:#555}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body>"
     );
     let _ = write!(
         h,
