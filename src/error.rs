@@ -48,14 +48,6 @@ pub enum Error {
     /// A bad `--format`.
     #[error(transparent)]
     Format(#[from] FormatError),
-    /// A command whose issue has not landed yet.
-    #[error("`logsieve {command}` is not yet available in this version: {what}")]
-    NotYetAvailable {
-        /// The subcommand.
-        command: &'static str,
-        /// What it will do.
-        what: &'static str,
-    },
     /// Writing an output file failed.
     #[error("{path}: cannot write: {source}")]
     Write {

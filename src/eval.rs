@@ -89,29 +89,23 @@ pub fn read_labels(path: &Path) -> Result<HashMap<String, bool>> {
 
 /// Reads `session`, `score` and `anomalous` from a scores.jsonl.
 pub fn read_scores(path: &Path) -> Result<HashMap<String, (f64, bool)>> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
-    let mut out = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |m: String| Error::Input { path: name.clone(), line: i as u64 + 1, message: m };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+    let mut out: HashMap<String, (f64, bool)> = HashMap::new();
+    crate::output::for_each_row(path, |v| {
         let session = match &v["session"] {
             serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => return Err(bad("no \"session\" field".into())),
+            serde_json::Value::Null => return Err("no \"session\" field".into()),
             other => other.to_string(),
         };
-        let score = v["score"].as_f64().ok_or_else(|| bad("no numeric \"score\" field".into()))?;
-        let anomalous = v["anomalous"].as_bool().ok_or_else(|| bad("no boolean \"anomalous\" field".into()))?;
+        let score = v["score"].as_f64().ok_or("no numeric \"score\" field")?;
+        let anomalous = v["anomalous"].as_bool().ok_or("no boolean \"anomalous\" field")?;
         let e = out.entry(session).or_insert((score, anomalous));
         // A key scored twice (a session cut in two): the stronger verdict stands.
         if score > e.0 {
             e.0 = score;
         }
         e.1 |= anomalous;
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 

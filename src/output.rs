@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{ComponentScore, Reason, Verdict};
 use crate::record::Timestamp;
-use crate::session::{Session, States};
+use crate::session::{LineRef, Session, States};
 
 /// Rows buffered before a Parquet row group is written.
 const ROW_GROUP: usize = 10_000;
@@ -64,12 +64,7 @@ pub(crate) fn iso(t: Option<Timestamp>) -> Option<String> {
 /// `several` inputs in the run, lines are written `file:line`.
 pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String], several: bool) -> Row<'a> {
     let lines = if several {
-        serde_json::Value::from(
-            s.lines
-                .iter()
-                .map(|l| format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line))
-                .collect::<Vec<_>>(),
-        )
+        serde_json::Value::from(s.lines.iter().map(|l| line_ref(l, files)).collect::<Vec<_>>())
     } else {
         serde_json::Value::from(s.lines.iter().map(|l| l.line).collect::<Vec<_>>())
     };
@@ -87,6 +82,29 @@ pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a State
         closed: s.closed.as_str(),
         dropped: s.dropped,
     }
+}
+
+/// An input line as written in outputs: `file:line`.
+pub(crate) fn line_ref(l: &LineRef, files: &[String]) -> String {
+    format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line)
+}
+
+/// Reads a `scores.jsonl`: each non-empty line is parsed and handed to `each`; a line that is not
+/// JSON, or that `each` refuses (its message), is an error naming the file and line.
+pub fn for_each_row(path: &Path, mut each: impl FnMut(&serde_json::Value) -> std::result::Result<(), String>) -> Result<()> {
+    use std::io::BufRead;
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let bad = |message: String| Error::Input { path: name.clone(), line: i as u64 + 1, message };
+        let line = line.map_err(|e| bad(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        each(&row).map_err(bad)?;
+    }
+    Ok(())
 }
 
 /// Six significant decimals: enough to rank, and stable text.

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use crate::model::{Model, Verdict};
-use crate::output::iso;
+use crate::output::{iso, line_ref};
 use crate::read::RunStats;
 use crate::session::{millis, Session, SessionStats, States};
 
@@ -107,12 +107,12 @@ impl Collector {
             let x = match s.start.as_ref() {
                 Some(t) if self.timed => millis(t) as f64 / 1000.0,
                 _ => {
-                    if self.timed && !self.points.is_empty() {
-                        // Mixed: fall back to input order for every point.
+                    // A session without log time: the timeline goes by input order from here on,
+                    // and the points placed by time so far are dropped.
+                    if self.timed {
                         self.timed = false;
                         self.points.clear();
                     }
-                    self.timed = false;
                     self.seen as f64
                 }
             };
@@ -133,12 +133,7 @@ impl Collector {
                     }
                 }
             }
-            let lines = s
-                .lines
-                .iter()
-                .take(200)
-                .map(|l| format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line))
-                .collect();
+            let lines = s.lines.iter().take(200).map(|l| line_ref(l, files)).collect();
             self.top.push(Listed {
                 key: s.key.clone(),
                 score: v.score,

@@ -233,10 +233,10 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     apply_session_args(&mut config, &mut key_text, &args.session);
     let key = compile_key(key_text.as_deref())?;
     let rules = Arc::new(RuleSet::load(args.input.rules.as_deref())?);
-    if format!("{:08x}", rules.digest()) != model.info.rules && !args.input.quiet {
+    let mut normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
+    if normalizer.rules_digest() != model.info.rules && !args.input.quiet {
         eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
     }
-    let mut normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
     let mut states = States::from_names(&model.states);
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
@@ -407,34 +407,26 @@ pub fn allow(args: &AllowArgs) -> Result<Outcome> {
         let Some(scores) = &args.scores else {
             return Err(Error::Usage("allow --session needs --scores DIR/scores.jsonl to look the session up in".into()));
         };
-        let name = scores.display().to_string();
-        let text = std::fs::read_to_string(scores).map_err(|source| Error::Open { path: name.clone(), source })?;
-        for key in &args.session {
-            let mut found = false;
-            for (i, line) in text.lines().enumerate() {
-                let bad = |m: String| Error::Input { path: name.clone(), line: i as u64 + 1, message: m };
-                let row: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-                if row["session"].as_str() != Some(key.as_str()) {
-                    continue;
-                }
-                let events: Vec<String> = row["events"]
-                    .as_array()
-                    .ok_or_else(|| bad("no \"events\" array".into()))?
-                    .iter()
-                    .map(|e| e.as_str().unwrap_or_default().to_owned())
-                    .collect();
-                let values: Vec<(String, String)> = row["reasons"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|r| r["kind"] == "new_value")
-                    .filter_map(|r| Some((r["field"].as_str()?.to_owned(), r["value"].as_str()?.to_owned())))
-                    .collect();
-                model.allow_session(&events, &values);
-                found = true;
-            }
+        // One pass over the scores for every key asked for.
+        let mut found = vec![false; args.session.len()];
+        crate::output::for_each_row(scores, |row| {
+            let Some(k) = args.session.iter().position(|key| row["session"].as_str() == Some(key.as_str())) else { return Ok(()) };
+            let events: Vec<String> =
+                row["events"].as_array().ok_or("no \"events\" array")?.iter().map(|e| e.as_str().unwrap_or_default().to_owned()).collect();
+            let values: Vec<(String, String)> = row["reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["kind"] == "new_value")
+                .filter_map(|r| Some((r["field"].as_str()?.to_owned(), r["value"].as_str()?.to_owned())))
+                .collect();
+            model.allow_session(&events, &values);
+            found[k] = true;
+            Ok(())
+        })?;
+        for (key, found) in args.session.iter().zip(found) {
             if !found {
-                return Err(Error::Usage(format!("allow: session {key:?} is not in {name}")));
+                return Err(Error::Usage(format!("allow: session {key:?} is not in {}", scores.display())));
             }
             record(&mut model, format!("session {key}"));
         }
