@@ -211,6 +211,16 @@ impl Ngrams {
         self.grams.first().and_then(|g| g.get(&pack(window))).copied().unwrap_or(0)
     }
 
+    /// Marks the windows of a session that were never seen normal (an allowance).
+    pub fn allow_session(&mut self, states: &[u32]) {
+        let p = Self::windows_of(self.n, states);
+        for w in p.windows(self.n) {
+            if self.count(w) == 0 {
+                self.allow(w);
+            }
+        }
+    }
+
     /// Marks a window normal (an allowance).
     pub fn allow(&mut self, window: &[u32]) {
         if window.len() == self.n {
@@ -301,17 +311,18 @@ fn distinct_states(states: &[u32]) -> Vec<u32> {
     seen
 }
 
+/// The pairs (a, b), a ≤ b, of a session's distinct states, (a, a) included.
+fn pairs_of(states: &[u32]) -> Vec<(u32, u32)> {
+    let d = distinct_states(states);
+    d.iter().enumerate().flat_map(|(i, &a)| d[i..].iter().map(move |&b| (a, b))).collect()
+}
+
 impl Pairs {
     /// Learns the pairs.
     pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
         let mut set = HashSet::default();
         for s in sessions {
-            let d = distinct_states(&s.states);
-            for (i, &a) in d.iter().enumerate() {
-                for &b in &d[i..] {
-                    set.insert((a, b));
-                }
-            }
+            set.extend(pairs_of(&s.states));
         }
         let mut pairs: Vec<(u32, u32)> = set.iter().copied().collect();
         pairs.sort_unstable();
@@ -335,12 +346,9 @@ impl Pairs {
 
     /// Marks the states of a session as seen together (an allowance).
     pub fn allow(&mut self, states: &[u32]) {
-        let d = distinct_states(states);
-        for (i, &a) in d.iter().enumerate() {
-            for &b in &d[i..] {
-                if self.set.insert((a, b)) {
-                    self.pairs.push((a, b));
-                }
+        for p in pairs_of(states) {
+            if self.set.insert(p) {
+                self.pairs.push(p);
             }
         }
         self.pairs.sort_unstable();

@@ -230,15 +230,7 @@ impl Model {
     /// windows, state pairs and parameter values become known (so sessions like it score lower).
     pub fn allow_session(&mut self, events: &[String], values: &[(String, String)]) {
         let ids: Vec<u32> = events.iter().map(|e| self.state_id(e)).collect();
-        let n = self.ngrams.n;
-        let mut padded = vec![crate::session::PAD_START; n - 1];
-        padded.extend_from_slice(&ids);
-        padded.extend(std::iter::repeat_n(crate::session::PAD_END, n - 1));
-        for w in padded.windows(n) {
-            if self.ngrams.count(w) == 0 {
-                self.ngrams.allow(w);
-            }
-        }
+        self.ngrams.allow_session(&ids);
         self.pairs.allow(&ids);
         for (f, v) in values {
             self.values.allow(f, v);
