@@ -35,6 +35,14 @@ pub enum Command {
     Model(ModelArgs),
     /// Mark reviewed sessions, windows or values normal (kept in the model with a note).
     Allow(AllowArgs),
+    /// Draw DIR/report.html again from DIR/scores.jsonl, DIR/run.json and the model.
+    Report(ReportArgs),
+    /// Follow a growing log (or stdin) and print each anomalous session as a JSON line as it
+    /// closes.
+    Watch(WatchArgs),
+    /// The main job on the bundled data: train on clean HDFS logs, score new ones (10 anomalous
+    /// blocks among them), compare with the labels, and write the report.
+    Demo(DemoArgs),
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -234,6 +242,67 @@ pub struct AllowArgs {
     /// Why (kept with the allowance).
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+}
+
+/// `logsieve report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The directory `score --out` wrote.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The model [default: the one the scoring run used, as named in DIR/run.json].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Where to write the page [default: DIR/report.html].
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `logsieve watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A log file to follow (from its start; rotation and truncation are followed), or `-` /
+    /// nothing for stdin (read until end of input).
+    #[arg(value_name = "INPUT")]
+    pub input: Option<String>,
+    /// The model to score against.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+    /// Input format (as for `score`).
+    #[arg(long, short = 'f', default_value = "auto", value_parser = parse_format, value_name = "F")]
+    pub format: Format,
+    /// Year of the first year-less timestamp [default: this year].
+    #[arg(long, value_name = "YEAR")]
+    pub year: Option<i32>,
+    /// A directory of extra rule packs.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// How sessions are cut (default: as in training).
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Print every scored session, not only the anomalous ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Start at the end of the file: only lines written from now on.
+    #[arg(long)]
+    pub from_end: bool,
+    /// How often to look for new lines in a followed file, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub poll_ms: u64,
+    /// Do not print the summary on stderr at the end.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `logsieve demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The bundled data directory.
+    #[arg(long, value_name = "DIR", default_value = "datasets")]
+    pub data: PathBuf,
+    /// Where to write the model, scores, normalized events and report.
+    #[arg(long, value_name = "DIR", default_value = "out/demo")]
+    pub out: PathBuf,
 }
 
 #[cfg(test)]

@@ -3,19 +3,26 @@
 //!
 //! It shows the input summary, the score of every session over log time (or input order) with the
 //! threshold, the score histogram of the new sessions against the held-out training sessions, the
-//! states whose frequency moved most between training and the new logs, and the most anomalous
-//! sessions with their state sequence (unseen windows marked), reasons in plain words and input
-//! lines. Everything taken from the logs is escaped: a line holding `<script>` stays text.
+//! states whose frequency moved most between training and the new logs, which layer of the
+//! nomenclature named the records, and the most anomalous sessions with their state sequence
+//! (unseen windows marked), new values, reasons in plain words and the raw input lines behind
+//! them. Everything taken from the logs is escaped: a line holding `<script>` stays text.
+//!
+//! `score` writes the page together with `run.json` (the input accounting); `logsieve report DIR`
+//! draws it again from `scores.jsonl`, `run.json` and the model, reading the raw lines again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::path::Path;
 
 use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::model::{Model, Verdict};
-use crate::output::{iso, line_ref};
-use crate::read::RunStats;
-use crate::session::{millis, Session, SessionStats, States};
+use crate::output::iso;
+use crate::read::{InputStats, RunStats};
+use crate::session::{Session, SessionStats, States};
 
 /// At most this many sessions are listed in the table.
 const TOP: usize = 50;
@@ -23,21 +30,214 @@ const TOP: usize = 50;
 const POINTS: usize = 20_000;
 /// Histogram bins.
 const BINS: usize = 40;
+/// Raw lines shown per listed session.
+const RAW_LINES: usize = 30;
+/// Raw lines are cut to this many characters.
+const RAW_CHARS: usize = 400;
 
-/// A session kept for the table.
-struct Listed {
-    key: String,
-    score: f64,
-    anomalous: bool,
-    start: Option<String>,
-    end: Option<String>,
-    events: Vec<String>,
-    marked: Vec<bool>,
-    reasons: Vec<String>,
-    lines: Vec<String>,
+/// Which layer of the nomenclature named each record's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Coverage {
+    /// Records a rule pack mapped to a standard event name.
+    pub standard: u64,
+    /// Records the generic layer gave a standard name (failure/success wording).
+    pub generic: u64,
+    /// Records a rule pack gave an entity key (and lifecycle role) but no standard name: their
+    /// state is the message template (HDFS blocks, OpenStack instances).
+    pub entity: u64,
+    /// Records no rule matched, named by their message template (`<process>.<template id>`).
+    pub template: u64,
+    /// Pre-parsed sequence lines (`--format sequences`): states given by the input.
+    pub sequence: u64,
+    /// Lines skipped by the reader and parsers (counted with their reasons in the input table).
+    pub skipped: u64,
+    /// Records left out of sessions because `--session-key` matched nothing on them.
+    pub unkeyed: u64,
 }
 
-/// What the report is drawn from, gathered while scoring with bounded memory.
+/// One input's line accounting, as the report shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InputRow {
+    /// The input as named.
+    pub file: String,
+    /// Lines read.
+    pub read: u64,
+    /// Lines that gave a record.
+    pub parsed: u64,
+    /// Lines skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Records without a usable timestamp.
+    pub without_timestamp: u64,
+    /// Why reading stopped early, if it did.
+    pub error: Option<String>,
+}
+
+impl From<&InputStats> for InputRow {
+    fn from(i: &InputStats) -> Self {
+        InputRow {
+            file: i.file.clone(),
+            read: i.read,
+            parsed: i.parsed,
+            skipped: i.skipped.clone(),
+            without_timestamp: i.without_timestamp,
+            error: i.error.clone(),
+        }
+    }
+}
+
+/// What a scoring run saw besides its verdicts: `DIR/run.json`, read back by `logsieve report`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunInfo {
+    /// The logsieve version that scored.
+    pub logsieve: String,
+    /// The model path as given to `score`.
+    pub model: String,
+    /// Per input.
+    pub inputs: Vec<InputRow>,
+    /// All inputs.
+    pub total: InputRow,
+    /// Session counters.
+    pub sessions: SessionStats,
+    /// Which layer named the records.
+    pub coverage: Coverage,
+}
+
+impl RunInfo {
+    /// The run's facts, from the reader's and the sessionizer's counters.
+    pub fn new(model: &str, run: &RunStats, sessions: SessionStats, coverage: Coverage) -> Self {
+        RunInfo {
+            logsieve: env!("CARGO_PKG_VERSION").to_owned(),
+            model: model.to_owned(),
+            inputs: run.inputs.iter().map(InputRow::from).collect(),
+            total: InputRow::from(&run.total),
+            sessions,
+            coverage,
+        }
+    }
+
+    /// Writes `DIR/run.json`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("run.json");
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(&path, text + "\n").map_err(|source| Error::Write { path: path.display().to_string(), source })
+    }
+
+    /// Reads `DIR/run.json`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join("run.json");
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| Error::Input { path: name, line: e.line() as u64, message: e.to_string() })
+    }
+}
+
+/// A session kept for the table.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// Entity key, window name or sequence id.
+    pub key: String,
+    /// Combined score.
+    pub score: f64,
+    /// Verdict.
+    pub anomalous: bool,
+    /// First event's log time (ISO 8601).
+    pub start: Option<String>,
+    /// Last event's log time.
+    pub end: Option<String>,
+    /// The state sequence (at most 500).
+    pub events: Vec<String>,
+    /// Which events are in an unseen or rare window, or are an unseen state.
+    pub marked: Vec<bool>,
+    /// Reasons in plain words.
+    pub reasons: Vec<String>,
+    /// New parameter values, `field=value`.
+    pub values: Vec<String>,
+    /// Input lines (file, 1-based line), at most 200.
+    pub lines: Vec<(String, u64)>,
+    /// The raw text of the lines [`Listed::shown`] picks, read back from the inputs after
+    /// scoring.
+    pub raw: Vec<Option<String>>,
+}
+
+impl Listed {
+    /// The table entry of a session just scored.
+    pub fn from_session(s: &Session, v: &Verdict, names: &States, files: &[String]) -> Self {
+        let marked = marks(
+            s.states.len().min(500),
+            v.reasons.iter().map(|r| Mark {
+                kind: r.kind,
+                position: r.position,
+                states: r.states.len(),
+                padding: r.states.iter().filter(|x| *x == "^" || *x == "$").count(),
+            }),
+        );
+        Listed {
+            key: s.key.clone(),
+            score: v.score,
+            anomalous: v.anomalous,
+            start: iso(s.start),
+            end: iso(s.end),
+            events: s.states.iter().take(500).map(|&i| names.name(i).to_owned()).collect(),
+            marked,
+            reasons: v.reasons.iter().map(|r| r.text.clone()).collect(),
+            values: v
+                .reasons
+                .iter()
+                .filter(|r| r.kind == "new_value")
+                .filter_map(|r| Some(format!("{}={}", r.field.as_deref()?, r.value.as_deref()?)))
+                .collect(),
+            lines: s.lines.iter().take(200).map(|l| (files.get(l.file as usize).cloned().unwrap_or_else(|| "-".into()), l.line)).collect(),
+            raw: Vec::new(),
+        }
+    }
+}
+
+impl Listed {
+    /// Which lines the table shows: those behind the marked events first, then the first ones,
+    /// at most 30, in order.
+    pub fn shown(&self) -> Vec<usize> {
+        let n = self.lines.len();
+        let mut pick: Vec<usize> =
+            self.marked.iter().enumerate().filter(|(i, m)| **m && *i < n).map(|(i, _)| i).take(RAW_LINES - 3).collect();
+        pick.extend(0..n);
+        pick.truncate(RAW_LINES);
+        pick.sort_unstable();
+        pick.dedup();
+        pick
+    }
+}
+
+/// One reason as the table needs it.
+pub struct Mark<'a> {
+    /// Reason kind (`unseen_window`, `unseen_state`, ...).
+    pub kind: &'a str,
+    /// Index of the first event involved.
+    pub position: Option<usize>,
+    /// States involved, with the `^`/`$` padding.
+    pub states: usize,
+    /// Of which padding.
+    pub padding: usize,
+}
+
+/// Which events the reasons point at: a window's states, or one unseen state.
+pub fn marks<'a>(events: usize, reasons: impl Iterator<Item = Mark<'a>>) -> Vec<bool> {
+    let mut marked = vec![false; events];
+    for r in reasons {
+        if let Some(p) = r.position {
+            let n = if r.kind == "unseen_state" { 1 } else { r.states.saturating_sub(r.padding).max(1) };
+            for m in marked.iter_mut().skip(p).take(n) {
+                *m = true;
+            }
+        }
+    }
+    marked
+}
+
+/// What the report is drawn from, gathered while scoring (or from `scores.jsonl`) with bounded
+/// memory.
 pub struct Collector {
     scores: Vec<f64>,
     points: Vec<(f64, f64)>,
@@ -45,11 +245,12 @@ pub struct Collector {
     seen: u64,
     timed: bool,
     top: Vec<Listed>,
-    counts: HashMap<u32, u64>,
+    counts: HashMap<String, u64>,
     events: u64,
     sessions: u64,
     anomalous: u64,
     max_score: f64,
+    threshold: Option<f64>,
 }
 
 impl Default for Collector {
@@ -66,6 +267,7 @@ impl Default for Collector {
             sessions: 0,
             anomalous: 0,
             max_score: 0.0,
+            threshold: None,
         }
     }
 }
@@ -90,22 +292,36 @@ pub fn esc(s: &str) -> String {
 }
 
 impl Collector {
-    /// Takes note of one scored session.
-    pub fn push(&mut self, s: &Session, v: &Verdict, names: &States, files: &[String]) {
+    /// Takes note of one scored session: `start_secs` is its first event's log time in seconds
+    /// since the epoch (UTC); `listed` builds its table entry, called only when it ranks.
+    pub fn push(
+        &mut self,
+        key: &str,
+        score: f64,
+        anomalous: bool,
+        start_secs: Option<f64>,
+        events: &[&str],
+        listed: impl FnOnce() -> Listed,
+    ) {
         self.sessions += 1;
-        self.anomalous += u64::from(v.anomalous);
-        self.events += s.states.len() as u64;
-        self.max_score = self.max_score.max(v.score);
-        for &st in &s.states {
-            *self.counts.entry(st).or_default() += 1;
+        self.anomalous += u64::from(anomalous);
+        self.events += events.len() as u64;
+        self.max_score = self.max_score.max(score);
+        for &e in events {
+            match self.counts.get_mut(e) {
+                Some(n) => *n += 1,
+                None => {
+                    self.counts.insert(e.to_owned(), 1);
+                }
+            }
         }
         if self.scores.len() < 1_000_000 {
-            self.scores.push(v.score);
+            self.scores.push(score);
         }
         self.seen += 1;
         if self.seen % self.stride == 0 {
-            let x = match s.start.as_ref() {
-                Some(t) if self.timed => millis(t) as f64 / 1000.0,
+            let x = match start_secs {
+                Some(t) if self.timed => t,
                 _ => {
                     // A session without log time: the timeline goes by input order from here on,
                     // and the points placed by time so far are dropped.
@@ -116,39 +332,125 @@ impl Collector {
                     self.seen as f64
                 }
             };
-            self.points.push((x, v.score));
+            self.points.push((x, score));
             if self.points.len() >= POINTS {
                 self.stride *= 2;
                 let kept: Vec<(f64, f64)> = self.points.iter().step_by(2).copied().collect();
                 self.points = kept;
             }
         }
-        if self.top.len() < TOP || self.top.last().is_some_and(|l| v.score > l.score) {
-            let mut marked = vec![false; s.states.len()];
-            for r in &v.reasons {
-                if let Some(p) = r.position {
-                    let n = if r.kind == "unseen_state" { 1 } else { r.states.iter().filter(|x| *x != "^" && *x != "$").count().max(1) };
-                    for m in marked.iter_mut().skip(p).take(n) {
-                        *m = true;
-                    }
-                }
-            }
-            let lines = s.lines.iter().take(200).map(|l| line_ref(l, files)).collect();
-            self.top.push(Listed {
-                key: s.key.clone(),
-                score: v.score,
-                anomalous: v.anomalous,
-                start: iso(s.start),
-                end: iso(s.end),
-                events: s.states.iter().take(500).map(|&i| names.name(i).to_owned()).collect(),
-                marked,
-                reasons: v.reasons.iter().map(|r| r.text.clone()).collect(),
-                lines,
-            });
+        let ranks = |l: &Listed| score > l.score || (score == l.score && key < l.key.as_str());
+        if self.top.len() < TOP || self.top.last().is_some_and(ranks) {
+            self.top.push(listed());
             self.top.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
             self.top.truncate(TOP);
         }
     }
+
+    /// Takes note of one row of `scores.jsonl` (as `logsieve report` reads it back); `single`
+    /// names the input when the rows give bare line numbers.
+    pub fn push_row<'a>(&mut self, row: &'a serde_json::Value, single: &str) -> std::result::Result<(), String> {
+        let key = row["session"].as_str().ok_or("no \"session\"")?;
+        let score = row["score"].as_f64().ok_or("no numeric \"score\"")?;
+        let anomalous = row["anomalous"].as_bool().ok_or("no \"anomalous\"")?;
+        if let Some(t) = row["threshold"].as_f64() {
+            self.threshold = Some(t);
+        }
+        let events: Vec<&str> = row["events"].as_array().ok_or("no \"events\" array")?.iter().filter_map(|e| e.as_str()).collect();
+        let start = row["start"].as_str().map(str::to_owned);
+        let start_secs = start.as_deref().and_then(parse_iso);
+        let reasons = row["reasons"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let listed = || {
+            let mark = |r: &'a serde_json::Value| {
+                let states = r["states"].as_array().map(Vec::as_slice).unwrap_or_default();
+                Mark {
+                    kind: r["kind"].as_str().unwrap_or(""),
+                    position: r["position"].as_u64().map(|p| p as usize),
+                    states: states.len(),
+                    padding: states.iter().filter(|s| *s == "^" || *s == "$").count(),
+                }
+            };
+            let marked = marks(events.len().min(500), reasons.iter().map(mark));
+            let lines = row["lines"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .take(200)
+                .filter_map(|l| match l {
+                    serde_json::Value::Number(n) => Some((single.to_owned(), n.as_u64()?)),
+                    serde_json::Value::String(s) => {
+                        let (f, n) = s.rsplit_once(':')?;
+                        Some((f.to_owned(), n.parse().ok()?))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Listed {
+                key: key.to_owned(),
+                score,
+                anomalous,
+                start: start.clone(),
+                end: row["end"].as_str().map(str::to_owned),
+                events: events.iter().take(500).map(|e| (*e).to_owned()).collect(),
+                marked,
+                reasons: reasons.iter().filter_map(|r| r["text"].as_str().map(str::to_owned)).collect(),
+                values: reasons
+                    .iter()
+                    .filter(|r| r["kind"] == "new_value")
+                    .filter_map(|r| Some(format!("{}={}", r["field"].as_str()?, r["value"].as_str()?)))
+                    .collect(),
+                lines,
+                raw: Vec::new(),
+            }
+        };
+        self.push(key, score, anomalous, start_secs, &events, listed);
+        Ok(())
+    }
+
+    /// Reads the raw text of the listed sessions' first lines back from the inputs (each file
+    /// once, up to the last line needed). An input that cannot be read again (stdin, a file
+    /// gone since) leaves its lines without text; the references stay.
+    pub fn attach_raw_lines(&mut self) {
+        let mut wanted: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for l in &self.top {
+            for i in l.shown() {
+                let (f, n) = &l.lines[i];
+                wanted.entry(f.clone()).or_default().push(*n);
+            }
+        }
+        let mut found: HashMap<(String, u64), String> = HashMap::new();
+        for (file, mut numbers) in wanted {
+            if file == "-" {
+                continue;
+            }
+            numbers.sort_unstable();
+            numbers.dedup();
+            let Ok(mut src) = crate::read::open(&crate::read::Input::Path(file.clone().into())) else { continue };
+            let mut next = numbers.iter().peekable();
+            while let Some(&&want) = next.peek() {
+                let Ok(Some(line)) = src.lines.next_line() else { break };
+                if line.number == want {
+                    let text: String = line.text.chars().take(RAW_CHARS).collect();
+                    found.insert((file.clone(), want), text);
+                    next.next();
+                }
+            }
+        }
+        for l in &mut self.top {
+            l.raw = l.shown().into_iter().map(|i| found.get(&l.lines[i]).cloned()).collect();
+        }
+    }
+}
+
+/// Seconds since the epoch of an ISO 8601 time as the outputs write it (with an offset, or
+/// zone-less and taken as UTC, as the scorer does).
+fn parse_iso(s: &str) -> Option<f64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis() as f64 / 1000.0);
+    }
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some(t.and_utc().timestamp_millis() as f64 / 1000.0)
 }
 
 fn svg<F>(w: u32, h: u32, draw: F) -> String
@@ -172,7 +474,7 @@ fn timeline(c: &Collector, threshold: f64) -> String {
         return String::new();
     }
     let (x0, x1) = c.points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let (x0, x1) = if x1 > x0 { (x0 - (x1 - x0) * 0.02, x1 + (x1 - x0) * 0.02) } else { (x0 - 1.0, x0 + 1.0) };
     let ymax = c.max_score.max(threshold) * 1.1 + 1e-9;
     svg(1100, 320, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
@@ -286,121 +588,261 @@ fn histogram(c: &Collector, model: &Model) -> String {
 }
 
 /// The states whose share of events moved most between training and the new logs.
-fn shifts(c: &Collector, model: &Model, names: &States) -> Vec<(String, f64, f64)> {
-    let train = model.ngrams.unigrams();
-    let train_total: u64 = train.iter().map(|x| x.1).sum();
-    let mut rows: Vec<(String, f64, f64)> = Vec::new();
-    let mut ids: Vec<u32> = train.iter().map(|x| x.0).chain(c.counts.keys().copied()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let tmap: HashMap<u32, u64> = train.into_iter().collect();
-    for id in ids {
-        let t = tmap.get(&id).copied().unwrap_or(0) as f64 / train_total.max(1) as f64;
-        let n = c.counts.get(&id).copied().unwrap_or(0) as f64 / c.events.max(1) as f64;
-        rows.push((names.name(id).to_owned(), t, n));
+fn shifts(c: &Collector, model: &Model) -> Vec<(String, f64, f64)> {
+    let mut train: HashMap<&str, u64> = HashMap::new();
+    for (id, n) in model.ngrams.unigrams() {
+        if let Some(name) = model.states.get(id as usize) {
+            train.insert(name.as_str(), n);
+        }
     }
+    let train_total: u64 = train.values().sum();
+    let mut names: Vec<&str> = train.keys().copied().chain(c.counts.keys().map(String::as_str)).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut rows: Vec<(String, f64, f64)> = names
+        .into_iter()
+        .map(|name| {
+            let t = train.get(name).copied().unwrap_or(0) as f64 / train_total.max(1) as f64;
+            let n = c.counts.get(name).copied().unwrap_or(0) as f64 / c.events.max(1) as f64;
+            (name.to_owned(), t, n)
+        })
+        .collect();
     rows.sort_by(|a, b| (b.2 - b.1).abs().total_cmp(&(a.2 - a.1).abs()).then(a.0.cmp(&b.0)));
     rows.truncate(15);
     rows
 }
 
+/// Bars: the share of input records each nomenclature layer named, and of lines skipped.
+fn coverage(cov: &Coverage) -> String {
+    let bars: Vec<(&str, u64, RGBColor)> = [
+        ("standard name (rule pack)", cov.standard, RGBColor(0x2e, 0x7d, 0x32)),
+        ("standard outcome (generic layer)", cov.generic, RGBColor(0x9e, 0x9d, 0x24)),
+        ("template state, key from a rule pack", cov.entity, RGBColor(0x42, 0x8b, 0xca)),
+        ("template state (miner)", cov.template, RGBColor(0x15, 0x65, 0xc0)),
+        ("given by the input (sequences)", cov.sequence, RGBColor(0x6a, 0x1b, 0x9a)),
+        ("skipped line", cov.skipped, RGBColor(0xc6, 0x28, 0x28)),
+    ]
+    .into_iter()
+    .filter(|b| b.1 > 0)
+    .collect();
+    let total: u64 = bars.iter().map(|b| b.1).sum();
+    if total == 0 {
+        return "<p>No input.</p>".to_owned();
+    }
+    let height = 40 + 34 * bars.len() as u32;
+    svg(1100, height, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let n = bars.len() as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(330)
+            .build_cartesian_2d(0.0..100.0, 0.0..n)
+            .map_err(|x| e(&x))?;
+        let label = |y: &f64| -> String {
+            let i = (n - y - 0.5).round();
+            if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
+                bars.get(i as usize).map(|b| b.0.to_owned()).unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("% of input records and skipped lines")
+            .y_labels(bars.len() * 2 + 1)
+            .y_label_formatter(&label)
+            .label_style((crate::eval::FONT, 13))
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (i, (_, count, colour)) in bars.iter().enumerate() {
+            let share = *count as f64 * 100.0 / total as f64;
+            let y0 = n - i as f64 - 0.85;
+            let y1 = n - i as f64 - 0.15;
+            chart.draw_series(std::iter::once(Rectangle::new([(0.0, y0), (share, y1)], colour.filled()))).map_err(|x| e(&x))?;
+            let text = format!("{share:.1}% ({count})");
+            let (x, colour) = if share > 80.0 { (share - 16.0, WHITE) } else { (share + 1.0, BLACK) };
+            let style = (crate::eval::FONT, 13).into_font().color(&colour);
+            chart.draw_series(std::iter::once(Text::new(text, (x, y1 - 0.2), style))).map_err(|x| e(&x))?;
+        }
+        root.present().map_err(|x| e(&x))
+    })
+}
+
+/// A state sequence as runs of one state: (state, repeats, any of them marked). A marked event
+/// starts a run of its own, so a marked window stays visible inside a long repetition.
+fn runs<'a>(events: &'a [String], marked: &[bool]) -> Vec<(&'a str, usize, bool)> {
+    let mut out: Vec<(&str, usize, bool)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let m = marked.get(i).copied().unwrap_or(false);
+        match out.last_mut() {
+            Some(last) if last.0 == e.as_str() && last.2 == m => last.1 += 1,
+            _ => out.push((e.as_str(), 1, m)),
+        }
+    }
+    out
+}
+
 /// Writes the report page.
-pub fn render(c: &Collector, model: &Model, names: &States, run: &RunStats, sessions: &SessionStats, model_path: &str) -> String {
+pub fn render(c: &Collector, model: &Model, info: &RunInfo) -> String {
     let threshold = model.calibration.threshold;
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>logsieve report</title><style>\
-body{{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}}h1{{margin-bottom:4px}}\
+body{{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}}h1{{margin-bottom:4px}}h2{{margin-top:28px}}\
 table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}\
-th{{background:#f3f3f3;cursor:pointer}}.num{{text-align:right}}.ev{{font-family:monospace;font-size:12px}}\
+th{{background:#f3f3f3}}#top th{{cursor:pointer}}.num{{text-align:right}}.ev{{font-family:monospace;font-size:12px}}\
 .ev span{{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}}.ev span.hit{{background:#fbb;font-weight:bold}}\
-.lines{{font-family:monospace;font-size:11px;color:#555}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body>"
+.lines{{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}}summary{{cursor:pointer;color:#555;margin-top:6px}}.lines span.hit{{background:#fdd}}tbody{{border-top:2px solid #999}}\
+.lines b{{color:#777;font-weight:normal}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}\
+ul{{margin:0;padding-left:18px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
     );
     let _ = write!(
         h,
         "<h1>logsieve report</h1><p class=\"big\"><b>{}</b> of {} sessions anomalous (threshold {:.2}, for a false-positive rate of {} on held-out clean sessions)</p>",
         c.anomalous, c.sessions, threshold, model.calibration.max_fpr
     );
-    let t = &run.total;
-    let skipped: u64 = t.skipped.values().sum();
-    let _ = write!(h, "<h2>Input</h2><table><tr><th>file</th><th>lines read</th><th>parsed</th><th>skipped</th><th>no timestamp</th></tr>");
-    for i in &run.inputs {
+    if c.threshold.is_some_and(|t| (t - threshold).abs() > 1e-6) {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
-            esc(&i.file),
-            i.read,
-            i.parsed,
-            i.skipped.values().sum::<u64>(),
-            i.without_timestamp
+            "<p class=bad>The scores were written with threshold {:.3}; the model now says {:.3}.</p>",
+            c.threshold.unwrap_or_default(),
+            threshold
         );
     }
+    if c.anomalous > 0 {
+        h.push_str("<p><a href=\"#flagged\">The anomalous sessions, with their reasons and lines</a></p>");
+    }
+    let _ = write!(h, "<h2>Input</h2><table><tr><th>file</th><th>lines read</th><th>parsed</th><th>skipped</th><th>no timestamp</th></tr>");
+    let row = |h: &mut String, i: &InputRow, tag: &str| {
+        let skipped: u64 = i.skipped.values().sum();
+        let why: Vec<String> = i.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let _ = write!(
+            h,
+            "<tr><{tag}>{}{}</{tag}><{tag} class=num>{}</{tag}><{tag} class=num>{}</{tag}><{tag} class=num title=\"{}\">{skipped}</{tag}><{tag} class=num>{}</{tag}></tr>",
+            esc(&i.file),
+            i.error.as_deref().map(|e| format!("<br><span class=bad>{}</span>", esc(e))).unwrap_or_default(),
+            i.read,
+            i.parsed,
+            esc(&why.join(", ")),
+            i.without_timestamp
+        );
+    };
+    for i in &info.inputs {
+        row(&mut h, i, "td");
+    }
+    row(&mut h, &InputRow { file: "total".into(), error: None, ..info.total.clone() }, "th");
+    h.push_str("</table>");
+    let s = &info.sessions;
     let _ = write!(
         h,
-        "<tr><th>total</th><th class=num>{}</th><th class=num>{}</th><th class=num>{skipped}</th><th class=num>{}</th></tr></table>",
-        t.read, t.parsed, t.without_timestamp
-    );
-    let _ = write!(
-        h,
-        "<p>{} events in {} sessions ({} windows of events without an entity key, {} closed by the idle timeout, {} evicted at the cap of open sessions). \
-Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {}, rule packs {}.</p>",
+        "<p>{} events in {} sessions ({} windows of events without an entity key, {} closed by the idle timeout, {} evicted at the cap of open sessions{}). \
+Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {}, rule packs {}{}.</p>",
         c.events,
         c.sessions,
-        sessions.windows,
-        sessions.timed_out,
-        sessions.evicted,
-        esc(model_path),
+        s.windows,
+        s.timed_out,
+        s.evicted,
+        if info.coverage.unkeyed > 0 { format!("; {} records matched no --session-key and are in no session", info.coverage.unkeyed) } else { String::new() },
+        esc(&info.model),
         model.info.sessions,
         model.states.len(),
         model.options.ngram,
         esc(&model.info.logsieve),
-        esc(&model.info.rules)
+        esc(&model.info.rules),
+        if model.allowances.is_empty() { String::new() } else { format!(", {} review allowances", model.allowances.len()) }
     );
     let _ = write!(h, "<h2>Score over {}</h2>", if c.timed { "log time" } else { "the input" });
+    h.push_str("<p><small>One dot per session; red above the threshold (the black line).</small></p>");
     h.push_str(&timeline(c, threshold));
     h.push_str("<h2>Score histogram: new sessions against held-out training sessions</h2>");
     h.push_str(&histogram(c, model));
+    h.push_str("<h2>Nomenclature coverage</h2><p><small>What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart.</small></p>");
+    h.push_str(&coverage(&info.coverage));
     h.push_str("<h2>Largest shifts in state frequency (share of events)</h2><table><tr><th>state</th><th>training</th><th>new</th></tr>");
-    for (name, tr, nw) in shifts(c, model, names) {
+    for (name, tr, nw) in shifts(c, model) {
         let _ = write!(h, "<tr><td class=ev>{}</td><td class=num>{:.4}</td><td class=num>{:.4}</td></tr>", esc(&name), tr, nw);
     }
     h.push_str("</table>");
     let _ = write!(
         h,
-        "<h2>Highest-scoring sessions</h2><p><small>The {} sessions with the highest scores, most anomalous first (click a heading to sort); \
-flagged ones are marked. States in red are in a window or state never seen in training.</small></p>\
-<table id=top><tr><th>session</th><th>time span</th><th>score</th><th>verdict</th><th>states</th><th>why</th><th>lines</th></tr>",
+        "<h2 id=flagged>Highest-scoring sessions</h2><p><small>The {} sessions with the highest scores, most anomalous first (click a heading to sort). \
+Under each: its states in order, those in a window or a state never seen in training in red, and the input lines behind it, read back from the inputs \
+when the report was written.</small></p>\
+<table id=top><thead><tr><th>session</th><th>time span</th><th>score</th><th>verdict</th><th>why</th><th>new values</th></tr></thead>",
         c.top.len()
     );
-    for l in &c.top {
-        let events: String = l
-            .events
+    for (rank, l) in c.top.iter().enumerate() {
+        let events: String = runs(&l.events, &l.marked)
             .iter()
-            .zip(&l.marked)
-            .map(|(e, m)| format!("<span{}>{}</span>", if *m { " class=hit" } else { "" }, esc(e)))
+            .map(|&(e, n, m)| {
+                let times = if n > 1 { format!(" ×{n}") } else { String::new() };
+                format!("<span{}>{}{times}</span>", if m { " class=hit" } else { "" }, esc(e))
+            })
             .collect::<Vec<_>>()
-            .join("");
+            .join(" ");
         let reasons: String = l.reasons.iter().map(|r| format!("<li>{}</li>", esc(r))).collect();
+        let values: String = l.values.iter().map(|v| format!("<li>{}</li>", esc(v))).collect();
+        let mut lines = String::new();
+        let shown = l.shown();
+        let mut next = 0;
+        for (k, &i) in shown.iter().enumerate() {
+            if i > next {
+                let _ = writeln!(lines, "<b>... {} lines</b>", i - next);
+            }
+            next = i + 1;
+            let (f, n) = &l.lines[i];
+            let hit = if l.marked.get(i).copied().unwrap_or(false) { " class=hit" } else { "" };
+            let text = l.raw.get(k).cloned().flatten().map(|t| esc(&t)).unwrap_or_default();
+            let _ = writeln!(lines, "<span{hit}><b>{}:{n}</b>  {text}</span>", esc(f));
+        }
+        if l.lines.len() > next {
+            let _ = writeln!(lines, "<b>... {} lines (all in \"lines\" of scores.jsonl)</b>", l.lines.len() - next);
+        }
         let _ = write!(
             h,
-            "<tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td class=ev>{events}</td><td><ul>{reasons}</ul></td><td class=lines>{}</td></tr>",
+            "<tbody><tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td><ul>{reasons}</ul></td><td class=ev><ul>{values}</ul></td></tr>\
+<tr><td colspan=6><div class=ev>{} states: {events}</div><details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
             esc(&l.key),
             esc(l.start.as_deref().unwrap_or("-")),
             esc(l.end.as_deref().unwrap_or("-")),
             l.score,
-            if l.anomalous { "<b style=\"color:#c00\">anomalous</b>" } else { "below threshold" },
-            esc(&l.lines.join(" "))
+            if l.anomalous { "<span class=bad>anomalous</span>" } else { "below threshold" },
+            l.events.len(),
+            if l.anomalous && rank < 10 { " open" } else { "" },
+            l.lines.len(),
         );
     }
     h.push_str("</table>");
     h.push_str(
-        "<script>document.querySelectorAll('#top th').forEach((th,i)=>th.onclick=()=>{const t=th.closest('table');\
-const rows=[...t.rows].slice(1);const num=i==2;const d=th.dataset.d=th.dataset.d==='a'?'d':'a';\
-rows.sort((a,b)=>{const x=a.cells[i].innerText,y=b.cells[i].innerText;const c=num?parseFloat(x)-parseFloat(y):x.localeCompare(y);return d==='a'?c:-c});\
-rows.forEach(r=>t.appendChild(r))});</script></body></html>\n",
+        "<script>document.querySelectorAll('#top thead th').forEach((th,i)=>th.onclick=()=>{const t=th.closest('table');\
+const bodies=[...t.tBodies];const num=i==2;const d=th.dataset.d=th.dataset.d==='a'?'d':'a';\
+bodies.sort((a,b)=>{const x=a.rows[0].cells[i].innerText,y=b.rows[0].cells[i].innerText;const c=num?parseFloat(x)-parseFloat(y):x.localeCompare(y);return d==='a'?c:-c});\
+bodies.forEach(b=>t.appendChild(b))});</script></body></html>\n",
     );
     h
+}
+
+/// `logsieve report DIR`: draws `DIR/report.html` again from `DIR/scores.jsonl`, `DIR/run.json`
+/// and the model (`model`, else the one `run.json` names). Returns the page's path.
+pub fn rebuild(dir: &Path, model: Option<&Path>, out: Option<&Path>) -> Result<std::path::PathBuf> {
+    let info = RunInfo::load(dir)?;
+    let model_path = model.map(Path::to_path_buf).unwrap_or_else(|| info.model.clone().into());
+    let model = crate::model::file::load(&model_path)?;
+    let single = match info.inputs.as_slice() {
+        [one] => one.file.clone(),
+        _ => "-".to_owned(),
+    };
+    let mut c = Collector::default();
+    crate::output::for_each_row(&dir.join("scores.jsonl"), |row| c.push_row(row, &single))?;
+    c.attach_raw_lines();
+    let info = RunInfo { model: model_path.display().to_string(), ..info };
+    let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("report.html"));
+    std::fs::write(&path, render(&c, &model, &info)).map_err(|source| Error::Write { path: path.display().to_string(), source })?;
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -412,5 +854,21 @@ mod tests {
         assert_eq!(esc("<script>a&b</script>"), "&lt;script&gt;a&amp;b&lt;/script&gt;");
         assert_eq!(esc("x\"y'z"), "x&quot;y&#39;z");
         assert_eq!(esc("red \u{1b}[31m\tnl\n"), "red \u{FFFD}[31m\tnl\n");
+    }
+
+    #[test]
+    fn runs_fold_repeats_but_keep_marked_events_apart() {
+        let ev: Vec<String> = ["a", "b", "b", "b", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let marked = [false, false, false, true, true, false];
+        assert_eq!(runs(&ev, &marked), vec![("a", 1, false), ("b", 2, false), ("b", 2, true), ("c", 1, false)]);
+        assert_eq!(runs(&[], &[]), vec![]);
+    }
+
+    #[test]
+    fn iso_times_read_back_as_the_scorer_placed_them() {
+        assert_eq!(parse_iso("2008-11-09T20:35:20"), Some(1_226_262_920.0));
+        assert_eq!(parse_iso("2008-11-09T21:35:20+01:00"), Some(1_226_262_920.0));
+        assert_eq!(parse_iso("2008-11-09T20:35:20.500"), Some(1_226_262_920.5));
+        assert_eq!(parse_iso("yesterday"), None);
     }
 }

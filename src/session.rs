@@ -243,7 +243,8 @@ impl Default for SessionConfig {
 }
 
 /// Counters a run reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SessionStats {
     /// Sessions emitted.
     pub sessions: u64,
@@ -339,6 +340,12 @@ impl Sessionizer {
                 self.emit(o.session, closed, out);
             }
         }
+    }
+
+    /// Closes the sessions whose deadline has passed at log time `now_ms` (milliseconds since the
+    /// epoch, UTC) without an event: `watch` calls it while its input is quiet.
+    pub fn advance(&mut self, now_ms: i64, out: &mut impl FnMut(Session)) {
+        self.expire(now_ms, out);
     }
 
     /// Adds an event to the sessions of `keys` (none: the window stream `stream`). Sessions that

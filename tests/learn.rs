@@ -2,34 +2,13 @@
 //! against labels, on bundled real data and on small hand-made cases.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(rel)
-}
+mod common;
 
-fn logsieve(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("logsieve").expect("binary built").args(args).output().expect("runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn ok(args: &[&str]) -> String {
-    let (code, out, err) = logsieve(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
-
-fn scores(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("scores.jsonl")).expect("scores.jsonl written");
-    text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{data, logsieve, ok, s, scores};
 
 /// The HDFS v1 sequences: train on every other normal session, score the rest and the abnormal
 /// ones. Recall and false-positive rate on held-out real sessions (the referee's full run is in
@@ -59,32 +38,14 @@ fn hdfs_sequences_are_told_apart() {
     assert_eq!(rows[1373]["lines"], serde_json::json!([format!("{}:1", s(&abnormal))]));
 }
 
-fn hdfs_raw_split(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {
-    // Train on the lines of every other normal block (a clean period), as the referee does.
-    let labels = std::fs::read_to_string(data("hdfs/logai_HDFS_AD_5k.block_labels.csv")).unwrap();
-    let rows: Vec<(&str, &str)> =
-        labels.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(k, v)| (k, v.split(',').next().unwrap())).collect();
-    let normal: Vec<&str> = rows.iter().filter(|r| r.1 == "Normal").map(|r| r.0).collect();
-    let train_keys: Vec<&str> = normal.iter().step_by(2).copied().collect();
-    let log = std::fs::read_to_string(data("hdfs/logai_HDFS_AD_5k.log")).unwrap();
-    let rx = regex::Regex::new(r"blk_-?\d+").unwrap();
-    let train: String = log
-        .lines()
-        .filter(|l| rx.find_iter(l).next().is_some() && rx.find_iter(l).all(|m| train_keys.contains(&m.as_str())))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let tp = dir.join("train.log");
-    std::fs::write(&tp, train).unwrap();
-    let mut held = String::from("session,label\n");
-    for (k, v) in &rows {
-        if !train_keys.contains(k) {
-            held += &format!("{k},{v}\n");
-        }
-    }
-    let lp = dir.join("labels.csv");
-    std::fs::write(&lp, held).unwrap();
-    let anomalous = rows.iter().filter(|r| r.1 == "Anomaly").map(|r| r.0.to_owned()).collect();
-    (tp, lp, anomalous)
+/// The demo's split of the raw HDFS sample (`datasets/hdfs/demo/split.py`): the lines of every
+/// other normal block for training (a clean period, as the referee picks it), the labels of the
+/// other blocks, and the anomalous block ids.
+fn hdfs_raw_split() -> (PathBuf, PathBuf, Vec<String>) {
+    let labels = data("hdfs/demo/labels.csv");
+    let text = std::fs::read_to_string(&labels).unwrap();
+    let anomalous = text.lines().skip(1).filter_map(|l| l.split_once(',')).filter(|r| r.1 == "Anomaly").map(|r| r.0.to_owned()).collect();
+    (data("hdfs/demo/train.log"), labels, anomalous)
 }
 
 /// Raw HDFS lines, sessions keyed by block id: every anomalous block is flagged, at most a couple
@@ -93,7 +54,7 @@ fn hdfs_raw_split(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {
 #[test]
 fn raw_hdfs_blocks_all_anomalies_found_with_reasons_on_real_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let (train, labels, anomalous) = hdfs_raw_split(dir.path());
+    let (train, labels, anomalous) = hdfs_raw_split();
     let model = dir.path().join("hdfs.model");
     let out = dir.path().join("out");
     let key = r"blk_-?\d+";

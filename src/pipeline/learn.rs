@@ -8,7 +8,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::{finish, for_each_record, Outcome};
-use crate::cli::{AllowArgs, EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
+use crate::cli::{AllowArgs, DemoArgs, EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::eval;
 use crate::model::components::Featured;
@@ -17,9 +17,13 @@ use crate::model::{Allowance, Model, Scorer, TrainOptions};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::{Role, RuleSet};
 use crate::normalize::Normalizer;
+use crate::normalize::Origin;
 use crate::output::{row, ScoreWriter};
+use crate::parse::Format;
 use crate::read::RunStats;
-use crate::session::{LineRef, Session, SessionConfig, SessionStats, Sessionizer, States, Step};
+use crate::record::Record;
+use crate::report::{Collector, Coverage, Listed, RunInfo};
+use crate::session::{millis, LineRef, Session, SessionConfig, SessionStats, Sessionizer, States, Step};
 
 /// Applies the session flags over a configuration.
 fn apply_session_args(cfg: &mut SessionConfig, key: &mut Option<String>, a: &SessionArgs) {
@@ -73,59 +77,73 @@ struct Fed {
     /// Events that named no key while `--session-key` was given (left out of sessions).
     unkeyed: u64,
     events: u64,
+    /// Which layer named each record's state.
+    coverage: Coverage,
 }
 
-/// Reads the inputs, normalizes each record, and hands each closed session to `sink`.
-fn feed(
-    input: &InputArgs,
-    normalizer: &mut Normalizer,
-    states: &mut States,
-    key: Option<&Regex>,
-    params: &[String],
-    config: &SessionConfig,
-    mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
-) -> Result<Fed> {
-    let mut sessionizer = Sessionizer::new(config.clone());
-    let mut files: Vec<String> = Vec::new();
-    let mut closed: Vec<Session> = Vec::new();
-    let mut unkeyed = 0u64;
-    let mut events = 0u64;
-    let mut sequences = 0u64;
-    let mut keys: Vec<String> = Vec::new();
-    let run = for_each_record(input, |rec, origin| {
-        if files.last().map(String::as_str) != Some(origin.file) {
-            files.push(origin.file.to_owned());
-        }
-        let file = (files.len() - 1) as u32;
-        let line = LineRef { file, line: origin.line };
-        events += 1;
+/// What one record became.
+pub(super) enum Stepped {
+    /// A pre-parsed sequence: a whole session.
+    Sequence(Session),
+    /// An event for the sessions named in [`Stepper::keys`] (none: the window stream).
+    Step(Step),
+    /// `--session-key` was given and matched nothing on the line.
+    Unkeyed,
+}
+
+/// Turns records into session steps: normalizes each, finds its entity keys (the rule's, or
+/// `--session-key`'s) and takes the parameter values the model learns. Shared by `train`,
+/// `score` and `watch`.
+pub(super) struct Stepper<'a> {
+    pub normalizer: Normalizer,
+    key: Option<&'a Regex>,
+    params: &'a [String],
+    /// The keys of the last [`Stepped::Step`].
+    pub keys: Vec<String>,
+    pub unkeyed: u64,
+    pub events: u64,
+    pub coverage: Coverage,
+}
+
+impl<'a> Stepper<'a> {
+    pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
+        Stepper { normalizer, key, params, keys: Vec::new(), unkeyed: 0, events: 0, coverage: Coverage::default() }
+    }
+
+    pub fn step(&mut self, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+        self.events += 1;
         if let Some(seq) = &rec.sequence {
+            self.coverage.sequence += 1;
             let ids = seq.events.iter().map(|e| states.intern(e)).collect();
-            sequences += 1;
-            sink(Session::sequence(seq.id.clone(), ids, line), states, &files)?;
-            return Ok(());
+            return Stepped::Sequence(Session::sequence(seq.id.clone(), ids, line));
         }
-        let event = normalizer.normalize(rec);
-        keys.clear();
-        match key {
+        let event = self.normalizer.normalize(rec);
+        match (event.rule.as_deref(), event.action) {
+            (Some("generic"), Some(_)) => self.coverage.generic += 1,
+            (_, Some(_)) => self.coverage.standard += 1,
+            (Some(_), None) => self.coverage.entity += 1,
+            (None, None) => self.coverage.template += 1,
+        }
+        self.keys.clear();
+        match self.key {
             Some(rx) => {
                 for c in rx.captures_iter(origin.original) {
                     // The first capture group, or the whole match when there is none.
                     if let Some(m) = c.get(1).or_else(|| c.get(0)) {
-                        if !keys.iter().any(|k| k == m.as_str()) {
-                            keys.push(m.as_str().to_owned());
+                        if !self.keys.iter().any(|k| k == m.as_str()) {
+                            self.keys.push(m.as_str().to_owned());
                         }
                     }
                 }
-                if keys.is_empty() {
-                    unkeyed += 1;
-                    return Ok(());
+                if self.keys.is_empty() {
+                    self.unkeyed += 1;
+                    return Stepped::Unkeyed;
                 }
             }
-            None => keys.extend(event.session_key.iter().cloned()),
+            None => self.keys.extend(event.session_key.iter().cloned()),
         }
         let mut values = Vec::new();
-        for p in params {
+        for p in self.params {
             for v in event.values(p, rec) {
                 match p.as_str() {
                     "source_ip" => values.extend(network(&v).map(|n| ("source_net".to_owned(), n))),
@@ -133,17 +151,50 @@ fn feed(
                 }
             }
         }
-        let step = Step {
+        Stepped::Step(Step {
             state: states.intern(&event.state),
             time: rec.timestamp,
             line,
             params: values,
             ends: event.role == Some(Role::End),
             starts: event.role == Some(Role::Start),
-        };
-        sessionizer.push(&keys, origin.file, step, &mut |s| closed.push(s));
-        for s in closed.drain(..) {
-            sink(s, states, &files)?;
+        })
+    }
+}
+
+/// Reads the inputs, normalizes each record, and hands each closed session to `sink`. Gives the
+/// normalizer back (its miner has learnt the messages).
+fn feed(
+    input: &InputArgs,
+    normalizer: Normalizer,
+    states: &mut States,
+    key: Option<&Regex>,
+    params: &[String],
+    config: &SessionConfig,
+    mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
+) -> Result<(Fed, Normalizer)> {
+    let mut sessionizer = Sessionizer::new(config.clone());
+    let mut stepper = Stepper::new(normalizer, key, params);
+    let mut files: Vec<String> = Vec::new();
+    let mut closed: Vec<Session> = Vec::new();
+    let mut sequences = 0u64;
+    let run = for_each_record(input, |rec, origin| {
+        if files.last().map(String::as_str) != Some(origin.file) {
+            files.push(origin.file.to_owned());
+        }
+        let line = LineRef { file: (files.len() - 1) as u32, line: origin.line };
+        match stepper.step(rec, origin, line, states) {
+            Stepped::Sequence(s) => {
+                sequences += 1;
+                sink(s, states, &files)?;
+            }
+            Stepped::Step(step) => {
+                sessionizer.push(&stepper.keys, origin.file, step, &mut |s| closed.push(s));
+                for s in closed.drain(..) {
+                    sink(s, states, &files)?;
+                }
+            }
+            Stepped::Unkeyed => {}
         }
         Ok(())
     })?;
@@ -153,7 +204,11 @@ fn feed(
     }
     let mut stats = sessionizer.stats();
     stats.sessions += sequences;
-    Ok(Fed { run, sessions: stats, unkeyed, events })
+    let mut coverage = stepper.coverage;
+    coverage.skipped = run.total.skipped_total();
+    coverage.unkeyed = stepper.unkeyed;
+    let fed = Fed { run, sessions: stats, unkeyed: stepper.unkeyed, events: stepper.events, coverage };
+    Ok((fed, stepper.normalizer))
 }
 
 fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
@@ -195,10 +250,10 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     }
     options.ngram = options.ngram.clamp(1, 4);
     let key = compile_key(options.session_key.as_deref())?;
-    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
+    let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
     let mut states = States::default();
     let mut sessions: Vec<Featured> = Vec::new();
-    let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &options.params, &options.session, |s, _, _| {
+    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, key.as_ref(), &options.params, &options.session, |s, _, _| {
         sessions.push(Featured { states: s.states, params: s.params });
         Ok(())
     })?;
@@ -225,18 +280,37 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     finish(&args.input, &fed.run)
 }
 
+/// What scoring needs besides the input: the model, how to cut sessions, the entity key and a
+/// normalizer carrying the model's template miner.
+pub(super) struct Scoring {
+    pub model: Model,
+    pub config: SessionConfig,
+    pub key: Option<Regex>,
+    pub normalizer: Normalizer,
+}
+
+impl Scoring {
+    /// Loads the model and applies the session flags over its settings; warns when the rule
+    /// packs differ from the model's.
+    pub fn load(path: &Path, session: &SessionArgs, rules: Option<&Path>, quiet: bool) -> Result<Self> {
+        let model = file::load(path)?;
+        let mut config = model.options.session.clone();
+        let mut key_text = model.options.session_key.clone();
+        apply_session_args(&mut config, &mut key_text, session);
+        let key = compile_key(key_text.as_deref())?;
+        let rules = Arc::new(RuleSet::load(rules)?);
+        let normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
+        if normalizer.rules_digest() != model.info.rules && !quiet {
+            eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
+        }
+        Ok(Scoring { model, config, key, normalizer })
+    }
+}
+
 /// `logsieve score`.
 pub fn score(args: &ScoreArgs) -> Result<Outcome> {
-    let model = file::load(&args.model)?;
-    let mut config = model.options.session.clone();
-    let mut key_text = model.options.session_key.clone();
-    apply_session_args(&mut config, &mut key_text, &args.session);
-    let key = compile_key(key_text.as_deref())?;
-    let rules = Arc::new(RuleSet::load(args.input.rules.as_deref())?);
-    let mut normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
-    if normalizer.rules_digest() != model.info.rules && !args.input.quiet {
-        eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
-    }
+    let Scoring { model, config, key, normalizer } =
+        Scoring::load(&args.model, &args.session, args.input.rules.as_deref(), args.input.quiet)?;
     let mut states = States::from_names(&model.states);
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
@@ -246,19 +320,24 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
     let several = crate::read::expand(&args.input.inputs)?.len() > 1;
-    let mut collector = crate::report::Collector::default();
-    let fed = feed(&args.input, &mut normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
+    let mut collector = Collector::default();
+    let (fed, _) = feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
         events += s.states.len() as u64;
         unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
         let v = scorer.score(&s.states, &s.params, names);
-        collector.push(&s, &v, names, files);
+        let r = row(&s, &v, threshold, names, files, several);
+        let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
+        collector.push(&s.key, v.score, v.anomalous, start, &r.events, || Listed::from_session(&s, &v, names, files));
         scored += 1;
         anomalous += u64::from(v.anomalous);
-        writer.push(&row(&s, &v, threshold, names, files, several))
+        writer.push(&r)
     })?;
     writer.finish()?;
+    let info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
+    info.save(&args.out)?;
+    collector.attach_raw_lines();
     let report_path = args.out.join("report.html");
-    let html = crate::report::render(&collector, &model, &states, &fed.run, &fed.sessions, &args.model.display().to_string());
+    let html = crate::report::render(&collector, &model, &info);
     std::fs::write(&report_path, html).map_err(|source| Error::Write { path: report_path.display().to_string(), source })?;
     report_sessions(&fed, args.input.quiet, key.is_some());
     if !args.input.quiet {
@@ -446,3 +525,47 @@ pub fn allow(args: &AllowArgs) -> Result<Outcome> {
     file::save(&model, &args.model)?;
     Ok(Outcome::Ok)
 }
+
+/// `logsieve demo`: the main job on the bundled data, with nothing to choose. Trains on the clean
+/// half of the HDFS blocks in `datasets/hdfs/demo/train.log`, scores the other blocks
+/// (`new.log`, ten anomalous among them), writes their normalized events for the review
+/// notebook, compares the verdicts with the labels and says where the report is.
+pub fn demo(args: &DemoArgs) -> Result<Outcome> {
+    let dir = args.data.join("hdfs").join("demo");
+    let path = |name: &str| dir.join(name).display().to_string();
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!("demo: {} not found: run it from the repository root, or give --data DIR", dir.display())));
+    }
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Write { path: args.out.display().to_string(), source })?;
+    let model = args.out.join("hdfs.model");
+    let input = |file: String| InputArgs { inputs: vec![file], format: Format::Auto, year: None, quiet: false, stats: None, rules: None };
+    let session = SessionArgs { session_key: Some(DEMO_KEY.to_owned()), ..SessionArgs::default() };
+    eprintln!("== train on the clean period: {}", path("train.log"));
+    let trained = train(&TrainArgs {
+        input: input(path("train.log")),
+        model: model.clone(),
+        config: None,
+        session: session.clone(),
+        ngram: None,
+        max_fpr: None,
+    })?;
+    eprintln!("== score the new logs: {}", path("new.log"));
+    let scored =
+        score(&ScoreArgs { input: input(path("new.log")), model: model.clone(), out: args.out.clone(), session, fail_on_anomaly: false })?;
+    let events = args.out.join("events.jsonl");
+    let name = events.display().to_string();
+    let file = std::fs::File::create(&events).map_err(|source| Error::Write { path: name.clone(), source })?;
+    super::normalize_into(&InputArgs { quiet: true, ..input(path("new.log")) }, file, &|source| Error::Write {
+        path: name.clone(),
+        source,
+    })?;
+    eprintln!("== compare the verdicts with the labels: {}", path("labels.csv"));
+    evaluate(&EvalArgs { scores: args.out.join("scores.jsonl"), labels: dir.join("labels.csv"), plot: None, json: false })?;
+    println!("model:  {}", model.display());
+    println!("events: {}", events.display());
+    println!("report: {}", args.out.join("report.html").display());
+    Ok(if trained == Outcome::Ok { scored } else { trained })
+}
+
+/// The demo's entity key: HDFS block ids.
+pub const DEMO_KEY: &str = r"blk_-?\d+";

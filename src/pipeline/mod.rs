@@ -1,6 +1,7 @@
 //! Wiring of the stages for each command; no stage logic lives here.
 
 mod learn;
+mod watch;
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -52,6 +53,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Eval(args) => learn::evaluate(&args),
         Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => learn::model_info(&path, json),
         Command::Allow(args) => learn::allow(&args),
+        Command::Report(args) => {
+            let path = crate::report::rebuild(&args.dir, args.model.as_deref(), args.output.as_deref())?;
+            println!("{}", path.display());
+            Ok(Outcome::Ok)
+        }
+        Command::Watch(args) => watch::watch(&args),
+        Command::Demo(args) => learn::demo(&args),
     }
 }
 
@@ -149,19 +157,25 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
 
 /// `logsieve normalize`: one ECS JSON object per record on stdout.
 fn normalize(args: &InputArgs) -> Result<Outcome> {
-    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.rules.as_deref())?));
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let run = normalize_into(args, stdout.lock(), &Error::Stdout)?;
+    finish(args, &run)
+}
+
+/// Writes the inputs' events as ECS JSON lines to `out`; `fail` names a write error.
+fn normalize_into(args: &InputArgs, out: impl Write, fail: &dyn Fn(io::Error) -> Error) -> Result<RunStats> {
+    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.rules.as_deref())?));
+    let mut out = BufWriter::with_capacity(256 * 1024, out);
     let mut buf = Vec::with_capacity(4096);
     let run = for_each_record(args, |rec, origin| {
         let event = normalizer.normalize(rec);
         buf.clear();
         write_ecs(&mut buf, rec, Some(&event), origin);
         buf.push(b'\n');
-        out.write_all(&buf).map_err(Error::Stdout)
+        out.write_all(&buf).map_err(fail)
     })?;
-    out.flush().map_err(Error::Stdout)?;
-    finish(args, &run)
+    out.flush().map_err(fail)?;
+    Ok(run)
 }
 
 /// `logsieve templates`: the templates the miner finds, most frequent first, with an example.

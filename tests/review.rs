@@ -1,0 +1,202 @@
+//! The review side through the real binary: the demo run, the report and its rebuild, the example
+//! models, and `watch` on stdin and on a growing, rotated file.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{data, logsieve, ok, root, s, scores};
+use serde_json::Value;
+
+/// `logsieve demo` needs no flags: it trains on the bundled clean HDFS blocks, scores the others,
+/// compares with the labels, writes everything the notebook reads, and says where the report is.
+#[test]
+fn demo_runs_the_main_job_and_says_where_the_report_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let stdout = ok(&["demo", "--out", s(&out)]);
+    assert!(stdout.contains("tp 10  fp 0  fn 0  tn 50"), "{stdout}");
+    assert!(stdout.lines().any(|l| l == format!("report: {}", out.join("report.html").display())), "{stdout}");
+    for f in ["scores.jsonl", "scores.parquet", "report.html", "run.json", "events.jsonl", "pr_curve.svg", "hdfs.model"] {
+        assert!(std::fs::metadata(out.join(f)).is_ok_and(|m| m.len() > 0), "{f} not written");
+    }
+    // The demo's model is the example baseline in models/, byte for byte.
+    assert_eq!(std::fs::read(out.join("hdfs.model")).unwrap(), std::fs::read(root().join("models/hdfs-demo.model")).unwrap());
+    // Every line of new.log is accounted for: all parsed, each named by a template state under
+    // a rule pack's block key; the normalized events are one per line.
+    let run: Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let lines = std::fs::read_to_string(data("hdfs/demo/new.log")).unwrap().lines().count() as u64;
+    assert_eq!(run["total"]["read"], lines);
+    assert_eq!(run["total"]["parsed"], lines);
+    assert_eq!(run["coverage"]["entity"], lines, "{}", run["coverage"]);
+    assert_eq!(std::fs::read_to_string(out.join("events.jsonl")).unwrap().lines().count() as u64, lines);
+    // The report shows the raw lines behind the top session, read back from the input.
+    let rows = scores(&out);
+    let top = rows.iter().max_by(|a, b| a["score"].as_f64().unwrap().total_cmp(&b["score"].as_f64().unwrap())).unwrap();
+    let first = top["lines"][0].as_u64().unwrap() as usize;
+    let raw = std::fs::read_to_string(data("hdfs/demo/new.log")).unwrap().lines().nth(first - 1).unwrap().to_owned();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!raw.contains(['<', '>', '&', '"', '\'']));
+    assert!(html.contains(&format!("new.log:{first}</b>  {raw}")), "raw line {first} not in the report");
+    assert!(html.contains("Nomenclature coverage") && html.contains("template state, key from a rule pack"));
+}
+
+/// The baselines in models/ are what training on the bundled data gives today.
+#[test]
+fn example_models_retrain_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo.model");
+    ok(&["train", "datasets/hdfs/demo/train.log", "--session-key", r"blk_-?\d+", "--model", s(&demo), "-q"]);
+    let seq = dir.path().join("seq.model");
+    ok(&["train", "-f", "sequences", "datasets/hdfs/sequences/hdfs_normal_train.csv", "--model", s(&seq), "-q"]);
+    for (got, name) in [(demo, "hdfs-demo.model"), (seq, "hdfs-sequences.model")] {
+        let want = std::fs::read(root().join("models").join(name)).unwrap();
+        assert!(std::fs::read(&got).unwrap() == want, "models/{name} differs from a fresh training: regenerate it (models/README.md)");
+    }
+}
+
+/// Hostile sshd sessions: the report escapes their raw lines; `logsieve report DIR` draws the
+/// same table again from scores.jsonl, run.json and the model; a missing run.json is named.
+#[test]
+fn report_rebuilds_from_the_run_directory_and_keeps_log_content_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let mut train = String::new();
+    for i in 0..200u32 {
+        let user = ["alice", "bob"][i as usize % 2];
+        let t = format!("Jan  1 10:{:02}:{:02}", i / 60, i % 60);
+        train += &format!("{t} host sshd[{}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n", 1000 + i, i % 5 + 1);
+        train += &format!("{t} host sshd[{}]: pam_unix(sshd:session): session closed for user {user}\n", 1000 + i);
+    }
+    std::fs::write(p("train.log"), train).unwrap();
+    let test = "Jan  2 09:00:00 host sshd[77]: Accepted password for alice from 10.0.0.1 port 40000 ssh2\n\
+                Jan  2 09:00:05 host sshd[77]: pam_unix(sshd:session): session closed for user alice\n\
+                Jan  2 09:02:00 host sshd[79]: Accepted password for <script>alert(1)</script> from 203.0.113.9 port 40002 ssh2\n\
+                Jan  2 09:02:05 host sshd[79]: pam_unix(sshd:session): session closed for user </table><b>\x1b[31m\n";
+    std::fs::write(p("test.log"), test).unwrap();
+    ok(&["train", s(&p("train.log")), "--year", "2024", "--model", s(&p("m")), "-q"]);
+    ok(&["score", s(&p("test.log")), "--year", "2024", "--model", s(&p("m")), "--out", s(&p("o")), "-q"]);
+    let first = std::fs::read_to_string(p("o/report.html")).unwrap();
+    let inert = |html: &str| {
+        assert!(html.contains("&lt;/table&gt;&lt;b&gt;\u{FFFD}[31m"), "the hostile raw line is not shown escaped");
+        assert!(html.contains("alert(1)&lt;/script&gt;"));
+        assert_eq!(html.matches("<table").count(), html.matches("</table>").count(), "a log line closed a table");
+        assert_eq!(html.matches("<script>").count(), 1, "only the report's own script");
+        assert!(!html.contains('\x1b'));
+    };
+    inert(&first);
+    std::fs::remove_file(p("o/report.html")).unwrap();
+    let printed = ok(&["report", s(&p("o"))]);
+    assert_eq!(printed.trim(), s(&p("o/report.html")));
+    let again = std::fs::read_to_string(p("o/report.html")).unwrap();
+    inert(&again);
+    // The same sessions in the same order, with the same lines.
+    let table = |html: &str| html[html.find("<table id=top>").unwrap()..].to_owned();
+    assert_eq!(table(&first), table(&again));
+    // Elsewhere, with the model named explicitly.
+    ok(&["report", s(&p("o")), "--model", s(&p("m")), "--output", s(&p("elsewhere.html"))]);
+    assert!(std::fs::read_to_string(p("elsewhere.html")).unwrap().contains("sessions anomalous"));
+    std::fs::remove_file(p("o/run.json")).unwrap();
+    let (code, _, err) = logsieve(&["report", s(&p("o"))]);
+    assert_ne!(code, 0);
+    assert!(err.contains("run.json"), "{err}");
+}
+
+fn sequences_model(dir: &Path) -> std::path::PathBuf {
+    let mut train = String::new();
+    for i in 0..500 {
+        let tail = if i % 2 == 0 { "b c" } else { "b b c" };
+        train += &format!("s{i},a {tail} d\n");
+    }
+    std::fs::write(dir.join("train.csv"), train).unwrap();
+    let model = dir.join("m");
+    ok(&["train", "-f", "sequences", s(&dir.join("train.csv")), "--model", s(&model), "--max-fpr", "0.01", "-q"]);
+    model
+}
+
+/// `watch` on stdin prints the anomalous sessions, with the fields and scores `score` gives them,
+/// and stops at the end of the input.
+#[test]
+fn watch_on_stdin_prints_what_score_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = sequences_model(dir.path());
+    let input = "n1,a b c d\nx1,a c b d\nn2,a b b c d\nx2,a b zzz c d\n";
+    std::fs::write(dir.path().join("new.csv"), input).unwrap();
+    ok(&["score", "-f", "sequences", s(&dir.path().join("new.csv")), "--model", s(&model), "--out", s(&dir.path().join("o")), "-q"]);
+    let flagged: Vec<Value> = scores(&dir.path().join("o")).into_iter().filter(|r| r["anomalous"] == true).collect();
+    assert_eq!(flagged.iter().map(|r| r["session"].as_str().unwrap()).collect::<Vec<_>>(), ["x1", "x2"]);
+    let out = assert_cmd::Command::cargo_bin("logsieve")
+        .unwrap()
+        .args(["watch", "-f", "sequences", "--model", s(&model)])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(printed, flagged, "watch and score disagree");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 lines read") && err.contains("4 sessions scored") && err.contains("2 anomalous"), "{err}");
+    let all = ok_stdin(&["watch", "-f", "sequences", "--model", s(&model), "--all", "-q"], input);
+    assert_eq!(all.lines().count(), 4);
+}
+
+fn ok_stdin(args: &[&str], stdin: &str) -> String {
+    let out = assert_cmd::Command::cargo_bin("logsieve").unwrap().args(args).write_stdin(stdin.to_owned()).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `watch FILE` prints an anomaly while the file grows, follows it across a rotation, and exits
+/// cleanly on SIGINT.
+#[test]
+fn watch_follows_a_growing_rotated_file_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = sequences_model(dir.path());
+    let log = dir.path().join("live.csv");
+    std::fs::write(&log, "n1,a b c d\n").unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("logsieve"))
+        .args(["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Liveness deadline, not a speed test: each anomaly must show up while watch runs.
+    let expect = |key: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no line for {key} while watching"));
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["anomalous"], true, "{v}");
+            if v["session"] == key {
+                return v;
+            }
+        }
+    };
+    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(b"n2,a b b c d\nx1,a c b d\n").unwrap();
+    let x1 = expect("x1");
+    assert_eq!(x1["lines"], serde_json::json!([3]));
+    // Rotation: the file is moved away and a new one takes its name.
+    std::fs::rename(&log, dir.path().join("live.csv.1")).unwrap();
+    std::fs::write(&log, "x2,a b zzz c d\n").unwrap();
+    let x2 = expect("x2");
+    assert_eq!(x2["lines"], serde_json::json!([1]));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "watch did not stop cleanly: {:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replaced (rotated)"), "{err}");
+    assert!(err.contains("4 lines read") && err.contains("2 anomalous"), "{err}");
+}
