@@ -300,6 +300,38 @@ fn closed_pipe_ends_quietly() {
     assert!(!err.contains("error"), "{err}");
 }
 
+/// Every command that prints to stdout ends quietly with 0 when the reader has gone before it
+/// writes (a pipe into `true`): no panic from a failed print.
+#[test]
+fn commands_printing_to_a_closed_pipe_exit_quietly() {
+    let bin = assert_cmd::cargo::cargo_bin("logsieve");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/hdfs-demo.model");
+    let dir = tempfile::tempdir().unwrap();
+    let labels = data("hdfs/demo/labels.csv");
+    let new = data("hdfs/demo/new.log");
+    let out = dir.path().join("o");
+    let st = logsieve()
+        .args(["score", new.to_str().unwrap(), "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let scores = out.join("scores.jsonl");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["model", "info", model.to_str().unwrap()],
+        vec!["eval", "--scores", scores.to_str().unwrap(), "--labels", labels.to_str().unwrap()],
+        vec!["report", out.to_str().unwrap()],
+        vec!["rules", "list"],
+        vec!["templates", new.to_str().unwrap()],
+    ];
+    for args in commands {
+        // The reader (`true`) is gone before logsieve starts writing.
+        let script = "set -o pipefail; (sleep 0.3; exec \"$@\") | true";
+        let run = StdCommand::new("bash").arg("-c").arg(script).arg("logsieve").arg(&bin).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success() && !err.contains("panicked"), "{args:?}: {:?} {err}", run.status);
+    }
+}
+
 #[test]
 fn builtin_rule_examples_all_pass() {
     let out = logsieve().args(["rules", "test"]).output().unwrap();

@@ -363,26 +363,26 @@ pub fn evaluate(args: &EvalArgs) -> Result<Outcome> {
     let labels = eval::read_labels(&args.labels)?;
     let report = eval::evaluate(&scores, &labels);
     if args.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         let r = &report;
-        println!(
+        outln!(
             "sessions {} (scored {}, missing {}; {} scored sessions unlabelled)",
             r.sessions,
             r.sessions - r.missing,
             r.missing,
             r.unlabelled
         );
-        println!("tp {}  fp {}  fn {}  tn {}", r.tp, r.fp, r.fn_, r.tn);
-        println!("precision {:.4}  recall {:.4}  f1 {:.4}  fpr {:.5}", r.precision, r.recall, r.f1, r.fpr);
-        println!("average precision (PR curve over the score) {:.4}", r.average_precision);
+        outln!("tp {}  fp {}  fn {}  tn {}", r.tp, r.fp, r.fn_, r.tn);
+        outln!("precision {:.4}  recall {:.4}  f1 {:.4}  fpr {:.5}", r.precision, r.recall, r.f1, r.fpr);
+        outln!("average precision (PR curve over the score) {:.4}", r.average_precision);
     }
     let plot = args.plot.clone().unwrap_or_else(|| args.scores.parent().unwrap_or(Path::new(".")).join("pr_curve.svg"));
     let svg =
         eval::pr_curve_svg(&report).map_err(|e| Error::Write { path: plot.display().to_string(), source: std::io::Error::other(e) })?;
     std::fs::write(&plot, svg).map_err(|source| Error::Write { path: plot.display().to_string(), source })?;
     if !args.json {
-        println!("precision-recall curve: {}", plot.display());
+        outln!("precision-recall curve: {}", plot.display());
     }
     Ok(Outcome::Ok)
 }
@@ -411,18 +411,13 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
             "held_out_above": m.calibration.held_out_above,
             "allowances": m.allowances,
         });
-        println!("{v}");
+        outln!("{v}");
         return Ok(Outcome::Ok);
     }
-    println!(
-        "model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})",
-        path.display(),
-        m.info.logsieve,
-        m.info.rules
-    );
-    println!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
+    outln!("model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})", path.display(), m.info.logsieve, m.info.rules);
+    outln!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
     let o = &m.options;
-    println!(
+    outln!(
         "options      ngram {}, max_fpr {}, rare_share {}, folds {}, params [{}], session_key {}",
         o.ngram,
         o.max_fpr,
@@ -436,7 +431,7 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
         Some(secs) => format!("{secs} s"),
         None => format!("{} events", s.window.events),
     };
-    println!(
+    outln!(
         "sessions     idle timeout {} s, end grace {} s, at most {} open, {} events each; windows of {window}{}",
         s.idle_timeout,
         s.end_grace,
@@ -444,27 +439,30 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
         s.max_events,
         s.window.step.map(|st| format!(", step {st}")).unwrap_or_default()
     );
-    println!("states       {} ({} templates in the miner)", m.states.len(), templates);
-    println!("ngrams       {} distinct windows of {} (from {} windows)", m.ngrams.distinct(), o.ngram, m.ngrams.windows);
-    println!("cooccurrence {} state pairs", m.pairs.len());
+    outln!("states       {} ({} templates in the miner)", m.states.len(), templates);
+    outln!("ngrams       {} distinct windows of {} (from {} windows)", m.ngrams.distinct(), o.ngram, m.ngrams.windows);
+    outln!("cooccurrence {} state pairs", m.pairs.len());
     let f: Vec<String> = fields.iter().map(|(f, n)| format!("{f} ({n})")).collect();
-    println!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
-    println!(
+    outln!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
+    outln!(
         "vectors      {} dimensions, PCA {} components, {} distinct training vectors for kNN",
         m.vectors.width(),
         m.vectors.pca.as_ref().map_or("none".to_owned(), |p| p.k.to_string()),
         m.vectors.rows
     );
     let c = &m.calibration;
-    println!(
+    outln!(
         "threshold    {:.4} for max FPR {} ({} of {} held-out clean sessions above it)",
-        c.threshold, c.max_fpr, c.held_out_above, c.held_out
+        c.threshold,
+        c.max_fpr,
+        c.held_out_above,
+        c.held_out
     );
     if m.allowances.is_empty() {
-        println!("allowances   none");
+        outln!("allowances   none");
     }
     for a in &m.allowances {
-        println!("allowance    {} at {}{}", a.what, a.when, a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+        outln!("allowance    {} at {}{}", a.what, a.when, a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
     }
     Ok(Outcome::Ok)
 }
@@ -561,9 +559,9 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
     })?;
     eprintln!("== compare the verdicts with the labels: {}", path("labels.csv"));
     evaluate(&EvalArgs { scores: args.out.join("scores.jsonl"), labels: dir.join("labels.csv"), plot: None, json: false })?;
-    println!("model:  {}", model.display());
-    println!("events: {}", events.display());
-    println!("report: {}", args.out.join("report.html").display());
+    outln!("model:  {}", model.display());
+    outln!("events: {}", events.display());
+    outln!("report: {}", args.out.join("report.html").display());
     Ok(if trained == Outcome::Ok { scored } else { trained })
 }
 

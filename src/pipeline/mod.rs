@@ -1,5 +1,14 @@
 //! Wiring of the stages for each command; no stage logic lives here.
 
+/// `println!` that hands a closed or failing stdout back as [`Error::Stdout`] (a closed pipe ends
+/// the run quietly) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::error::Error::Stdout)?
+    }};
+}
+
 mod learn;
 mod watch;
 
@@ -55,7 +64,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Allow(args) => learn::allow(&args),
         Command::Report(args) => {
             let path = crate::report::rebuild(&args.dir, args.model.as_deref(), args.output.as_deref())?;
-            println!("{}", path.display());
+            outln!("{}", path.display());
             Ok(Outcome::Ok)
         }
         Command::Watch(args) => watch::watch(&args),
@@ -217,11 +226,11 @@ fn rules_test(dir: Option<&Path>) -> Result<Outcome> {
             let problem = example_problem(rule, ex, &set);
             if let Some(p) = problem {
                 failures += 1;
-                println!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));
+                outln!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));
             }
         }
     }
-    println!("{} rules, {checked} examples, {failures} failed", set.rules().len());
+    outln!("{} rules, {checked} examples, {failures} failed", set.rules().len());
     Ok(if failures == 0 { Outcome::Ok } else { Outcome::InputError })
 }
 
