@@ -32,6 +32,8 @@ const POINTS: usize = 20_000;
 const BINS: usize = 40;
 /// Raw lines shown per listed session.
 const RAW_LINES: usize = 30;
+/// Reasons shown before the rest is folded away.
+const REASONS: usize = 6;
 /// Raw lines are cut to this many characters.
 const RAW_CHARS: usize = 400;
 
@@ -784,7 +786,12 @@ when the report was written.</small></p>\
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let reasons: String = l.reasons.iter().map(|r| format!("<li>{}</li>", esc(r))).collect();
+        let item = |r: &String| format!("<li>{}</li>", esc(r));
+        let mut reasons: String = l.reasons.iter().take(REASONS).map(item).collect();
+        if l.reasons.len() > REASONS {
+            let more: String = l.reasons.iter().skip(REASONS).map(item).collect();
+            let _ = write!(reasons, "<details><summary>{} more</summary>{more}</details>", l.reasons.len() - REASONS);
+        }
         let values: String = l.values.iter().map(|v| format!("<li>{}</li>", esc(v))).collect();
         let mut lines = String::new();
         let shown = l.shown();
