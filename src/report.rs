@@ -157,18 +157,20 @@ pub struct Listed {
     pub reasons: Vec<String>,
     /// New parameter values, `field=value`.
     pub values: Vec<String>,
-    /// Input lines (file, 1-based line), at most 200.
-    pub lines: Vec<(String, u64)>,
-    /// The raw text of the lines [`Listed::shown`] picks, read back from the inputs after
-    /// scoring.
+    /// The input lines the table shows (see [`pick`]): index of the event in the session,
+    /// file, 1-based line.
+    pub lines: Vec<(usize, String, u64)>,
+    /// How many input lines the session has.
+    pub total_lines: usize,
+    /// The raw text of `lines`, read back from the inputs after scoring.
     pub raw: Vec<Option<String>>,
 }
 
 impl Listed {
     /// The table entry of a session just scored.
     pub fn from_session(s: &Session, v: &Verdict, names: &States, files: &[String]) -> Self {
-        let marked = marks(
-            s.states.len().min(500),
+        let mut marked = marks(
+            s.states.len(),
             v.reasons.iter().map(|r| Mark {
                 kind: r.kind,
                 position: r.position,
@@ -176,6 +178,9 @@ impl Listed {
                 padding: r.states.iter().filter(|x| *x == "^" || *x == "$").count(),
             }),
         );
+        let file = |i: u32| files.get(i as usize).cloned().unwrap_or_else(|| "-".into());
+        let lines = pick(s.lines.len(), &marked).into_iter().map(|i| (i, file(s.lines[i].file), s.lines[i].line)).collect();
+        marked.truncate(500);
         Listed {
             key: s.key.clone(),
             score: v.score,
@@ -191,25 +196,26 @@ impl Listed {
                 .filter(|r| r.kind == "new_value")
                 .filter_map(|r| Some(format!("{}={}", r.field.as_deref()?, r.value.as_deref()?)))
                 .collect(),
-            lines: s.lines.iter().take(200).map(|l| (files.get(l.file as usize).cloned().unwrap_or_else(|| "-".into()), l.line)).collect(),
+            lines,
+            total_lines: s.lines.len(),
             raw: Vec::new(),
         }
     }
 }
 
-impl Listed {
-    /// Which lines the table shows: those behind the marked events first, then the first ones,
-    /// at most 30, in order.
-    pub fn shown(&self) -> Vec<usize> {
-        let n = self.lines.len();
-        let mut pick: Vec<usize> =
-            self.marked.iter().enumerate().filter(|(i, m)| **m && *i < n).map(|(i, _)| i).take(RAW_LINES - 3).collect();
-        pick.extend(0..n);
-        pick.truncate(RAW_LINES);
-        pick.sort_unstable();
-        pick.dedup();
-        pick
+/// Which of a session's `n` input lines the table shows: those behind the marked events first,
+/// then the first ones, at most 30, in order.
+pub fn pick(n: usize, marked: &[bool]) -> Vec<usize> {
+    let mut pick: Vec<usize> = marked.iter().enumerate().filter(|(i, m)| **m && *i < n).map(|(i, _)| i).take(RAW_LINES - 3).collect();
+    pick.extend(0..n.min(RAW_LINES));
+    pick.sort_unstable();
+    pick.dedup();
+    // The first lines give way to the marked ones.
+    while pick.len() > RAW_LINES {
+        let Some(k) = pick.iter().rposition(|&i| !marked.get(i).copied().unwrap_or(false)) else { break };
+        pick.remove(k);
     }
+    pick
 }
 
 /// One reason as the table needs it.
@@ -372,22 +378,20 @@ impl Collector {
                     padding: states.iter().filter(|s| *s == "^" || *s == "$").count(),
                 }
             };
-            let marked = marks(events.len().min(500), reasons.iter().map(mark));
-            let lines = row["lines"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .take(200)
-                .filter_map(|l| match l {
-                    serde_json::Value::Number(n) => Some((single.to_owned(), n.as_u64()?)),
+            let mut marked = marks(events.len(), reasons.iter().map(mark));
+            let all = row["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let lines = pick(all.len(), &marked)
+                .into_iter()
+                .filter_map(|i| match &all[i] {
+                    serde_json::Value::Number(n) => Some((i, single.to_owned(), n.as_u64()?)),
                     serde_json::Value::String(s) => {
                         let (f, n) = s.rsplit_once(':')?;
-                        Some((f.to_owned(), n.parse().ok()?))
+                        Some((i, f.to_owned(), n.parse().ok()?))
                     }
                     _ => None,
                 })
                 .collect();
+            marked.truncate(500);
             Listed {
                 key: key.to_owned(),
                 score,
@@ -403,6 +407,7 @@ impl Collector {
                     .filter_map(|r| Some(format!("{}={}", r["field"].as_str()?, r["value"].as_str()?)))
                     .collect(),
                 lines,
+                total_lines: all.len(),
                 raw: Vec::new(),
             }
         };
@@ -416,8 +421,7 @@ impl Collector {
     pub fn attach_raw_lines(&mut self) {
         let mut wanted: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for l in &self.top {
-            for i in l.shown() {
-                let (f, n) = &l.lines[i];
+            for (_, f, n) in &l.lines {
                 wanted.entry(f.clone()).or_default().push(*n);
             }
         }
@@ -440,7 +444,7 @@ impl Collector {
             }
         }
         for l in &mut self.top {
-            l.raw = l.shown().into_iter().map(|i| found.get(&l.lines[i]).cloned()).collect();
+            l.raw = l.lines.iter().map(|(_, f, n)| found.get(&(f.clone(), *n)).cloned()).collect();
         }
     }
 }
@@ -794,20 +798,19 @@ when the report was written.</small></p>\
         }
         let values: String = l.values.iter().map(|v| format!("<li>{}</li>", esc(v))).collect();
         let mut lines = String::new();
-        let shown = l.shown();
         let mut next = 0;
-        for (k, &i) in shown.iter().enumerate() {
+        for (k, (i, f, n)) in l.lines.iter().enumerate() {
+            let i = *i;
             if i > next {
                 let _ = writeln!(lines, "<b>... {} lines</b>", i - next);
             }
             next = i + 1;
-            let (f, n) = &l.lines[i];
             let hit = if l.marked.get(i).copied().unwrap_or(false) { " class=hit" } else { "" };
             let text = l.raw.get(k).cloned().flatten().map(|t| esc(&t)).unwrap_or_default();
             let _ = writeln!(lines, "<span{hit}><b>{}:{n}</b>  {text}</span>", esc(f));
         }
-        if l.lines.len() > next {
-            let _ = writeln!(lines, "<b>... {} lines (all in \"lines\" of scores.jsonl)</b>", l.lines.len() - next);
+        if l.total_lines > next {
+            let _ = writeln!(lines, "<b>... {} lines (all in \"lines\" of scores.jsonl)</b>", l.total_lines - next);
         }
         let _ = write!(
             h,
@@ -820,7 +823,7 @@ when the report was written.</small></p>\
             if l.anomalous { "<span class=bad>anomalous</span>" } else { "below threshold" },
             l.events.len(),
             if l.anomalous && rank < 10 { " open" } else { "" },
-            l.lines.len(),
+            l.total_lines,
         );
     }
     h.push_str("</table>");
@@ -869,6 +872,23 @@ mod tests {
         let marked = [false, false, false, true, true, false];
         assert_eq!(runs(&ev, &marked), vec![("a", 1, false), ("b", 2, false), ("b", 2, true), ("c", 1, false)]);
         assert_eq!(runs(&[], &[]), vec![]);
+    }
+
+    #[test]
+    fn picked_lines_put_the_marked_ones_first() {
+        let mut marked = vec![false; 300];
+        for i in [9, 10, 11, 221, 222, 223] {
+            marked[i] = true;
+        }
+        let p = pick(300, &marked);
+        assert_eq!(p.len(), 30);
+        assert!([9, 10, 11, 221, 222, 223].iter().all(|i| p.contains(i)), "{p:?}");
+        assert_eq!(&p[..3], &[0, 1, 2]);
+        assert!(p.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(pick(2, &marked), vec![0, 1]);
+        assert_eq!(pick(0, &[]), Vec::<usize>::new());
+        let all = vec![true; 100];
+        assert_eq!(pick(100, &all), (0..30).collect::<Vec<_>>());
     }
 
     #[test]
