@@ -82,3 +82,34 @@ pub enum Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Text that came from outside (file names, log content inside a message) made safe for a
+/// terminal: control characters other than tab become `\x..` / `\u{..}` escapes, so a crafted
+/// name or line cannot move the cursor, recolour or retitle the user's terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push(c),
+            c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(printable("plain\tname.log"), "plain\tname.log");
+        assert_eq!(printable("a\u{1b}[31mb\r\n\u{0}"), "a\\x1b[31mb\\x0d\\x0a\\x00");
+        assert_eq!(printable("x\u{9b}y"), "x\\x9by");
+    }
+}

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(Error::Stdout(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             // Each message already carries its cause.
-            eprintln!("logsieve: error: {e}");
+            eprintln!("logsieve: error: {}", logsieve::error::printable(&e.to_string()));
             ExitCode::from(2)
         }
     }

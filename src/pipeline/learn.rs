@@ -477,7 +477,7 @@ pub fn allow(args: &AllowArgs) -> Result<Outcome> {
     let mut model = file::load(&args.model)?;
     let when = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let record = |model: &mut Model, what: String| {
-        eprintln!("logsieve: allowed {what}");
+        eprintln!("logsieve: allowed {}", crate::error::printable(&what));
         model.allowances.push(Allowance { what, when: when.clone(), note: args.note.clone() });
     };
     if !args.session.is_empty() {

@@ -101,7 +101,7 @@ where
         let emit = |p: Pending, sink: &mut F| sink(&p.record, &Origin { file: &name, line: p.line, original: &p.original });
         match read::open(input) {
             Err(e) => {
-                eprintln!("logsieve: error: {e}");
+                eprintln!("logsieve: error: {}", crate::error::printable(&e.to_string()));
                 stats.error = Some(e.to_string());
             }
             Ok(mut src) => {
@@ -112,7 +112,7 @@ where
                         Ok(None) => break,
                         Err(source) => {
                             let e = Error::Read { path: name.clone(), line: src.lines.line_number() + 1, source };
-                            eprintln!("logsieve: error: {e}");
+                            eprintln!("logsieve: error: {}", crate::error::printable(&e.to_string()));
                             stats.error = Some(e.to_string());
                             break;
                         }

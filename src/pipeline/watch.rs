@@ -203,7 +203,7 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
         let s = run.sessionizer.stats();
         eprintln!(
             "logsieve: watch {}: {} lines read, {} parsed, {} skipped; {} sessions scored ({} timed out, {} evicted), {} anomalous",
-            name,
+            crate::error::printable(&name),
             run.stats.read,
             run.stats.parsed,
             run.stats.skipped_total(),
@@ -263,7 +263,7 @@ impl Watcher<'_> {
                     self.emit(scorer, states)?;
                 }
                 Ok(Msg::Reopened(why)) => {
-                    eprintln!("logsieve: watch: {} was {why}; reading it from the top", self.files[0]);
+                    eprintln!("logsieve: watch: {} was {why}; reading it from the top", crate::error::printable(&self.files[0]));
                     self.number = 0;
                 }
                 Ok(Msg::Eof) | Err(RecvTimeoutError::Disconnected) => return Ok(()),

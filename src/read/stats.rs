@@ -149,12 +149,12 @@ impl RunStats {
 impl fmt::Display for RunStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for i in &self.inputs {
-            writeln!(f, "logsieve: {i}")?;
+            writeln!(f, "logsieve: {}", crate::error::printable(&i.to_string()))?;
         }
         if self.inputs.len() > 1 {
             let mut total = self.total.clone();
             total.file = format!("total of {} inputs", self.inputs.len());
-            writeln!(f, "logsieve: {total}")?;
+            writeln!(f, "logsieve: {}", crate::error::printable(&total.to_string()))?;
         }
         Ok(())
     }
