@@ -139,8 +139,8 @@ pub struct Rule {
     pub id: String,
     /// The pack it came from (file name).
     pub pack: String,
-    process: Option<Regex>,
-    pattern: Regex,
+    process: Option<Lazy>,
+    pattern: Lazy,
     /// The standard event; `None` for a rule that only names the entity and lifecycle (the state
     /// then stays the message's template).
     pub action: Option<&'static Action>,
@@ -153,6 +153,33 @@ pub struct Rule {
     set: Vec<(String, String)>,
     /// Real example lines.
     pub examples: Vec<Example>,
+}
+
+/// A regex compiled on first use. Compiling every built-in rule's regexes took ~60 ms, most of
+/// the start-up of a run, while an input uses the rules of a few programs; user packs are still
+/// compiled when loaded, so a bad regex is refused with its file.
+#[derive(Debug)]
+struct Lazy {
+    src: String,
+    regex: std::sync::OnceLock<Regex>,
+}
+
+impl Lazy {
+    fn new(src: &str) -> Self {
+        Lazy { src: src.to_owned(), regex: std::sync::OnceLock::new() }
+    }
+
+    /// Compiled now, so an error is reported at load.
+    fn eager(src: &str) -> Result<Self, regex::Error> {
+        let regex = Regex::new(src)?;
+        Ok(Lazy { src: src.to_owned(), regex: std::sync::OnceLock::from(regex) })
+    }
+
+    fn get(&self) -> &Regex {
+        // Only built-in patterns are compiled lazily, and the test suite compiles every one of them
+        // (`builtin_packs_compile_with_unique_ids`); should one still fail, it matches nothing.
+        self.regex.get_or_init(|| Regex::new(&self.src).unwrap_or_else(|_| Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!())))
+    }
 }
 
 /// A rule pack that cannot be used.
@@ -178,7 +205,8 @@ pub struct RuleSet {
     digest: u32,
 }
 
-fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
+/// Reads a pack; `eager` compiles its regexes now (user packs), otherwise on first use.
+fn compile_pack(file: &str, text: &str, eager: bool) -> Result<Vec<Rule>, RuleError> {
     let err = |message: String| RuleError { file: file.to_owned(), message };
     let pack: PackFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
     let mut out = Vec::with_capacity(pack.rules.len());
@@ -200,8 +228,9 @@ fn compile_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
             }),
             Some(o) => return Err(rule_err(format!("outcome {o:?} must be success, failure or unknown"))),
         };
-        let process = spec.process.as_deref().map(Regex::new).transpose().map_err(|e| rule_err(format!("process regex: {e}")))?;
-        let pattern = Regex::new(&spec.pattern).map_err(|e| rule_err(format!("match regex: {e}")))?;
+        let compile = |src: &str| if eager { Lazy::eager(src) } else { Ok(Lazy::new(src)) };
+        let process = spec.process.as_deref().map(compile).transpose().map_err(|e| rule_err(format!("process regex: {e}")))?;
+        let pattern = compile(&spec.pattern).map_err(|e| rule_err(format!("match regex: {e}")))?;
         if spec.examples.is_empty() {
             return Err(rule_err("has no [[rule.example]]: every rule carries at least one real line".into()));
         }
@@ -228,7 +257,7 @@ impl RuleSet {
         let mut digest = crc32fast::Hasher::new();
         for (file, text) in BUILTIN {
             digest.update(text.as_bytes());
-            match compile_pack(file, text) {
+            match compile_pack(file, text, false) {
                 Ok(r) => rules.extend(r),
                 // The built-in packs are checked by the test suite; a broken one is a build defect.
                 Err(e) => panic!("built-in rule pack {e}"),
@@ -261,7 +290,7 @@ impl RuleSet {
             let mut h = crc32fast::Hasher::new_with_initial(set.digest);
             h.update(text.as_bytes());
             set.digest = h.finalize();
-            for rule in compile_pack(&name, &text)? {
+            for rule in compile_pack(&name, &text, true)? {
                 match set.rules.iter_mut().find(|r| r.id == rule.id) {
                     Some(slot) => *slot = rule,
                     None => fresh.push(rule),
@@ -283,7 +312,7 @@ impl RuleSet {
     pub fn candidates(&self, app: Option<&str>) -> Vec<u32> {
         let all = 0..self.rules.len() as u32;
         match app {
-            Some(app) => all.filter(|&i| self.rules[i as usize].process.as_ref().is_none_or(|p| p.is_match(app))).collect(),
+            Some(app) => all.filter(|&i| self.rules[i as usize].process.as_ref().is_none_or(|p| p.get().is_match(app))).collect(),
             None => {
                 let (any, specific): (Vec<u32>, Vec<u32>) = all.partition(|&i| self.rules[i as usize].process.is_none());
                 any.into_iter().chain(specific).collect()
@@ -305,7 +334,7 @@ impl RuleSet {
     }
 
     fn candidate_set_of(&self, ids: Vec<u32>) -> Candidates {
-        let set = regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.as_str())).expect("each pattern compiled alone");
+        let set = regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.src.as_str())).expect("each pattern compiled alone");
         Candidates { ids, set }
     }
 
@@ -314,9 +343,10 @@ impl RuleSet {
         let first = candidates.set.matches(&rec.message).into_iter().next()?;
         let i = candidates.ids[first];
         let rule = &self.rules[i as usize];
-        let caps = rule.pattern.captures(&rec.message)?;
+        let pattern = rule.pattern.get();
+        let caps = pattern.captures(&rec.message)?;
         let mut fields: Extracted = Vec::new();
-        for name in rule.pattern.capture_names().flatten() {
+        for name in pattern.capture_names().flatten() {
             let Some(m) = caps.name(name) else { continue };
             let value = clean(m.as_str());
             if value.is_empty() {
@@ -402,6 +432,9 @@ mod tests {
         assert!(set.rules().len() > 50, "{}", set.rules().len());
         for (i, r) in set.rules().iter().enumerate() {
             assert!(set.rules()[..i].iter().all(|o| o.id != r.id), "duplicate rule id {}", r.id);
+            // Built-in regexes compile on first use: here they all must.
+            assert!(Regex::new(&r.pattern.src).is_ok(), "{}: match regex", r.id);
+            assert!(r.process.as_ref().is_none_or(|p| Regex::new(&p.src).is_ok()), "{}: process regex", r.id);
         }
     }
 
@@ -415,7 +448,7 @@ mod tests {
             ("[pack\n", "line 1"),
         ];
         for (text, why) in cases {
-            let e = compile_pack("u.toml", text).unwrap_err();
+            let e = compile_pack("u.toml", text, true).unwrap_err();
             assert!(e.to_string().starts_with("u.toml: ") && e.to_string().contains(why), "{e}");
         }
     }
