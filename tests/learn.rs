@@ -325,3 +325,23 @@ fn allowing_a_reviewed_session_unflags_it_and_nothing_else() {
     let info = ok(&["model", "info", s(&p("m"))]);
     assert!(info.contains("window 5 22 $") && info.contains("value user=bob"), "{info}");
 }
+
+/// Training runs its cross-fitting folds in parallel: one thread or two, the model is the same
+/// byte for byte (and the example models in models/ were trained before training was parallel).
+#[test]
+fn training_on_one_or_two_threads_gives_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for threads in ["1", "2"] {
+        let m = dir.path().join(format!("m{threads}"));
+        let out = assert_cmd::Command::cargo_bin("logsieve")
+            .unwrap()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["train", s(&data("loghub/OpenSSH_2k.log")), "--year", "2024", "--model", s(&m), "-q"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        models.push(std::fs::read(&m).unwrap());
+    }
+    assert!(models[0] == models[1], "one and two threads trained different models");
+}

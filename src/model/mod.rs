@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod components;
 pub mod file;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::miner::Miner;
@@ -171,30 +172,44 @@ impl Model {
         }
         let vocabulary = states.len();
         let folds = options.folds.clamp(2, n);
-        let mut raw: Vec<[f64; 6]> = Vec::new();
-        let mut findings = Vec::new();
-        for f in 0..folds {
-            let train: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, s)| s).collect();
-            let held: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, s)| s).collect();
-            let fitted = Fitted::fit(&train, &options, vocabulary);
-            let matrix = fitted.vectors.neighbour_matrix();
-            let neighbours = Neighbours::new(&matrix);
-            let stride = held.len().div_ceil(HELD_OUT_PER_FOLD).max(1);
-            let parts = Parts {
-                ngrams: &fitted.ngrams,
-                pairs: &fitted.pairs,
-                values: &fitted.values,
-                vectors: &fitted.vectors,
-                neighbours: &neighbours,
-            };
-            for s in held.iter().step_by(stride) {
-                findings.clear();
-                raw.push(parts.raw_scores(&s.states, &s.params, &mut findings));
-            }
-        }
-        let calibration = Calibration::fit(&raw, options.max_fpr);
+        // The folds' fits and the final fit on every session are independent: they run in
+        // parallel (rayon), and the held-out scores are joined in fold order, so the model is the
+        // same byte for byte whatever the number of threads.
         let all: Vec<&Featured> = sessions.iter().collect();
-        let fitted = Fitted::fit(&all, &options, vocabulary);
+        let mut results: Vec<(Vec<[f64; 6]>, Option<Fitted>)> = (0..=folds)
+            .into_par_iter()
+            .map(|f| {
+                if f == folds {
+                    return (Vec::new(), Some(Fitted::fit(&all, &options, vocabulary)));
+                }
+                let train: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, s)| s).collect();
+                let held: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, s)| s).collect();
+                let fitted = Fitted::fit(&train, &options, vocabulary);
+                let matrix = fitted.vectors.neighbour_matrix();
+                let neighbours = Neighbours::new(&matrix);
+                let stride = held.len().div_ceil(HELD_OUT_PER_FOLD).max(1);
+                let parts = Parts {
+                    ngrams: &fitted.ngrams,
+                    pairs: &fitted.pairs,
+                    values: &fitted.values,
+                    vectors: &fitted.vectors,
+                    neighbours: &neighbours,
+                };
+                let mut findings = Vec::new();
+                let raw = held
+                    .iter()
+                    .step_by(stride)
+                    .map(|s| {
+                        findings.clear();
+                        parts.raw_scores(&s.states, &s.params, &mut findings)
+                    })
+                    .collect();
+                (raw, None)
+            })
+            .collect();
+        let fitted = results.pop().and_then(|r| r.1).ok_or(TrainError::TooFewSessions(n))?;
+        let raw: Vec<[f64; 6]> = results.into_iter().flat_map(|r| r.0).collect();
+        let calibration = Calibration::fit(&raw, options.max_fpr);
         Ok(Model {
             info: ModelInfo {
                 logsieve: env!("CARGO_PKG_VERSION").to_owned(),

@@ -287,19 +287,40 @@ impl RuleSet {
         for path in files {
             let name = path.display().to_string();
             let text = std::fs::read_to_string(&path).map_err(|e| RuleError { file: name.clone(), message: e.to_string() })?;
-            let mut h = crc32fast::Hasher::new_with_initial(set.digest);
-            h.update(text.as_bytes());
-            set.digest = h.finalize();
-            for rule in compile_pack(&name, &text, true)? {
-                match set.rules.iter_mut().find(|r| r.id == rule.id) {
-                    Some(slot) => *slot = rule,
-                    None => fresh.push(rule),
-                }
+            set.add_pack(&name, &text, &mut fresh)?;
+        }
+        set.put_first(fresh);
+        Ok(set)
+    }
+
+    /// The built-in packs with one more pack given as text (as if it were `name` in `--rules`):
+    /// how `--rules` reads each file, for callers that hold the text (and the fuzzer).
+    pub fn with_pack(name: &str, text: &str) -> Result<Self, RuleError> {
+        let mut set = Self::builtin();
+        let mut fresh = Vec::new();
+        set.add_pack(name, text, &mut fresh)?;
+        set.put_first(fresh);
+        Ok(set)
+    }
+
+    /// Reads a user pack: a rule with a known id replaces it where it stands, the others go to
+    /// `fresh` (tried before the built-in rules, see [`RuleSet::put_first`]).
+    fn add_pack(&mut self, name: &str, text: &str, fresh: &mut Vec<Rule>) -> Result<(), RuleError> {
+        let mut h = crc32fast::Hasher::new_with_initial(self.digest);
+        h.update(text.as_bytes());
+        self.digest = h.finalize();
+        for rule in compile_pack(name, text, true)? {
+            match self.rules.iter_mut().find(|r| r.id == rule.id) {
+                Some(slot) => *slot = rule,
+                None => fresh.push(rule),
             }
         }
-        fresh.append(&mut set.rules);
-        set.rules = fresh;
-        Ok(set)
+        Ok(())
+    }
+
+    fn put_first(&mut self, mut fresh: Vec<Rule>) {
+        fresh.append(&mut self.rules);
+        self.rules = fresh;
     }
 
     /// All rules in matching order.
@@ -334,7 +355,8 @@ impl RuleSet {
     }
 
     fn candidate_set_of(&self, ids: Vec<u32>) -> Candidates {
-        let set = regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.src.as_str())).expect("each pattern compiled alone");
+        let set =
+            regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.src.as_str())).expect("each pattern compiled alone");
         Candidates { ids, set }
     }
 
