@@ -1,5 +1,5 @@
 //! Pre-parsed sessions, one per line: `id,e1 e2 e3 ...`, or `e1 e2 e3 ...` without an id column
-//! (the line number is then the id). States are separated by spaces or commas.
+//! (the line number is then the id). States are separated by commas or any whitespace.
 
 use crate::record::{Record, RecordKind, Sequence};
 
@@ -18,7 +18,7 @@ pub fn parse_sequence(line: &str, line_no: u64) -> Result<Record, SequenceError>
         None => (line_no.to_string(), line),
     };
     let events: Vec<String> = events
-        .split([' ', ',', '\t'])
+        .split(|c: char| c == ',' || c.is_whitespace())
         .map(|e| e.trim_matches(['[', ']', '"', '\'']))
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
@@ -53,6 +53,13 @@ mod tests {
     fn events(r: &Record) -> (&str, Vec<&str>) {
         let s = r.sequence.as_ref().unwrap();
         (s.id.as_str(), s.events.iter().map(String::as_str).collect())
+    }
+
+    /// Found by the fuzzer (`fuzz/`): a vertical tab between spaces became a state of its own.
+    #[test]
+    fn any_whitespace_separates_states() {
+        let r = parse_sequence("blk_1,5 22 5 \u{b} 11\u{a0}26 \u{c}3", 1).unwrap();
+        assert_eq!(events(&r), ("blk_1", vec!["5", "22", "5", "11", "26", "3"]));
     }
 
     #[test]
