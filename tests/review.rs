@@ -200,3 +200,35 @@ fn watch_follows_a_growing_rotated_file_and_stops_on_sigint() {
     assert!(err.contains("replaced (rotated)"), "{err}");
     assert!(err.contains("4 lines read") && err.contains("2 anomalous"), "{err}");
 }
+
+/// `watch --from-end` prints only what is written after it starts, with the lines' numbers in
+/// the file.
+#[test]
+fn watch_from_the_end_keeps_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = sequences_model(dir.path());
+    let log = dir.path().join("live.csv");
+    std::fs::write(&log, "x0,a c b d\nn1,a b c d\n").unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("logsieve"))
+        .args(["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20", "--from-end", "-q"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Give watch time to reach the end before the new line is written (a liveness margin, not a
+    // speed test: the line written later must be the first printed).
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(b"x1,a c c d\n").unwrap();
+    let line = rx.recv_timeout(Duration::from_secs(30)).expect("the new anomaly is printed");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["session"], "x1", "the anomaly already in the file was printed: {v}");
+    assert_eq!(v["lines"], serde_json::json!([3]));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -9,7 +9,7 @@
 //! SIGTERM (or the end of stdin) closes the open sessions, scores them and prints a summary.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -39,6 +39,8 @@ enum Msg {
     Line(String),
     /// A followed file was truncated or replaced (rotation): reading starts again at its top.
     Reopened(&'static str),
+    /// `--from-end`: this many lines were already in the file, so line numbers continue from it.
+    Skipped(u64),
     /// The end of stdin.
     Eof,
     /// Reading failed.
@@ -49,24 +51,41 @@ enum Msg {
 /// or replaced by a new one (rotation), after reading what the old one still held.
 fn follow(path: PathBuf, from_end: bool, poll: Duration, tx: SyncSender<Msg>, stop: Arc<AtomicBool>) {
     let name = path.display().to_string();
-    let open = |at_end: bool| -> std::result::Result<(BufReader<File>, u64), Error> {
+    let open = || -> std::result::Result<(BufReader<File>, u64), Error> {
         let meta = std::fs::metadata(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
         if meta.is_dir() {
             return Err(Error::IsDirectory { path: name.clone() });
         }
-        let mut f = File::open(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
-        if at_end {
-            f.seek(SeekFrom::End(0)).map_err(|source| Error::Open { path: name.clone(), source })?;
-        }
+        let f = File::open(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
         Ok((BufReader::with_capacity(256 * 1024, f), identity(&meta)))
     };
-    let (mut reader, mut id) = match open(from_end) {
+    let (mut reader, mut id) = match open() {
         Ok(r) => r,
         Err(e) => {
             let _ = tx.send(Msg::Failed(e));
             return;
         }
     };
+    if from_end {
+        // Count the lines already there, so the new ones keep their line numbers in the file.
+        let mut lines = 0u64;
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(c) => c,
+                Err(source) => {
+                    let _ = tx.send(Msg::Failed(Error::Read { path: name.clone(), line: lines + 1, source }));
+                    return;
+                }
+            };
+            lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+            let n = chunk.len();
+            reader.consume(n);
+        }
+        if tx.send(Msg::Skipped(lines)).is_err() {
+            return;
+        }
+    }
     let mut pos = reader.stream_position().unwrap_or(0);
     let mut buf: Vec<u8> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -103,7 +122,7 @@ fn follow(path: PathBuf, from_end: bool, poll: Duration, tx: SyncSender<Msg>, st
         if replaced || meta.len() < pos {
             // Rotated (a new file under the name) or truncated: the old file has been read to its
             // end above; start at the top of the current one.
-            if let Ok((r, i)) = open(false) {
+            if let Ok((r, i)) = open() {
                 reader = r;
                 id = i;
                 pos = 0;
@@ -261,6 +280,9 @@ impl Watcher<'_> {
                         Err(skip) => self.stats.skip(skip),
                     }
                     self.emit(scorer, states)?;
+                }
+                Ok(Msg::Skipped(n)) => {
+                    self.number = n;
                 }
                 Ok(Msg::Reopened(why)) => {
                     eprintln!("logsieve: watch: {} was {why}; reading it from the top", crate::error::printable(&self.files[0]));
