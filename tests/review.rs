@@ -150,6 +150,20 @@ fn ok_stdin(args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts logsieve with stdout and stderr piped; stdout's lines arrive on the receiver.
+fn spawn_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child =
+        Command::new(assert_cmd::cargo::cargo_bin("logsieve")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
 /// `watch FILE` prints an anomaly while the file grows, follows it across a rotation, and exits
 /// cleanly on SIGINT.
 #[test]
@@ -158,19 +172,7 @@ fn watch_follows_a_growing_rotated_file_and_stops_on_sigint() {
     let model = sequences_model(dir.path());
     let log = dir.path().join("live.csv");
     std::fs::write(&log, "n1,a b c d\n").unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("logsieve"))
-        .args(["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (child, rx) = spawn_watch(&["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20"]);
     // Liveness deadline, not a speed test: each anomaly must show up while watch runs.
     let expect = |key: &str| {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -209,18 +211,7 @@ fn watch_from_the_end_keeps_line_numbers() {
     let model = sequences_model(dir.path());
     let log = dir.path().join("live.csv");
     std::fs::write(&log, "x0,a c b d\nn1,a b c d\n").unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("logsieve"))
-        .args(["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20", "--from-end", "-q"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_watch(&["watch", s(&log), "-f", "sequences", "--model", s(&model), "--poll-ms", "20", "--from-end", "-q"]);
     // Give watch time to reach the end before the new line is written (a liveness margin, not a
     // speed test: the line written later must be the first printed).
     std::thread::sleep(Duration::from_millis(500));

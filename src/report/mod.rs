@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
+
+mod plots;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Verdict};
@@ -28,8 +29,6 @@ use crate::session::{Session, SessionStats, States};
 const TOP: usize = 50;
 /// At most this many points are kept for the timeline (halved by stride when full).
 const POINTS: usize = 20_000;
-/// Histogram bins.
-const BINS: usize = 40;
 /// Raw lines shown per listed session.
 const RAW_LINES: usize = 30;
 /// Reasons shown before the rest is folded away.
@@ -169,7 +168,7 @@ pub struct Listed {
 impl Listed {
     /// The table entry of a session just scored.
     pub fn from_session(s: &Session, v: &Verdict, names: &States, files: &[String]) -> Self {
-        let mut marked = marks(
+        let marked = marks(
             s.states.len(),
             v.reasons.iter().map(|r| Mark {
                 kind: r.kind,
@@ -179,8 +178,6 @@ impl Listed {
             }),
         );
         let file = |i: u32| files.get(i as usize).cloned().unwrap_or_else(|| "-".into());
-        let lines = pick(s.lines.len(), &marked).into_iter().map(|i| (i, file(s.lines[i].file), s.lines[i].line)).collect();
-        marked.truncate(500);
         Listed {
             key: s.key.clone(),
             score: v.score,
@@ -188,7 +185,6 @@ impl Listed {
             start: iso(s.start),
             end: iso(s.end),
             events: s.states.iter().take(500).map(|&i| names.name(i).to_owned()).collect(),
-            marked,
             reasons: v.reasons.iter().map(|r| r.text.clone()).collect(),
             values: v
                 .reasons
@@ -196,10 +192,19 @@ impl Listed {
                 .filter(|r| r.kind == "new_value")
                 .filter_map(|r| Some(format!("{}={}", r.field.as_deref()?, r.value.as_deref()?)))
                 .collect(),
-            lines,
-            total_lines: s.lines.len(),
-            raw: Vec::new(),
+            ..Listed::default()
         }
+        .with_lines(marked, s.lines.len(), |i| Some((file(s.lines[i].file), s.lines[i].line)))
+    }
+
+    /// Sets the marked events and picks the input lines to show ([`pick`]; `line(i)` is the i-th
+    /// line's file and number); at most 500 events stay marked, as at most 500 are shown.
+    fn with_lines(mut self, mut marked: Vec<bool>, total: usize, line: impl Fn(usize) -> Option<(String, u64)>) -> Self {
+        self.lines = pick(total, &marked).into_iter().filter_map(|i| line(i).map(|(f, n)| (i, f, n))).collect();
+        self.total_lines = total;
+        marked.truncate(500);
+        self.marked = marked;
+        self
     }
 }
 
@@ -378,20 +383,16 @@ impl Collector {
                     padding: states.iter().filter(|s| *s == "^" || *s == "$").count(),
                 }
             };
-            let mut marked = marks(events.len(), reasons.iter().map(mark));
+            let marked = marks(events.len(), reasons.iter().map(mark));
             let all = row["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
-            let lines = pick(all.len(), &marked)
-                .into_iter()
-                .filter_map(|i| match &all[i] {
-                    serde_json::Value::Number(n) => Some((i, single.to_owned(), n.as_u64()?)),
-                    serde_json::Value::String(s) => {
-                        let (f, n) = s.rsplit_once(':')?;
-                        Some((i, f.to_owned(), n.parse().ok()?))
-                    }
-                    _ => None,
-                })
-                .collect();
-            marked.truncate(500);
+            let line = |i: usize| match &all[i] {
+                serde_json::Value::Number(n) => Some((single.to_owned(), n.as_u64()?)),
+                serde_json::Value::String(s) => {
+                    let (f, n) = s.rsplit_once(':')?;
+                    Some((f.to_owned(), n.parse().ok()?))
+                }
+                _ => None,
+            };
             Listed {
                 key: key.to_owned(),
                 score,
@@ -399,17 +400,15 @@ impl Collector {
                 start: start.clone(),
                 end: row["end"].as_str().map(str::to_owned),
                 events: events.iter().take(500).map(|e| (*e).to_owned()).collect(),
-                marked,
                 reasons: reasons.iter().filter_map(|r| r["text"].as_str().map(str::to_owned)).collect(),
                 values: reasons
                     .iter()
                     .filter(|r| r["kind"] == "new_value")
                     .filter_map(|r| Some(format!("{}={}", r["field"].as_str()?, r["value"].as_str()?)))
                     .collect(),
-                lines,
-                total_lines: all.len(),
-                raw: Vec::new(),
+                ..Listed::default()
             }
+            .with_lines(marked, all.len(), line)
         };
         self.push(key, score, anomalous, start_secs, &events, listed);
         Ok(())
@@ -459,140 +458,6 @@ fn parse_iso(s: &str) -> Option<f64> {
     Some(t.and_utc().timestamp_millis() as f64 / 1000.0)
 }
 
-fn svg<F>(w: u32, h: u32, draw: F) -> String
-where
-    F: FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
-{
-    crate::eval::register_font();
-    let mut out = String::new();
-    let res = {
-        let root = SVGBackend::with_string(&mut out, (w, h)).into_drawing_area();
-        draw(root)
-    };
-    match res {
-        Ok(()) => out,
-        Err(e) => format!("<p>(plot not drawn: {})</p>", esc(&e)),
-    }
-}
-
-fn timeline(c: &Collector, threshold: f64) -> String {
-    if c.points.is_empty() {
-        return String::new();
-    }
-    let (x0, x1) = c.points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (x0, x1) = if x1 > x0 { (x0 - (x1 - x0) * 0.02, x1 + (x1 - x0) * 0.02) } else { (x0 - 1.0, x0 + 1.0) };
-    let ymax = c.max_score.max(threshold) * 1.1 + 1e-9;
-    svg(1100, 320, |root| {
-        let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let xdesc = if c.timed { "log time of the session's first event (zone-less times as written)" } else { "session, in input order" };
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x0..x1, 0.0..ymax)
-            .map_err(|x| e(&x))?;
-        let span = x1 - x0;
-        let label = |x: &f64| -> String {
-            if !c.timed {
-                return format!("{x:.0}");
-            }
-            let fmt = if span < 2.0 * 86_400.0 { "%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" };
-            chrono::DateTime::from_timestamp(*x as i64, 0).map(|t| t.format(fmt).to_string()).unwrap_or_default()
-        };
-        chart
-            .configure_mesh()
-            .x_desc(xdesc)
-            .y_desc("score")
-            .x_labels(8)
-            .x_label_formatter(&label)
-            .label_style((crate::eval::FONT, 12))
-            .draw()
-            .map_err(|x| e(&x))?;
-        chart
-            .draw_series(
-                c.points.iter().map(|&(x, y)| Circle::new((x, y), 2, if y > threshold { RED.filled() } else { BLUE.mix(0.4).filled() })),
-            )
-            .map_err(|x| e(&x))?;
-        chart.draw_series(LineSeries::new([(x0, threshold), (x1, threshold)], BLACK.stroke_width(1))).map_err(|x| e(&x))?;
-        root.present().map_err(|x| e(&x))
-    })
-}
-
-fn histogram(c: &Collector, model: &Model) -> String {
-    let threshold = model.calibration.threshold;
-    let held = &model.calibration.combined.quantiles;
-    let hi = c.scores.iter().copied().chain(held.iter().copied()).fold(threshold, f64::max) * 1.05 + 1e-9;
-    let bin = |v: f64| (((v.max(0.0) / hi) * BINS as f64) as usize).min(BINS - 1);
-    let mut new = vec![0f64; BINS];
-    for &s in &c.scores {
-        new[bin(s)] += 1.0;
-    }
-    let mut train = vec![0f64; BINS];
-    for &s in held {
-        train[bin(s)] += 1.0;
-    }
-    let norm = |v: &mut Vec<f64>| {
-        let t: f64 = v.iter().sum();
-        if t > 0.0 {
-            v.iter_mut().for_each(|x| *x /= t);
-        }
-    };
-    norm(&mut new);
-    norm(&mut train);
-    let ymax = new.iter().chain(&train).copied().fold(0.0, f64::max) * 1.1 + 1e-9;
-    let w = hi / BINS as f64;
-    svg(1100, 300, |root| {
-        let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..hi, 0.0..ymax)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .x_desc("score")
-            .y_desc("share of sessions")
-            .label_style((crate::eval::FONT, 12))
-            .draw()
-            .map_err(|x| e(&x))?;
-        chart
-            .draw_series(
-                train
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| Rectangle::new([(i as f64 * w, 0.0), ((i as f64 + 0.5) * w, v)], GREEN.mix(0.6).filled())),
-            )
-            .map_err(|x| e(&x))?
-            .label("held-out training sessions")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], GREEN.mix(0.6).filled()));
-        chart
-            .draw_series(
-                new.iter()
-                    .enumerate()
-                    .map(|(i, &v)| Rectangle::new([((i as f64 + 0.5) * w, 0.0), ((i as f64 + 1.0) * w, v)], BLUE.mix(0.6).filled())),
-            )
-            .map_err(|x| e(&x))?
-            .label("new sessions")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.6).filled()));
-        chart
-            .draw_series(LineSeries::new([(threshold, 0.0), (threshold, ymax)], RED.stroke_width(2)))
-            .map_err(|x| e(&x))?
-            .label("threshold")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .label_font((crate::eval::FONT, 12))
-            .background_style(WHITE)
-            .border_style(BLACK)
-            .draw()
-            .map_err(|x| e(&x))?;
-        root.present().map_err(|x| e(&x))
-    })
-}
-
 /// The states whose share of events moved most between training and the new logs.
 fn shifts(c: &Collector, model: &Model) -> Vec<(String, f64, f64)> {
     let mut train: HashMap<&str, u64> = HashMap::new();
@@ -616,65 +481,6 @@ fn shifts(c: &Collector, model: &Model) -> Vec<(String, f64, f64)> {
     rows.sort_by(|a, b| (b.2 - b.1).abs().total_cmp(&(a.2 - a.1).abs()).then(a.0.cmp(&b.0)));
     rows.truncate(15);
     rows
-}
-
-/// Bars: the share of input records each nomenclature layer named, and of lines skipped.
-fn coverage(cov: &Coverage) -> String {
-    let bars: Vec<(&str, u64, RGBColor)> = [
-        ("standard name (rule pack)", cov.standard, RGBColor(0x2e, 0x7d, 0x32)),
-        ("standard outcome (generic layer)", cov.generic, RGBColor(0x9e, 0x9d, 0x24)),
-        ("template state, key from a rule pack", cov.entity, RGBColor(0x42, 0x8b, 0xca)),
-        ("template state (miner)", cov.template, RGBColor(0x15, 0x65, 0xc0)),
-        ("given by the input (sequences)", cov.sequence, RGBColor(0x6a, 0x1b, 0x9a)),
-        ("skipped line", cov.skipped, RGBColor(0xc6, 0x28, 0x28)),
-    ]
-    .into_iter()
-    .filter(|b| b.1 > 0)
-    .collect();
-    let total: u64 = bars.iter().map(|b| b.1).sum();
-    if total == 0 {
-        return "<p>No input.</p>".to_owned();
-    }
-    let height = 40 + 34 * bars.len() as u32;
-    svg(1100, height, |root| {
-        let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let n = bars.len() as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(330)
-            .build_cartesian_2d(0.0..100.0, 0.0..n)
-            .map_err(|x| e(&x))?;
-        let label = |y: &f64| -> String {
-            let i = (n - y - 0.5).round();
-            if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
-                bars.get(i as usize).map(|b| b.0.to_owned()).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("% of input records and skipped lines")
-            .y_labels(bars.len() * 2 + 1)
-            .y_label_formatter(&label)
-            .label_style((crate::eval::FONT, 13))
-            .draw()
-            .map_err(|x| e(&x))?;
-        for (i, (_, count, colour)) in bars.iter().enumerate() {
-            let share = *count as f64 * 100.0 / total as f64;
-            let y0 = n - i as f64 - 0.85;
-            let y1 = n - i as f64 - 0.15;
-            chart.draw_series(std::iter::once(Rectangle::new([(0.0, y0), (share, y1)], colour.filled()))).map_err(|x| e(&x))?;
-            let text = format!("{share:.1}% ({count})");
-            let (x, colour) = if share > 80.0 { (share - 16.0, WHITE) } else { (share + 1.0, BLACK) };
-            let style = (crate::eval::FONT, 13).into_font().color(&colour);
-            chart.draw_series(std::iter::once(Text::new(text, (x, y1 - 0.2), style))).map_err(|x| e(&x))?;
-        }
-        root.present().map_err(|x| e(&x))
-    })
 }
 
 /// A state sequence as runs of one state: (state, repeats, any of them marked). A marked event
@@ -763,11 +569,11 @@ Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {},
     );
     let _ = write!(h, "<h2>Score over {}</h2>", if c.timed { "log time" } else { "the input" });
     h.push_str("<p><small>One dot per session; red above the threshold (the black line).</small></p>");
-    h.push_str(&timeline(c, threshold));
+    h.push_str(&plots::timeline(c, threshold));
     h.push_str("<h2>Score histogram: new sessions against held-out training sessions</h2>");
-    h.push_str(&histogram(c, model));
+    h.push_str(&plots::histogram(c, model));
     h.push_str("<h2>Nomenclature coverage</h2><p><small>What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart.</small></p>");
-    h.push_str(&coverage(&info.coverage));
+    h.push_str(&plots::coverage(&info.coverage));
     h.push_str("<h2>Largest shifts in state frequency (share of events)</h2><table><tr><th>state</th><th>training</th><th>new</th></tr>");
     for (name, tr, nw) in shifts(c, model) {
         let _ = write!(h, "<tr><td class=ev>{}</td><td class=num>{:.4}</td><td class=num>{:.4}</td></tr>", esc(&name), tr, nw);

@@ -1,0 +1,203 @@
+//! The report's plots, drawn with plotters as inline SVG: the score timeline, the score
+//! histogram against the held-out training sessions, and the nomenclature coverage bars.
+
+use plotters::prelude::*;
+
+use super::{esc, Collector, Coverage};
+use crate::model::Model;
+
+/// Histogram bins.
+const BINS: usize = 40;
+
+fn svg<F>(w: u32, h: u32, draw: F) -> String
+where
+    F: FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
+{
+    crate::eval::register_font();
+    let mut out = String::new();
+    let res = {
+        let root = SVGBackend::with_string(&mut out, (w, h)).into_drawing_area();
+        draw(root)
+    };
+    match res {
+        Ok(()) => out,
+        Err(e) => format!("<p>(plot not drawn: {})</p>", esc(&e)),
+    }
+}
+
+pub(super) fn timeline(c: &Collector, threshold: f64) -> String {
+    if c.points.is_empty() {
+        return String::new();
+    }
+    let (x0, x1) = c.points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (x0, x1) = if x1 > x0 { (x0 - (x1 - x0) * 0.02, x1 + (x1 - x0) * 0.02) } else { (x0 - 1.0, x0 + 1.0) };
+    let ymax = c.max_score.max(threshold) * 1.1 + 1e-9;
+    svg(1100, 320, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let xdesc = if c.timed { "log time of the session's first event (zone-less times as written)" } else { "session, in input order" };
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, 0.0..ymax)
+            .map_err(|x| e(&x))?;
+        let span = x1 - x0;
+        let label = |x: &f64| -> String {
+            if !c.timed {
+                return format!("{x:.0}");
+            }
+            let fmt = if span < 2.0 * 86_400.0 { "%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" };
+            chrono::DateTime::from_timestamp(*x as i64, 0).map(|t| t.format(fmt).to_string()).unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .x_desc(xdesc)
+            .y_desc("score")
+            .x_labels(8)
+            .x_label_formatter(&label)
+            .label_style((crate::eval::FONT, 12))
+            .draw()
+            .map_err(|x| e(&x))?;
+        chart
+            .draw_series(
+                c.points.iter().map(|&(x, y)| Circle::new((x, y), 2, if y > threshold { RED.filled() } else { BLUE.mix(0.4).filled() })),
+            )
+            .map_err(|x| e(&x))?;
+        chart.draw_series(LineSeries::new([(x0, threshold), (x1, threshold)], BLACK.stroke_width(1))).map_err(|x| e(&x))?;
+        root.present().map_err(|x| e(&x))
+    })
+}
+
+pub(super) fn histogram(c: &Collector, model: &Model) -> String {
+    let threshold = model.calibration.threshold;
+    let held = &model.calibration.combined.quantiles;
+    let hi = c.scores.iter().copied().chain(held.iter().copied()).fold(threshold, f64::max) * 1.05 + 1e-9;
+    let bin = |v: f64| (((v.max(0.0) / hi) * BINS as f64) as usize).min(BINS - 1);
+    let mut new = vec![0f64; BINS];
+    for &s in &c.scores {
+        new[bin(s)] += 1.0;
+    }
+    let mut train = vec![0f64; BINS];
+    for &s in held {
+        train[bin(s)] += 1.0;
+    }
+    let norm = |v: &mut Vec<f64>| {
+        let t: f64 = v.iter().sum();
+        if t > 0.0 {
+            v.iter_mut().for_each(|x| *x /= t);
+        }
+    };
+    norm(&mut new);
+    norm(&mut train);
+    let ymax = new.iter().chain(&train).copied().fold(0.0, f64::max) * 1.1 + 1e-9;
+    let w = hi / BINS as f64;
+    svg(1100, 300, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..hi, 0.0..ymax)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .x_desc("score")
+            .y_desc("share of sessions")
+            .label_style((crate::eval::FONT, 12))
+            .draw()
+            .map_err(|x| e(&x))?;
+        chart
+            .draw_series(
+                train
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| Rectangle::new([(i as f64 * w, 0.0), ((i as f64 + 0.5) * w, v)], GREEN.mix(0.6).filled())),
+            )
+            .map_err(|x| e(&x))?
+            .label("held-out training sessions")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], GREEN.mix(0.6).filled()));
+        chart
+            .draw_series(
+                new.iter()
+                    .enumerate()
+                    .map(|(i, &v)| Rectangle::new([((i as f64 + 0.5) * w, 0.0), ((i as f64 + 1.0) * w, v)], BLUE.mix(0.6).filled())),
+            )
+            .map_err(|x| e(&x))?
+            .label("new sessions")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.6).filled()));
+        chart
+            .draw_series(LineSeries::new([(threshold, 0.0), (threshold, ymax)], RED.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label("threshold")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .label_font((crate::eval::FONT, 12))
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()
+            .map_err(|x| e(&x))?;
+        root.present().map_err(|x| e(&x))
+    })
+}
+
+/// Bars: the share of input records each nomenclature layer named, and of lines skipped.
+pub(super) fn coverage(cov: &Coverage) -> String {
+    let bars: Vec<(&str, u64, RGBColor)> = [
+        ("standard name (rule pack)", cov.standard, RGBColor(0x2e, 0x7d, 0x32)),
+        ("standard outcome (generic layer)", cov.generic, RGBColor(0x9e, 0x9d, 0x24)),
+        ("template state, key from a rule pack", cov.entity, RGBColor(0x42, 0x8b, 0xca)),
+        ("template state (miner)", cov.template, RGBColor(0x15, 0x65, 0xc0)),
+        ("given by the input (sequences)", cov.sequence, RGBColor(0x6a, 0x1b, 0x9a)),
+        ("skipped line", cov.skipped, RGBColor(0xc6, 0x28, 0x28)),
+    ]
+    .into_iter()
+    .filter(|b| b.1 > 0)
+    .collect();
+    let total: u64 = bars.iter().map(|b| b.1).sum();
+    if total == 0 {
+        return "<p>No input.</p>".to_owned();
+    }
+    let height = 40 + 34 * bars.len() as u32;
+    svg(1100, height, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let n = bars.len() as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(330)
+            .build_cartesian_2d(0.0..100.0, 0.0..n)
+            .map_err(|x| e(&x))?;
+        let label = |y: &f64| -> String {
+            let i = (n - y - 0.5).round();
+            if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
+                bars.get(i as usize).map(|b| b.0.to_owned()).unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("% of input records and skipped lines")
+            .y_labels(bars.len() * 2 + 1)
+            .y_label_formatter(&label)
+            .label_style((crate::eval::FONT, 13))
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (i, (_, count, colour)) in bars.iter().enumerate() {
+            let share = *count as f64 * 100.0 / total as f64;
+            let y0 = n - i as f64 - 0.85;
+            let y1 = n - i as f64 - 0.15;
+            chart.draw_series(std::iter::once(Rectangle::new([(0.0, y0), (share, y1)], colour.filled()))).map_err(|x| e(&x))?;
+            let text = format!("{share:.1}% ({count})");
+            let (x, colour) = if share > 80.0 { (share - 16.0, WHITE) } else { (share + 1.0, BLACK) };
+            let style = (crate::eval::FONT, 13).into_font().color(&colour);
+            chart.draw_series(std::iter::once(Text::new(text, (x, y1 - 0.2), style))).map_err(|x| e(&x))?;
+        }
+        root.present().map_err(|x| e(&x))
+    })
+}
