@@ -74,8 +74,6 @@ fn network(ip: &str) -> Option<String> {
 struct Fed {
     run: RunStats,
     sessions: SessionStats,
-    /// Events that named no key while `--session-key` was given (left out of sessions).
-    unkeyed: u64,
     events: u64,
     /// Which layer named each record's state.
     coverage: Coverage,
@@ -100,14 +98,13 @@ pub(super) struct Stepper<'a> {
     params: &'a [String],
     /// The keys of the last [`Stepped::Step`].
     pub keys: Vec<String>,
-    pub unkeyed: u64,
     pub events: u64,
     pub coverage: Coverage,
 }
 
 impl<'a> Stepper<'a> {
     pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
-        Stepper { normalizer, key, params, keys: Vec::new(), unkeyed: 0, events: 0, coverage: Coverage::default() }
+        Stepper { normalizer, key, params, keys: Vec::new(), events: 0, coverage: Coverage::default() }
     }
 
     pub fn step(&mut self, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
@@ -136,7 +133,7 @@ impl<'a> Stepper<'a> {
                     }
                 }
                 if self.keys.is_empty() {
-                    self.unkeyed += 1;
+                    self.coverage.unkeyed += 1;
                     return Stepped::Unkeyed;
                 }
             }
@@ -206,8 +203,7 @@ fn feed(
     stats.sessions += sequences;
     let mut coverage = stepper.coverage;
     coverage.skipped = run.total.skipped_total();
-    coverage.unkeyed = stepper.unkeyed;
-    let fed = Fed { run, sessions: stats, unkeyed: stepper.unkeyed, events: stepper.events, coverage };
+    let fed = Fed { run, sessions: stats, events: stepper.events, coverage };
     Ok((fed, stepper.normalizer))
 }
 
@@ -223,8 +219,8 @@ fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
     if s.dropped_events > 0 {
         eprintln!("logsieve: {} events beyond the per-session cap were counted but not kept", s.dropped_events);
     }
-    if key && fed.unkeyed > 0 {
-        eprintln!("logsieve: {} records matched no --session-key and are in no session", fed.unkeyed);
+    if key && fed.coverage.unkeyed > 0 {
+        eprintln!("logsieve: {} records matched no --session-key and are in no session", fed.coverage.unkeyed);
     }
 }
 
