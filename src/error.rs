@@ -78,6 +78,10 @@ pub enum Error {
     /// Writing to stdout failed (other than a closed pipe, which ends the run quietly).
     #[error("writing output: {0}")]
     Stdout(io::Error),
+    /// The thread reading records stopped because the stage after it had failed; that failure
+    /// is the one reported.
+    #[error("stopped: a later stage failed")]
+    Stopped,
 }
 
 /// Result with [`Error`].

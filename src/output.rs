@@ -254,3 +254,163 @@ impl ScoreWriter {
         Ok(())
     }
 }
+
+/// A scored session handed to a [`ScoreThread`], with the state names and input names that
+/// appeared since the last one.
+struct Scored {
+    session: Session,
+    verdict: Verdict,
+    new_states: Vec<String>,
+    new_files: Vec<String>,
+}
+
+/// A [`ScoreWriter`] on a thread of its own: building and serialising the rows (JSON and Parquet)
+/// is as much work as scoring them, so `score` hands each session over and goes on. The rows
+/// are written in the order the sessions were pushed, so the files are the same as with a
+/// `ScoreWriter` on the scoring thread.
+pub struct ScoreThread {
+    tx: Option<std::sync::mpsc::SyncSender<Scored>>,
+    handle: Option<std::thread::JoinHandle<Result<()>>>,
+    states_sent: usize,
+    files_sent: usize,
+}
+
+impl ScoreThread {
+    /// Starts the thread. `states` are the names known so far (ids in order); `threshold` and
+    /// `several` are as for [`row`].
+    pub fn spawn(mut writer: ScoreWriter, states: &States, threshold: f64, several: bool) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Scored>(1024);
+        let mut names = States::from_names(states.names());
+        let states_sent = states.names().len();
+        let handle = std::thread::spawn(move || {
+            let mut files: Vec<String> = Vec::new();
+            for m in rx {
+                for n in &m.new_states {
+                    names.intern(n);
+                }
+                files.extend(m.new_files);
+                writer.push(&row(&m.session, &m.verdict, threshold, &names, &files, several))?;
+            }
+            writer.finish()
+        });
+        ScoreThread { tx: Some(tx), handle: Some(handle), states_sent, files_sent: 0 }
+    }
+
+    /// Hands one scored session over. `states` and `files` are the scoring thread's, which only
+    /// grow. A write error on the thread comes back here (or from [`ScoreThread::finish`]).
+    pub fn push(&mut self, session: Session, verdict: Verdict, states: &States, files: &[String]) -> Result<()> {
+        let new_states = states.names()[self.states_sent..].to_vec();
+        self.states_sent = states.names().len();
+        let new_files = files[self.files_sent.min(files.len())..].to_vec();
+        self.files_sent = files.len();
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(Scored { session, verdict, new_states, new_files }).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The thread has ended: only an error ends it early.
+            self.join().and(Err(Error::Stopped))
+        }
+    }
+
+    /// Waits for every row to be written and both files to be closed.
+    pub fn finish(mut self) -> Result<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(i: u32) -> Verdict {
+        let c = ComponentScore { name: "ngram", raw: f64::from(i) / 7.0, p: 1.0 / f64::from(i + 1) };
+        let reasons = if i % 3 == 0 {
+            vec![Reason {
+                kind: "unseen_state",
+                component: "ngram",
+                p: 0.01,
+                text: format!("state never seen in training: s{i}"),
+                states: vec![format!("s{i}")],
+                position: Some(0),
+                field: None,
+                value: None,
+            }]
+        } else {
+            Vec::new()
+        };
+        Verdict { score: f64::from(i) / 3.0, anomalous: i % 3 == 0, components: [c; 6], reasons }
+    }
+
+    /// Sessions whose states and files appear part-way, as when scoring meets new states and
+    /// inputs: the thread must name them as the scoring thread did when it pushed each session.
+    fn sessions() -> Vec<(Session, Verdict, States, Vec<String>)> {
+        let mut states = States::from_names(&["a".to_owned(), "b".to_owned()]);
+        let mut files = vec!["one.log".to_owned()];
+        (0..25_000u32)
+            .map(|i| {
+                if i % 5_000 == 4_999 {
+                    states.intern(&format!("new{i}"));
+                    files.push(format!("input{i}.log"));
+                }
+                let last = states.names().len() as u32 - 1;
+                let line = LineRef { file: files.len() as u32 - 1, line: u64::from(i) + 1 };
+                let s = Session::sequence(format!("k{i}"), vec![0, i % 2, last], line);
+                (s, verdict(i), states.clone(), files.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_written_on_a_thread_equal_rows_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (direct, threaded) = (dir.path().join("direct"), dir.path().join("threaded"));
+        let all = sessions();
+        let mut w = ScoreWriter::create(&direct).unwrap();
+        for (s, v, states, files) in &all {
+            w.push(&row(s, v, 8.5, states, files, true)).unwrap();
+        }
+        w.finish().unwrap();
+        let mut t = ScoreThread::spawn(ScoreWriter::create(&threaded).unwrap(), &all[0].2, 8.5, true);
+        for (s, v, states, files) in all {
+            t.push(s, v, &states, &files).unwrap();
+        }
+        t.finish().unwrap();
+        for name in ["scores.jsonl", "scores.parquet"] {
+            let (a, b) = (std::fs::read(direct.join(name)).unwrap(), std::fs::read(threaded.join(name)).unwrap());
+            assert!(a.len() > 100_000, "{name}: {} bytes", a.len());
+            assert!(a == b, "{name} differs");
+        }
+        let text = std::fs::read_to_string(threaded.join("scores.jsonl")).unwrap();
+        assert_eq!(text.lines().count(), 25_000);
+        assert!(text.lines().last().unwrap().contains("\"input24999.log:25000\""));
+    }
+
+    #[test]
+    fn a_write_error_on_the_thread_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let writer = ScoreWriter::create(&out).unwrap();
+        // The Parquet file is created at the first row group: a directory in its place fails it.
+        std::fs::create_dir(out.join("scores.parquet")).unwrap();
+        let all = sessions();
+        let mut t = ScoreThread::spawn(writer, &all[0].2, 8.5, false);
+        let mut failed = None;
+        for (s, v, states, files) in all {
+            if let Err(e) = t.push(s, v, &states, &files) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let err = failed.unwrap_or_else(|| t.finish().unwrap_err());
+        assert!(err.to_string().contains("scores.parquet"), "{err}");
+    }
+}

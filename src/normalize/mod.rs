@@ -116,8 +116,20 @@ impl Normalizer {
     /// Normalizes one record, teaching the miner its message.
     pub fn normalize(&mut self, rec: &Record) -> Event {
         let mut event = self.classify(rec);
-        name_state(&mut event, rec, &mut self.miner);
+        self.name(&mut event, rec);
         event
+    }
+
+    /// The second half of [`Normalizer::normalize`], for an event [`Normalizer::classify`] gave
+    /// (maybe another normalizer's, on another thread): teaches this one's miner the message and
+    /// sets the template and a template state.
+    pub fn name(&mut self, event: &mut Event, rec: &Record) {
+        name_state(event, rec, &mut self.miner);
+    }
+
+    /// The rule packs in use.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        Arc::clone(&self.rules)
     }
 
     /// The rule and generic layers alone: everything but the template and a template state. They

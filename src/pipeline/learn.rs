@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::{finish, for_each_record, Outcome};
+use super::{finish, for_each_event, Outcome};
 use crate::cli::{AllowArgs, DemoArgs, EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::eval;
@@ -16,9 +16,9 @@ use crate::model::file::{self, FORMAT_VERSION};
 use crate::model::{Allowance, Model, Scorer, TrainOptions};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::{Role, RuleSet};
-use crate::normalize::Normalizer;
 use crate::normalize::Origin;
-use crate::output::{row, ScoreWriter};
+use crate::normalize::{Event, Normalizer};
+use crate::output::{ScoreThread, ScoreWriter};
 use crate::parse::Format;
 use crate::read::RunStats;
 use crate::record::Record;
@@ -108,13 +108,19 @@ impl<'a> Stepper<'a> {
     }
 
     pub fn step(&mut self, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+        let event = self.normalizer.classify(rec);
+        self.step_event(rec, event, origin, line, states)
+    }
+
+    /// [`Stepper::step`] for a record already classified ([`Normalizer::classify`]).
+    pub fn step_event(&mut self, rec: &Record, mut event: Event, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
         self.events += 1;
         if let Some(seq) = &rec.sequence {
             self.coverage.sequence += 1;
             let ids = seq.events.iter().map(|e| states.intern(e)).collect();
             return Stepped::Sequence(Session::sequence(seq.id.clone(), ids, line));
         }
-        let event = self.normalizer.normalize(rec);
+        self.normalizer.name(&mut event, rec);
         match (event.rule.as_deref(), event.action) {
             (Some("generic"), Some(_)) => self.coverage.generic += 1,
             (_, Some(_)) => self.coverage.standard += 1,
@@ -175,12 +181,13 @@ fn feed(
     let mut files: Vec<String> = Vec::new();
     let mut closed: Vec<Session> = Vec::new();
     let mut sequences = 0u64;
-    let run = for_each_record(input, |rec, origin| {
+    let rules = stepper.normalizer.rules();
+    let run = for_each_event(input, rules, |rec, event, origin| {
         if files.last().map(String::as_str) != Some(origin.file) {
             files.push(origin.file.to_owned());
         }
         let line = LineRef { file: (files.len() - 1) as u32, line: origin.line };
-        match stepper.step(rec, origin, line, states) {
+        match stepper.step_event(rec, event, origin, line, states) {
             Stepped::Sequence(s) => {
                 sequences += 1;
                 sink(s, states, &files)?;
@@ -310,23 +317,23 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let mut states = States::from_names(&model.states);
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
-    let mut writer = ScoreWriter::create(&args.out)?;
     let threshold = model.calibration.threshold;
+    let several = crate::read::expand(&args.input.inputs)?.len() > 1;
+    let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several);
     let (mut scored, mut anomalous) = (0u64, 0u64);
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
-    let several = crate::read::expand(&args.input.inputs)?.len() > 1;
     let mut collector = Collector::default();
     let (fed, _) = feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
         events += s.states.len() as u64;
         unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
         let v = scorer.score(&s.states, &s.params, names);
-        let r = row(&s, &v, threshold, names, files, several);
         let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
-        collector.push(&s.key, v.score, v.anomalous, start, &r.events, || Listed::from_session(&s, &v, names, files));
+        let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
+        collector.push(&s.key, v.score, v.anomalous, start, &state_names, || Listed::from_session(&s, &v, names, files));
         scored += 1;
         anomalous += u64::from(v.anomalous);
-        writer.push(&r)
+        writer.push(s, v, names, files)
     })?;
     writer.finish()?;
     let info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());

@@ -23,7 +23,7 @@ use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, RulesArgs, Ru
 use crate::error::{Error, Result};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
-use crate::normalize::{example_problem, write_ecs, Normalizer, Origin};
+use crate::normalize::{example_problem, write_ecs, Event, Normalizer, Origin};
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
@@ -90,6 +90,92 @@ pub fn for_each_record<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
 where
     F: FnMut(&Record, &Origin<'_>) -> Result<()>,
 {
+    read_records(args, |p, file| sink(&p.record, &Origin { file, line: p.line, original: &p.original }))
+}
+
+/// Records classified per batch handed from the reading thread to the learning one.
+const BATCH: usize = 512;
+
+/// One record read, parsed and classified on the reading thread.
+struct Classified {
+    pending: Pending,
+    file: Arc<str>,
+    event: Event,
+}
+
+/// [`for_each_record`] with the rule and generic layers ([`Normalizer::classify`]) applied, on
+/// three threads joined by bounded channels of batches: one reads and parses (the parser's year
+/// depends on the order of lines), one classifies (the rules keep no state between records), and
+/// the caller's runs `sink`, which holds what depends on order (the template miner, sessions,
+/// output). Records reach `sink` in input order, so the output is the same as on one thread. An
+/// error from `sink` stops the other two at their next batch.
+pub fn for_each_event<F>(args: &InputArgs, rules: Arc<RuleSet>, mut sink: F) -> Result<RunStats>
+where
+    F: FnMut(&Record, Event, &Origin<'_>) -> Result<()>,
+{
+    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
+    let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut file: Arc<str> = Arc::from("");
+            let run = read_records(args, |pending, name| {
+                if &*file != name {
+                    file = Arc::from(name);
+                }
+                batch.push((pending, Arc::clone(&file)));
+                if batch.len() == BATCH {
+                    read_tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).map_err(|_| Error::Stopped)?;
+                }
+                Ok(())
+            });
+            if !batch.is_empty() && run.is_ok() {
+                // The receiver has gone only when `sink` failed, and that error is the one reported.
+                let _ = read_tx.send(batch);
+            }
+            run
+        });
+        scope.spawn(move || {
+            let mut classifier = Normalizer::new(rules);
+            for batch in read_rx {
+                let classified = batch
+                    .into_iter()
+                    .map(|(pending, file)| {
+                        let event = classifier.classify(&pending.record);
+                        Classified { pending, file, event }
+                    })
+                    .collect();
+                if class_tx.send(classified).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut failed = None;
+        'batches: for batch in class_rx.iter() {
+            for c in batch {
+                let origin = Origin { file: &c.file, line: c.pending.line, original: &c.pending.original };
+                if let Err(e) = sink(&c.pending.record, c.event, &origin) {
+                    failed = Some(e);
+                    break 'batches;
+                }
+            }
+        }
+        // Dropping the receiver ends the classifying thread, and with it the reading one, at
+        // their next send.
+        drop(class_rx);
+        let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match failed {
+            Some(e) => Err(e),
+            None => run,
+        }
+    })
+}
+
+/// The reading loop of [`for_each_record`]: each joined record, owned, with its input's name.
+fn read_records<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
+where
+    F: FnMut(Pending, &str) -> Result<()>,
+{
     let inputs = read::expand(&args.inputs)?;
     let mut run = RunStats::default();
     let mut progress = Progress::new(args.quiet);
@@ -98,7 +184,7 @@ where
         let mut stats = InputStats::new(&name);
         progress.start(&name);
         let mut joiner = Joiner::new(matches!(args.format, Format::Auto));
-        let emit = |p: Pending, sink: &mut F| sink(&p.record, &Origin { file: &name, line: p.line, original: &p.original });
+        let emit = |p: Pending, sink: &mut F| sink(p, &name);
         match read::open(input) {
             Err(e) => {
                 eprintln!("logsieve: error: {}", crate::error::printable(&e.to_string()));
@@ -173,11 +259,12 @@ fn normalize(args: &InputArgs) -> Result<Outcome> {
 
 /// Writes the inputs' events as ECS JSON lines to `out`; `fail` names a write error.
 fn normalize_into(args: &InputArgs, out: impl Write, fail: &dyn Fn(io::Error) -> Error) -> Result<RunStats> {
-    let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(args.rules.as_deref())?));
+    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
+    let mut normalizer = Normalizer::new(Arc::clone(&rules));
     let mut out = BufWriter::with_capacity(256 * 1024, out);
     let mut buf = Vec::with_capacity(4096);
-    let run = for_each_record(args, |rec, origin| {
-        let event = normalizer.normalize(rec);
+    let run = for_each_event(args, rules, |rec, mut event, origin| {
+        normalizer.name(&mut event, rec);
         buf.clear();
         write_ecs(&mut buf, rec, Some(&event), origin);
         buf.push(b'\n');
@@ -244,4 +331,61 @@ fn rules_list(dir: Option<&Path>) -> Result<Outcome> {
     }
     out.flush().map_err(Error::Stdout)?;
     Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(files: &[&str]) -> InputArgs {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let inputs = files.iter().map(|f| format!("{root}/datasets/loghub/{f}")).collect();
+        InputArgs { inputs, format: Format::Auto, year: Some(2024), quiet: true, stats: None, rules: None }
+    }
+
+    /// What `normalize` wrote before records were classified on a thread of their own: one
+    /// normalizer, record by record.
+    fn normalized_on_one_thread(args: &InputArgs) -> Vec<u8> {
+        let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(None).unwrap()));
+        let mut out = Vec::new();
+        for_each_record(args, |rec, origin| {
+            let event = normalizer.normalize(rec);
+            write_ecs(&mut out, rec, Some(&event), origin);
+            out.push(b'\n');
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn events_classified_on_threads_come_out_as_on_one_thread() {
+        // Several batches per input, and two inputs, so the file names change mid-stream.
+        let args = inputs(&["OpenSSH_2k.log", "HDFS_2k.log", "Linux_2k.log"]);
+        let mut out = Vec::new();
+        let run = normalize_into(&args, &mut out, &Error::Stdout).unwrap();
+        assert_eq!(run.total.read, 6000);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 6000);
+        assert!(out == normalized_on_one_thread(&args), "the threaded output differs");
+    }
+
+    #[test]
+    fn an_output_error_stops_the_threads_and_is_the_one_reported() {
+        struct Failing(usize);
+        impl Write for Failing {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                if self.0 > 3 {
+                    return Err(io::Error::other("disk full"));
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let args = inputs(&["OpenSSH_2k.log", "Linux_2k.log", "HDFS_2k.log", "BGL_2k.log"]);
+        let err = normalize_into(&args, Failing(0), &Error::Stdout).unwrap_err();
+        assert!(matches!(err, Error::Stdout(ref e) if e.to_string() == "disk full"), "{err}");
+    }
 }
