@@ -82,6 +82,9 @@ pub enum Error {
     /// is the one reported.
     #[error("stopped: a later stage failed")]
     Stopped,
+    /// The system would not start a thread.
+    #[error("cannot start a thread: {0}")]
+    Thread(io::Error),
 }
 
 /// Result with [`Error`].

