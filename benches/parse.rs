@@ -1,5 +1,6 @@
 //! Parse and normalize throughput: bundled loghub samples read into memory outside the timed loop, then
-//! parsed (and, separately, parsed and written as ECS JSON) line by line.
+//! parsed (and, separately, parsed and written as ECS JSON, parsed, normalized and written, and
+//! classified by the rule and generic layers alone) line by line.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -61,6 +62,20 @@ fn bench(c: &mut Criterion) {
                     }
                 }
                 black_box(out.len())
+            })
+        });
+        // The rule and generic layers alone (the `classify` thread of the pipeline), on records
+        // parsed outside the timed loop.
+        let records: Vec<_> = {
+            let mut p = LineParser::new(&format, YearAnchor::Given(2024));
+            input.iter().enumerate().filter_map(|(i, l)| p.parse(l, i as u64 + 1).ok()).collect()
+        };
+        group.bench_function("classify", |b| {
+            let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
+            b.iter(|| {
+                for rec in &records {
+                    black_box(n.classify(rec));
+                }
             })
         });
         group.finish();

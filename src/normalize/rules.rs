@@ -355,8 +355,10 @@ impl RuleSet {
     }
 
     fn candidate_set_of(&self, ids: Vec<u32>) -> Candidates {
-        let set =
-            regex::RegexSet::new(ids.iter().map(|&i| self.rules[i as usize].pattern.src.as_str())).expect("each pattern compiled alone");
+        let set = regex::RegexSetBuilder::new(ids.iter().map(|&i| self.rules[i as usize].pattern.src.as_str()))
+            .dfa_size_limit(SET_DFA_CACHE)
+            .build()
+            .expect("each pattern compiled alone");
         Candidates { ids, set }
     }
 
@@ -392,6 +394,11 @@ impl RuleSet {
         Some((rule, fields))
     }
 }
+
+/// Cache of the lazy DFA behind each candidate set. sshd's set (about 60 patterns, scanned for
+/// every match at once) outgrew the default 2 MiB on real lines and spent a third of the
+/// classifying thread rebuilding states it had just thrown away.
+const SET_DFA_CACHE: usize = 32 << 20;
 
 /// The rules that may match one program, in matching order, with a set over their patterns.
 #[derive(Debug, Clone)]
