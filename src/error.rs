@@ -78,8 +78,8 @@ pub enum Error {
     /// Writing to stdout failed (other than a closed pipe, which ends the run quietly).
     #[error("writing output: {0}")]
     Stdout(io::Error),
-    /// The thread reading records stopped because the stage after it had failed; that failure
-    /// is the one reported.
+    /// A stage stopped because the one after it had ended early (the reading thread when `sink`
+    /// failed, `score` when its writing thread did); that stage's own error is the one reported.
     #[error("stopped: a later stage failed")]
     Stopped,
     /// The system would not start a thread.

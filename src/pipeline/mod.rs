@@ -93,10 +93,10 @@ where
     read_records(args, |p, file| sink(&p.record, &Origin { file, line: p.line, original: &p.original }))
 }
 
-/// Records classified per batch handed from the reading thread to the learning one.
+/// Records per batch handed from one stage of [`for_each_event`] to the next.
 const BATCH: usize = 512;
 
-/// One record read, parsed and classified on the reading thread.
+/// One record read and parsed on the reading thread, classified on the classifying one.
 struct Classified {
     pending: Pending,
     file: Arc<str>,
