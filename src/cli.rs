@@ -22,7 +22,7 @@ pub enum Command {
     /// Parse logs and write one ECS JSON object per input record on stdout.
     Normalize(NormalizeArgs),
     /// List the message templates the miner finds, most frequent first (TSV on stdout).
-    Templates(NormalizeArgs),
+    Templates(TemplatesArgs),
     /// Check or list the rule packs.
     Rules(RulesArgs),
     /// Learn a baseline from clean logs.
@@ -101,6 +101,19 @@ pub enum RulesCommand {
 /// `logsieve normalize`.
 #[derive(Debug, Args)]
 pub struct NormalizeArgs {
+    /// Inputs and how to read them.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write the events to a directory instead of stdout: `--output parquet DIR` writes
+    /// DIR/events.parquet (flat ECS columns, entity key and lifecycle role included, for Spark and
+    /// other engines); `--output json DIR` writes DIR/events.jsonl.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "DIR"])]
+    pub output: Option<Vec<String>>,
+}
+
+/// `logsieve templates`.
+#[derive(Debug, Args)]
+pub struct TemplatesArgs {
     /// Inputs and how to read them.
     #[command(flatten)]
     pub input: InputArgs,

@@ -19,11 +19,12 @@ use std::sync::Arc;
 
 use chrono::{Datelike, Utc};
 
-use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, RulesArgs, RulesCommand};
+use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, NormalizeArgs, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
 use crate::normalize::{example_problem, write_ecs, Event, Normalizer, Origin};
+use crate::output::events::EventWriter;
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
@@ -53,7 +54,7 @@ impl From<Outcome> for ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
-        Command::Normalize(args) => normalize(&args.input),
+        Command::Normalize(args) => normalize(&args),
         Command::Templates(args) => templates(&args.input),
         Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules_test(dir.as_deref()),
         Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules_list(dir.as_deref()),
@@ -257,11 +258,41 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     std::fs::write(path, text).map_err(err)
 }
 
-/// `logsieve normalize`: one ECS JSON object per record on stdout.
-fn normalize(args: &InputArgs) -> Result<Outcome> {
-    let stdout = io::stdout();
-    let run = normalize_into(args, stdout.lock(), &Error::Stdout)?;
-    finish(args, &run)
+/// `logsieve normalize`: one ECS JSON object per record on stdout, or the events in a directory
+/// (`--output FORMAT DIR`).
+fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
+    let run = match args.output.as_deref() {
+        None => {
+            let stdout = io::stdout();
+            normalize_into(&args.input, stdout.lock(), &Error::Stdout)?
+        }
+        Some([format, dir]) if format == "json" => {
+            let dir = Path::new(dir);
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
+            let path = dir.join("events.jsonl");
+            let name = path.display().to_string();
+            let file = std::fs::File::create(&path).map_err(|source| Error::Write { path: name.clone(), source })?;
+            normalize_into(&args.input, file, &|source| Error::Write { path: name.clone(), source })?
+        }
+        Some([format, dir]) if format == "parquet" => normalize_parquet(&args.input, Path::new(dir))?,
+        Some(other) => {
+            return Err(Error::Usage(format!("--output takes `json DIR` or `parquet DIR`, not `{}`", other.join(" "))));
+        }
+    };
+    finish(&args.input, &run)
+}
+
+/// Writes the inputs' events to `dir/events.parquet`.
+fn normalize_parquet(args: &InputArgs, dir: &Path) -> Result<RunStats> {
+    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
+    let mut normalizer = Normalizer::new(Arc::clone(&rules));
+    let mut out = EventWriter::create(dir)?;
+    let run = for_each_event(args, rules, |rec, mut event, origin| {
+        normalizer.name(&mut event, rec);
+        out.push(rec, Some(&event), origin)
+    })?;
+    out.finish()?;
+    Ok(run)
 }
 
 /// Writes the inputs' events as ECS JSON lines to `out`; `fail` names a write error.

@@ -6,6 +6,10 @@
 //! are several inputs), plus `components` (each component's raw score and p-value), `closed`
 //! (how the session was cut) and `dropped` (events beyond the per-session cap). In Parquet,
 //! `events` is one space-separated string and `reasons`, `lines` and `components` are JSON text.
+//!
+//! [`events`] writes normalized events as Parquet (`normalize --output parquet DIR`).
+
+pub mod events;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -156,12 +160,60 @@ impl Columns {
     }
 }
 
+/// A Parquet file written one row group at a time (polars' batched writer), created at the
+/// first row group so that the schema comes from the data.
+pub(crate) struct ParquetSink {
+    path: PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+}
+
+impl ParquetSink {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        ParquetSink { path, writer: None }
+    }
+
+    /// A polars error as a write error naming the file.
+    pub(crate) fn error(&self, e: PolarsError) -> Error {
+        Error::Write { path: self.path.display().to_string(), source: std::io::Error::other(e.to_string()) }
+    }
+
+    /// Writes `df` as a row group (creating the file first if need be).
+    pub(crate) fn write(&mut self, df: &DataFrame) -> Result<()> {
+        if self.writer.is_none() {
+            let file = File::create(&self.path).map_err(|source| Error::Write { path: self.path.display().to_string(), source })?;
+            // Statistics of long text columns (reasons, messages) are cut short: the footer keeps
+            // them for every row group, and untruncated they made memory grow with the input.
+            let stats = StatisticsOptions {
+                min_value: true,
+                max_value: true,
+                distinct_count: false,
+                null_count: true,
+                binary_statistics_truncate_length: Some(32),
+            };
+            let w = ParquetWriter::new(file).with_statistics(stats).set_parallel(false).batched(df.schema()).map_err(|e| self.error(e))?;
+            self.writer = Some(w);
+        }
+        if df.height() > 0 {
+            let res = self.writer.as_mut().map(|w| w.write_batch(df)).unwrap_or(Ok(()));
+            res.map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the footer and closes the file.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.take() {
+            w.finish().map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes `scores.jsonl` and `scores.parquet` in a directory.
 pub struct ScoreWriter {
     jsonl: BufWriter<File>,
     jsonl_path: PathBuf,
-    parquet_path: PathBuf,
-    parquet: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    parquet: ParquetSink,
     rows: Columns,
     line: Vec<u8>,
 }
@@ -179,15 +231,10 @@ impl ScoreWriter {
         Ok(ScoreWriter {
             jsonl,
             jsonl_path,
-            parquet_path: dir.join("scores.parquet"),
-            parquet: None,
+            parquet: ParquetSink::new(dir.join("scores.parquet")),
             rows: Columns::default(),
             line: Vec::new(),
         })
-    }
-
-    fn parquet_err(&self, e: PolarsError) -> Error {
-        Error::Write { path: self.parquet_path.display().to_string(), source: std::io::Error::other(e.to_string()) }
     }
 
     /// Writes one row.
@@ -217,41 +264,15 @@ impl ScoreWriter {
     }
 
     fn flush_rows(&mut self) -> Result<()> {
-        let df = self.rows.frame().map_err(|e| self.parquet_err(e))?;
-        if self.parquet.is_none() {
-            let file = File::create(&self.parquet_path)
-                .map_err(|source| Error::Write { path: self.parquet_path.display().to_string(), source })?;
-            // Statistics of long text columns (reasons) are cut short: the footer keeps them for
-            // every row group, and untruncated they made memory grow with the input.
-            let stats = StatisticsOptions {
-                min_value: true,
-                max_value: true,
-                distinct_count: false,
-                null_count: true,
-                binary_statistics_truncate_length: Some(32),
-            };
-            let w = ParquetWriter::new(file)
-                .with_statistics(stats)
-                .set_parallel(false)
-                .batched(df.schema())
-                .map_err(|e| self.parquet_err(e))?;
-            self.parquet = Some(w);
-        }
-        if df.height() > 0 {
-            let res = self.parquet.as_mut().map(|w| w.write_batch(&df)).unwrap_or(Ok(()));
-            res.map_err(|e| self.parquet_err(e))?;
-        }
-        Ok(())
+        let df = self.rows.frame().map_err(|e| self.parquet.error(e))?;
+        self.parquet.write(&df)
     }
 
     /// Flushes both files.
     pub fn finish(mut self) -> Result<()> {
         self.jsonl.flush().map_err(|source| Error::Write { path: self.jsonl_path.display().to_string(), source })?;
         self.flush_rows()?;
-        if let Some(w) = self.parquet.take() {
-            w.finish().map_err(|e| self.parquet_err(e))?;
-        }
-        Ok(())
+        self.parquet.finish()
     }
 }
 
