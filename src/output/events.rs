@@ -31,7 +31,7 @@ use crate::normalize::{Event, Origin};
 use crate::record::Record;
 
 /// Rows buffered before a row group is written.
-const ROW_GROUP: usize = 65_536;
+const ROW_GROUP: usize = 32_768;
 
 /// The name of the file written in the output directory.
 pub const EVENTS_FILE: &str = "events.parquet";
@@ -111,7 +111,7 @@ impl Columns {
     }
 }
 
-/// Writes normalized events to `DIR/events.parquet`, a row group per 65,536 events.
+/// Writes normalized events to `DIR/events.parquet`, a row group per 32,768 events.
 pub struct EventWriter {
     sink: ParquetSink,
     rows: Columns,
