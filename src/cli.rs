@@ -109,6 +109,10 @@ pub struct NormalizeArgs {
     /// other engines); `--output json DIR` writes DIR/events.jsonl.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "DIR"])]
     pub output: Option<Vec<String>>,
+    /// Go on from this model's template miner, so template states get the ids `score --model`
+    /// would give them (for `train`/`score --format events` on the events).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
 }
 
 /// `logsieve templates`.

@@ -250,6 +250,30 @@ impl RecordKind {
             Plain => "plain",
         }
     }
+
+    /// The kind named by [`RecordKind::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        use RecordKind::*;
+        [
+            Rfc3164,
+            Rfc5424,
+            Tai64n,
+            Audit,
+            Ecs,
+            Journald,
+            Json,
+            AccessLog,
+            ApacheError,
+            NginxError,
+            Exchange,
+            Pattern,
+            Timestamped,
+            Sequence,
+            Plain,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
 }
 
 /// One input line with its header parsed.

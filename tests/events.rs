@@ -144,3 +144,63 @@ fn json_output_to_a_directory_and_bad_formats() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--output takes"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+fn scores(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("scores.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The Spark path on one machine: normalize the bundled HDFS logs to Parquet, train on the
+/// training events, normalize the new logs going on from the model's template miner, and score
+/// their events. Every session gets the verdict, score, states, reasons and input lines that
+/// training and scoring the raw logs give.
+#[test]
+fn train_and_score_on_events_match_raw_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+    let train = data("hdfs/demo/train.log");
+    let new = data("hdfs/demo/new.log");
+    let (train, new) = (train.to_str().unwrap(), new.to_str().unwrap());
+    let ok = |args: &[&str]| {
+        let out = logsieve().args(args).arg("-q").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(&["train", train, "--model", &d("raw.model")]);
+    ok(&["score", new, "--model", &d("raw.model"), "--out", &d("raw")]);
+    ok(&["normalize", train, "--output", "parquet", &d("e_train")]);
+    ok(&["train", "-f", "events", &d("e_train/events.parquet"), "--model", &d("ev.model")]);
+    ok(&["normalize", new, "--model", &d("ev.model"), "--output", "parquet", &d("e_new")]);
+    ok(&["score", "-f", "events", &d("e_new/events.parquet"), "--model", &d("ev.model"), "--out", &d("ev")]);
+    let (raw, ev) = (scores(&dir.path().join("raw")), scores(&dir.path().join("ev")));
+    assert_eq!(raw.len(), 60);
+    assert_eq!(raw.iter().filter(|r| r["anomalous"] == true).count(), 10);
+    assert_eq!(raw, ev);
+    assert!(dir.path().join("ev/report.html").exists());
+}
+
+/// Stored events that do not make sense are refused with the file and row; a file that is not
+/// Parquet is an input error, and the other inputs are still read.
+#[test]
+fn bad_event_files_name_the_file_and_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = data("loghub/OpenSSH_2k.log");
+    let (_d, mut df) = parquet_events(&[src.to_str().unwrap()]);
+    let mut actions = column_text(&df, "event.action");
+    actions[4] = Some("login.maybe".to_owned());
+    df.with_column(Column::new("event.action".into(), actions)).unwrap();
+    let bad = dir.path().join("bad.parquet");
+    ParquetWriter::new(File::create(&bad).unwrap()).finish(&mut df).unwrap();
+    let model = dir.path().join("m.model");
+    let out = logsieve().args(["train", "-q", "-f", "events", bad.to_str().unwrap(), "--model", model.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.parquet: line 5: unknown event.action \"login.maybe\""), "{err}");
+    let text = dir.path().join("text.parquet");
+    std::fs::write(&text, "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186\n").unwrap();
+    let out = logsieve().args(["normalize", "-f", "events", text.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("text.parquet") && err.contains("not a Parquet file of events"), "{err}");
+    let out = logsieve().args(["normalize", "-f", "events", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not standard input"));
+}

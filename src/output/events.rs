@@ -221,3 +221,150 @@ fn add(map: &mut Map<String, Value>, k: &str, v: Value) {
         }
     }
 }
+
+/// Events read back from an `events.parquet` (`--format events`), a slice of rows at a time.
+pub mod read {
+    use std::fs::File;
+
+    use super::*;
+    use crate::normalize::rules::Role;
+    use crate::normalize::vocabulary::action;
+    use crate::parse::time::parse_any;
+    use crate::record::{RecordKind, Sequence};
+
+    /// One stored event: the record, the event as normalize named it, and where it came from.
+    pub struct Stored {
+        /// The record (timestamp, host, process, message, fields).
+        pub record: Record,
+        /// The event (action, outcome, rule, fields, entity key, lifecycle, state).
+        pub event: Event,
+        /// The raw input the event came from, as named by normalize.
+        pub file: String,
+        /// Its 1-based line there.
+        pub line: u64,
+        /// The line(s) as read.
+        pub original: String,
+    }
+
+    /// Rows read at once.
+    const SLICE: usize = 32_768;
+
+    /// Reads `path` (an `events.parquet` written by `normalize --output parquet`, or any Parquet
+    /// file with its columns) and hands each event to `each`, in row order. Only `message` and
+    /// `logsieve.state` are required. A row that cannot be read (an unknown `event.action`, a
+    /// bad lifecycle) is an error naming the file and row.
+    pub fn for_each(path: &Path, mut each: impl FnMut(Stored) -> Result<()>) -> Result<u64> {
+        let name = path.display().to_string();
+        let open = || File::open(path).map_err(|source| Error::Open { path: name.clone(), source });
+        let bad = |row: u64, message: String| Error::Input { path: name.clone(), line: row, message };
+        let rows = ParquetReader::new(open()?).num_rows().map_err(|e| bad(0, format!("not a Parquet file of events: {e}")))?;
+        let mut offset = 0usize;
+        while offset < rows {
+            let df = ParquetReader::new(open()?)
+                .with_slice(Some((offset, SLICE)))
+                .finish()
+                .map_err(|e| bad(offset as u64 + 1, e.to_string()))?;
+            let text = |col: &str| -> Result<Option<Vec<Option<String>>>> {
+                let Ok(c) = df.column(col) else { return Ok(None) };
+                let c = c.cast(&DataType::String).map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
+                let s = c.str().map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
+                Ok(Some(s.iter().map(|v| v.map(str::to_owned)).collect()))
+            };
+            let need = |col: &str| -> Result<Vec<Option<String>>> {
+                text(col)?.ok_or_else(|| bad(offset as u64 + 1, format!("no column `{col}`: not a file of normalized events")))
+            };
+            let n = df.height();
+            let opt = |v: Option<Vec<Option<String>>>| v.unwrap_or_else(|| vec![None; n]);
+            let message = need("message")?;
+            let state = need("logsieve.state")?;
+            let [timestamp, original, host, process, pid, level, logger, act, outcome, file, line, format, rule, tid, template, key, lifecycle, session, events, fields] =
+                [
+                    "@timestamp",
+                    "event.original",
+                    "host.hostname",
+                    "process.name",
+                    "process.pid",
+                    "log.level",
+                    "log.logger",
+                    "event.action",
+                    "event.outcome",
+                    "logsieve.file",
+                    "logsieve.line",
+                    "logsieve.format",
+                    "logsieve.rule",
+                    "logsieve.template_id",
+                    "logsieve.template",
+                    "logsieve.session_key",
+                    "logsieve.lifecycle",
+                    "logsieve.session",
+                    "logsieve.events",
+                    "logsieve.fields",
+                ]
+                .map(|c| text(c).map(opt));
+            let (timestamp, original, host, process, pid, level, logger) = (timestamp?, original?, host?, process?, pid?, level?, logger?);
+            let (act, outcome, file, line, format, rule, tid) = (act?, outcome?, file?, line?, format?, rule?, tid?);
+            let (template, key, lifecycle, session, events, fields) = (template?, key?, lifecycle?, session?, events?, fields?);
+            let standard: Vec<Vec<Option<String>>> = FIELDS.iter().map(|(_, ecs)| text(ecs).map(opt)).collect::<Result<_>>()?;
+            for i in 0..n {
+                let row = (offset + i) as u64 + 1;
+                let take = |v: &Vec<Option<String>>| v[i].clone();
+                let kind = take(&format).and_then(|f| RecordKind::from_name(&f)).unwrap_or(RecordKind::Plain);
+                let mut record = Record::new(kind, take(&message).unwrap_or_default());
+                record.timestamp = take(&timestamp).and_then(|t| parse_any(&t, None));
+                record.host = take(&host);
+                record.app = take(&process);
+                record.component = take(&logger);
+                record.pid = take(&pid).and_then(|p| p.parse().ok());
+                record.severity = take(&level).and_then(|l| l.parse().ok());
+                if let (Some(id), Some(evs)) = (take(&session), take(&events)) {
+                    record.sequence = Some(Sequence { id, events: evs.split_whitespace().map(str::to_owned).collect() });
+                }
+                let mut event = Event {
+                    action: match take(&act) {
+                        None => None,
+                        Some(a) => Some(action(&a).ok_or_else(|| bad(row, format!("unknown event.action {a:?}")))?),
+                    },
+                    outcome: match take(&outcome).as_deref() {
+                        None => None,
+                        Some("success") => Some("success"),
+                        Some("failure") => Some("failure"),
+                        Some("unknown") => Some("unknown"),
+                        Some(o) => return Err(bad(row, format!("unknown event.outcome {o:?}"))),
+                    },
+                    rule: take(&rule),
+                    session_key: take(&key),
+                    role: match take(&lifecycle).as_deref() {
+                        None => None,
+                        Some("start") => Some(Role::Start),
+                        Some("step") => Some(Role::Step),
+                        Some("end") => Some(Role::End),
+                        Some(r) => return Err(bad(row, format!("unknown logsieve.lifecycle {r:?}"))),
+                    },
+                    template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default())),
+                    state: take(&state).unwrap_or_default(),
+                    fields: Vec::new(),
+                };
+                let rest: Map<String, Value> = match take(&fields) {
+                    None => Map::new(),
+                    Some(j) => serde_json::from_str(&j).map_err(|e| bad(row, format!("logsieve.fields is not a JSON object: {e}")))?,
+                };
+                for ((short, ecs), col) in FIELDS.iter().zip(&standard) {
+                    match rest.get(*ecs) {
+                        Some(Value::Array(all)) => event.fields.extend(all.iter().map(|v| ((*short).to_owned(), super::text(v)))),
+                        _ => event.fields.extend(take(col).map(|v| ((*short).to_owned(), v))),
+                    }
+                }
+                record.fields = rest.into_iter().filter(|(k, _)| !FIELDS.iter().any(|(_, ecs)| ecs == k)).collect();
+                each(Stored {
+                    record,
+                    event,
+                    file: take(&file).unwrap_or_else(|| name.clone()),
+                    line: take(&line).and_then(|l| l.parse().ok()).unwrap_or(row),
+                    original: take(&original).unwrap_or_default(),
+                })?;
+            }
+            offset += n.max(1);
+        }
+        Ok(rows as u64)
+    }
+}

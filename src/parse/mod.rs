@@ -45,12 +45,14 @@ pub enum Format {
     Exchange,
     /// Pre-parsed sessions `id,e1 e2 e3`.
     Sequences,
+    /// Normalized events as Parquet (`normalize --output parquet`), read by `train` and `score`.
+    Events,
     /// `pattern:<header template>`.
     Pattern(Pattern),
 }
 
 /// The names `--format` accepts, for messages.
-pub const FORMAT_NAMES: &str = "auto, syslog, json, apache, exchange, sequences, pattern:<header template>";
+pub const FORMAT_NAMES: &str = "auto, syslog, json, apache, exchange, sequences, events, pattern:<header template>";
 
 /// `--format` named no known format, or a bad template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +76,7 @@ impl FromStr for Format {
             "apache" => Format::Apache,
             "exchange" => Format::Exchange,
             "sequences" => Format::Sequences,
+            "events" => Format::Events,
             _ => match s.strip_prefix("pattern:") {
                 Some(t) => Format::Pattern(Pattern::compile(t)?),
                 None => return Err(FormatError::Unknown(s.to_owned())),
@@ -91,6 +94,7 @@ impl fmt::Display for Format {
             Format::Apache => f.write_str("apache"),
             Format::Exchange => f.write_str("exchange"),
             Format::Sequences => f.write_str("sequences"),
+            Format::Events => f.write_str("events"),
             Format::Pattern(p) => write!(f, "pattern:{}", p.template()),
         }
     }
@@ -149,6 +153,8 @@ impl LineParser {
             Format::Apache => Mode::Apache,
             Format::Exchange => Mode::Exchange,
             Format::Sequences => Mode::Sequences,
+            // Parquet is not read line by line (the pipeline reads it whole); a line is JSON at best.
+            Format::Events => Mode::Json,
             Format::Pattern(p) => Mode::Pattern(Box::new(p.clone())),
         };
         LineParser { mode, years: YearInference::new(years), exchange: Default::default() }

@@ -556,7 +556,7 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
     let events = args.out.join("events.jsonl");
     let name = events.display().to_string();
     let file = std::fs::File::create(&events).map_err(|source| Error::Write { path: name.clone(), source })?;
-    super::normalize_into(&InputArgs { quiet: true, ..input(path("new.log")) }, file, &|source| Error::Write {
+    super::normalize_into(&InputArgs { quiet: true, ..input(path("new.log")) }, None, file, &|source| Error::Write {
         path: name.clone(),
         source,
     })?;

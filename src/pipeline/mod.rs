@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
 use crate::normalize::{example_problem, write_ecs, Event, Normalizer, Origin};
-use crate::output::events::EventWriter;
+use crate::output::events::{self, EventWriter};
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
@@ -114,6 +114,9 @@ pub fn for_each_event<F>(args: &InputArgs, rules: Arc<RuleSet>, mut sink: F) -> 
 where
     F: FnMut(&Record, Event, &Origin<'_>) -> Result<()>,
 {
+    if matches!(args.format, Format::Events) {
+        return for_each_stored_event(args, sink);
+    }
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
     let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
     std::thread::scope(|scope| {
@@ -177,6 +180,40 @@ where
             None => run,
         }
     })
+}
+
+/// [`for_each_event`] for `--format events`: the events as `normalize --output parquet` stored
+/// them, with the file and line of the raw input they came from. Every row counts as a line read
+/// and parsed; a file that cannot be read is reported like an unreadable log, and the others are
+/// still read.
+fn for_each_stored_event<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
+where
+    F: FnMut(&Record, Event, &Origin<'_>) -> Result<()>,
+{
+    let inputs = read::expand(&args.inputs)?;
+    let mut run = RunStats::default();
+    for input in &inputs {
+        let name = input.name();
+        let mut stats = InputStats::new(&name);
+        let res = match input {
+            read::Input::Stdin => Err(Error::Usage("--format events reads Parquet files, not standard input".into())),
+            read::Input::Path(path) => events::read::for_each(path, |s| {
+                stats.read += 1;
+                stats.record(&s.record);
+                sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
+            }),
+        };
+        match res {
+            Ok(_) => {}
+            Err(e @ (Error::Usage(_) | Error::Open { .. } | Error::Input { .. })) => {
+                eprintln!("logsieve: error: {}", crate::error::printable(&e.to_string()));
+                stats.error = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        run.push(stats);
+    }
+    Ok(run)
 }
 
 /// The reading loop of [`for_each_record`]: each joined record, owned, with its input's name.
@@ -264,7 +301,7 @@ fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
     let run = match args.output.as_deref() {
         None => {
             let stdout = io::stdout();
-            normalize_into(&args.input, stdout.lock(), &Error::Stdout)?
+            normalize_into(&args.input, args.model.as_deref(), stdout.lock(), &Error::Stdout)?
         }
         Some([format, dir]) if format == "json" => {
             let dir = Path::new(dir);
@@ -272,9 +309,9 @@ fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
             let path = dir.join("events.jsonl");
             let name = path.display().to_string();
             let file = std::fs::File::create(&path).map_err(|source| Error::Write { path: name.clone(), source })?;
-            normalize_into(&args.input, file, &|source| Error::Write { path: name.clone(), source })?
+            normalize_into(&args.input, args.model.as_deref(), file, &|source| Error::Write { path: name.clone(), source })?
         }
-        Some([format, dir]) if format == "parquet" => normalize_parquet(&args.input, Path::new(dir))?,
+        Some([format, dir]) if format == "parquet" => normalize_parquet(&args.input, args.model.as_deref(), Path::new(dir))?,
         Some(other) => {
             return Err(Error::Usage(format!("--output takes `json DIR` or `parquet DIR`, not `{}`", other.join(" "))));
         }
@@ -283,9 +320,8 @@ fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
 }
 
 /// Writes the inputs' events to `dir/events.parquet`.
-fn normalize_parquet(args: &InputArgs, dir: &Path) -> Result<RunStats> {
-    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
-    let mut normalizer = Normalizer::new(Arc::clone(&rules));
+fn normalize_parquet(args: &InputArgs, model: Option<&Path>, dir: &Path) -> Result<RunStats> {
+    let (rules, mut normalizer) = normalizer_for(args, model)?;
     let mut out = EventWriter::create(dir)?;
     let run = for_each_event(args, rules, |rec, mut event, origin| {
         normalizer.name(&mut event, rec);
@@ -296,9 +332,8 @@ fn normalize_parquet(args: &InputArgs, dir: &Path) -> Result<RunStats> {
 }
 
 /// Writes the inputs' events as ECS JSON lines to `out`; `fail` names a write error.
-fn normalize_into(args: &InputArgs, out: impl Write, fail: &dyn Fn(io::Error) -> Error) -> Result<RunStats> {
-    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
-    let mut normalizer = Normalizer::new(Arc::clone(&rules));
+fn normalize_into(args: &InputArgs, model: Option<&Path>, out: impl Write, fail: &dyn Fn(io::Error) -> Error) -> Result<RunStats> {
+    let (rules, mut normalizer) = normalizer_for(args, model)?;
     let mut out = BufWriter::with_capacity(256 * 1024, out);
     let mut buf = Vec::with_capacity(4096);
     let run = for_each_event(args, rules, |rec, mut event, origin| {
@@ -310,6 +345,16 @@ fn normalize_into(args: &InputArgs, out: impl Write, fail: &dyn Fn(io::Error) ->
     })?;
     out.flush().map_err(fail)?;
     Ok(run)
+}
+
+/// The rules and a normalizer for `normalize`: with a model, its miner goes on from the model's.
+fn normalizer_for(args: &InputArgs, model: Option<&Path>) -> Result<(Arc<RuleSet>, Normalizer)> {
+    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
+    let normalizer = match model {
+        None => Normalizer::new(Arc::clone(&rules)),
+        Some(path) => Normalizer::with_miner(Arc::clone(&rules), crate::model::file::load(path)?.miner.unwrap_or_default()),
+    };
+    Ok((rules, normalizer))
 }
 
 /// `logsieve templates`: the templates the miner finds, most frequent first, with an example.
@@ -401,7 +446,7 @@ mod tests {
         // Several batches per input, and two inputs, so the file names change mid-stream.
         let args = inputs(&["OpenSSH_2k.log", "HDFS_2k.log", "Linux_2k.log"]);
         let mut out = Vec::new();
-        let run = normalize_into(&args, &mut out, &Error::Stdout).unwrap();
+        let run = normalize_into(&args, None, &mut out, &Error::Stdout).unwrap();
         assert_eq!(run.total.read, 6000);
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 6000);
         assert!(out == normalized_on_one_thread(&args), "the threaded output differs");
@@ -423,7 +468,7 @@ mod tests {
             }
         }
         let args = inputs(&["OpenSSH_2k.log", "Linux_2k.log", "HDFS_2k.log", "BGL_2k.log"]);
-        let err = normalize_into(&args, Failing(0), &Error::Stdout).unwrap_err();
+        let err = normalize_into(&args, None, Failing(0), &Error::Stdout).unwrap_err();
         assert!(matches!(err, Error::Stdout(ref e) if e.to_string() == "disk full"), "{err}");
     }
 }
