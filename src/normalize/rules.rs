@@ -77,6 +77,11 @@ impl Role {
             Role::End => "end",
         }
     }
+
+    /// The role named by [`Role::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Role::Start, Role::Step, Role::End].into_iter().find(|r| r.as_str() == name)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,12 +226,7 @@ fn compile_pack(file: &str, text: &str, eager: bool) -> Result<Vec<Rule>, RuleEr
         };
         let outcome = match spec.outcome.as_deref() {
             None => None,
-            Some(o @ ("success" | "failure" | "unknown")) => Some(match o {
-                "success" => "success",
-                "failure" => "failure",
-                _ => "unknown",
-            }),
-            Some(o) => return Err(rule_err(format!("outcome {o:?} must be success, failure or unknown"))),
+            Some(o) => Some(vocabulary::outcome(o).ok_or_else(|| rule_err(format!("outcome {o:?} must be success, failure or unknown")))?),
         };
         let compile = |src: &str| if eager { Lazy::eager(src) } else { Ok(Lazy::new(src)) };
         let process = spec.process.as_deref().map(compile).transpose().map_err(|e| rule_err(format!("process regex: {e}")))?;

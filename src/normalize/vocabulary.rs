@@ -60,6 +60,14 @@ pub fn action(name: &str) -> Option<&'static Action> {
     ACTIONS.iter().find(|a| a.name == name)
 }
 
+/// The ECS `event.outcome` values.
+pub const OUTCOMES: [&str; 3] = ["success", "failure", "unknown"];
+
+/// An `event.outcome` value as the static text events hold, if it is one of [`OUTCOMES`].
+pub fn outcome(name: &str) -> Option<&'static str> {
+    OUTCOMES.into_iter().find(|o| *o == name)
+}
+
 /// A standard field a rule may extract (a named capture group) and the ECS field it is written to.
 pub const FIELDS: &[(&str, &str)] = &[
     ("user", "user.name"),
@@ -96,7 +104,7 @@ mod tests {
             assert!(ACTIONS[..i].iter().all(|b| b.name != act.name), "{} twice", act.name);
             assert!(act.category.iter().all(|c| categories.contains(c)), "{}", act.name);
             assert!(act.kind.iter().all(|t| types.contains(t)), "{}", act.name);
-            assert!(["success", "failure", "unknown"].contains(&act.outcome));
+            assert!(OUTCOMES.contains(&act.outcome));
         }
         assert_eq!(action("email.forward").map(|a| a.outcome), Some("success"));
         assert_eq!(ecs_field("original_recipient"), Some("logsieve.original_recipient"));

@@ -36,6 +36,7 @@ const ROW_GROUP: usize = 32_768;
 /// The name of the file written in the output directory.
 pub const EVENTS_FILE: &str = "events.parquet";
 
+/// The rows of one row group, column by column.
 #[derive(Default)]
 struct Columns {
     timestamp: Vec<Option<String>>,
@@ -67,12 +68,17 @@ struct Columns {
 }
 
 impl Columns {
+    /// Empty columns, with one standard-field column per entry of [`FIELDS`].
+    fn new() -> Self {
+        Columns { standard: vec![Vec::new(); FIELDS.len()], ..Default::default() }
+    }
+
     fn len(&self) -> usize {
         self.original.len()
     }
 
     fn frame(&mut self) -> PolarsResult<DataFrame> {
-        let mut c = std::mem::take(self);
+        let c = std::mem::replace(self, Columns::new());
         let height = c.len();
         let mut cols = vec![
             Column::new("@timestamp".into(), c.timestamp),
@@ -88,9 +94,7 @@ impl Columns {
             Column::new("event.type".into(), c.kind),
             Column::new("event.outcome".into(), c.outcome),
         ];
-        c.standard.resize_with(FIELDS.len(), Vec::new);
         for ((_, ecs), values) in FIELDS.iter().zip(c.standard) {
-            let values = if values.is_empty() { vec![None; height] } else { values };
             cols.push(Column::new((*ecs).into(), values));
         }
         cols.extend([
@@ -122,9 +126,7 @@ impl EventWriter {
     /// [`EventWriter::finish`] when there is no event).
     pub fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
-        let mut rows = Columns::default();
-        rows.standard.resize_with(FIELDS.len(), Vec::new);
-        Ok(EventWriter { sink: ParquetSink::new(dir.join(EVENTS_FILE)), rows })
+        Ok(EventWriter { sink: ParquetSink::new(dir.join(EVENTS_FILE)), rows: Columns::new() })
     }
 
     /// Adds one event (`event` is none for records that were not normalized).
@@ -187,7 +189,6 @@ impl EventWriter {
 
     fn flush(&mut self) -> Result<()> {
         let df = self.rows.frame().map_err(|e| self.sink.error(e))?;
-        self.rows.standard.resize_with(FIELDS.len(), Vec::new);
         self.sink.write(&df)
     }
 
@@ -228,7 +229,7 @@ pub mod read {
 
     use super::*;
     use crate::normalize::rules::Role;
-    use crate::normalize::vocabulary::action;
+    use crate::normalize::vocabulary::{action, outcome};
     use crate::parse::time::parse_any;
     use crate::record::{RecordKind, Sequence};
 
@@ -264,20 +265,20 @@ pub mod read {
                 .with_slice(Some((offset, SLICE)))
                 .finish()
                 .map_err(|e| bad(offset as u64 + 1, e.to_string()))?;
-            let text = |col: &str| -> Result<Option<Vec<Option<String>>>> {
+            let strings = |col: &str| -> Result<Option<Vec<Option<String>>>> {
                 let Ok(c) = df.column(col) else { return Ok(None) };
                 let c = c.cast(&DataType::String).map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
                 let s = c.str().map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
                 Ok(Some(s.iter().map(|v| v.map(str::to_owned)).collect()))
             };
             let need = |col: &str| -> Result<Vec<Option<String>>> {
-                text(col)?.ok_or_else(|| bad(offset as u64 + 1, format!("no column `{col}`: not a file of normalized events")))
+                strings(col)?.ok_or_else(|| bad(offset as u64 + 1, format!("no column `{col}`: not a file of normalized events")))
             };
             let n = df.height();
             let opt = |v: Option<Vec<Option<String>>>| v.unwrap_or_else(|| vec![None; n]);
             let message = need("message")?;
             let state = need("logsieve.state")?;
-            let [timestamp, original, host, process, pid, level, logger, act, outcome, file, line, format, rule, tid, template, key, lifecycle, session, events, fields] =
+            let [timestamp, original, host, process, pid, level, logger, act, outcomes, file, line, format, rule, tid, template, key, lifecycle, session, events, fields] =
                 [
                     "@timestamp",
                     "event.original",
@@ -300,11 +301,11 @@ pub mod read {
                     "logsieve.events",
                     "logsieve.fields",
                 ]
-                .map(|c| text(c).map(opt));
+                .map(|c| strings(c).map(opt));
             let (timestamp, original, host, process, pid, level, logger) = (timestamp?, original?, host?, process?, pid?, level?, logger?);
-            let (act, outcome, file, line, format, rule, tid) = (act?, outcome?, file?, line?, format?, rule?, tid?);
+            let (act, outcomes, file, line, format, rule, tid) = (act?, outcomes?, file?, line?, format?, rule?, tid?);
             let (template, key, lifecycle, session, events, fields) = (template?, key?, lifecycle?, session?, events?, fields?);
-            let standard: Vec<Vec<Option<String>>> = FIELDS.iter().map(|(_, ecs)| text(ecs).map(opt)).collect::<Result<_>>()?;
+            let standard: Vec<Vec<Option<String>>> = FIELDS.iter().map(|(_, ecs)| strings(ecs).map(opt)).collect::<Result<_>>()?;
             for i in 0..n {
                 let row = (offset + i) as u64 + 1;
                 let take = |v: &Vec<Option<String>>| v[i].clone();
@@ -324,21 +325,15 @@ pub mod read {
                         None => None,
                         Some(a) => Some(action(&a).ok_or_else(|| bad(row, format!("unknown event.action {a:?}")))?),
                     },
-                    outcome: match take(&outcome).as_deref() {
+                    outcome: match take(&outcomes) {
                         None => None,
-                        Some("success") => Some("success"),
-                        Some("failure") => Some("failure"),
-                        Some("unknown") => Some("unknown"),
-                        Some(o) => return Err(bad(row, format!("unknown event.outcome {o:?}"))),
+                        Some(o) => Some(outcome(&o).ok_or_else(|| bad(row, format!("unknown event.outcome {o:?}")))?),
                     },
                     rule: take(&rule),
                     session_key: take(&key),
-                    role: match take(&lifecycle).as_deref() {
+                    role: match take(&lifecycle) {
                         None => None,
-                        Some("start") => Some(Role::Start),
-                        Some("step") => Some(Role::Step),
-                        Some("end") => Some(Role::End),
-                        Some(r) => return Err(bad(row, format!("unknown logsieve.lifecycle {r:?}"))),
+                        Some(r) => Some(Role::from_name(&r).ok_or_else(|| bad(row, format!("unknown logsieve.lifecycle {r:?}")))?),
                     },
                     template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default())),
                     state: take(&state).unwrap_or_default(),
@@ -350,7 +345,7 @@ pub mod read {
                 };
                 for ((short, ecs), col) in FIELDS.iter().zip(&standard) {
                     match rest.get(*ecs) {
-                        Some(Value::Array(all)) => event.fields.extend(all.iter().map(|v| ((*short).to_owned(), super::text(v)))),
+                        Some(Value::Array(all)) => event.fields.extend(all.iter().map(|v| ((*short).to_owned(), text(v)))),
                         _ => event.fields.extend(take(col).map(|v| ((*short).to_owned(), v))),
                     }
                 }
