@@ -203,4 +203,9 @@ fn bad_event_files_name_the_file_and_row() {
     let out = logsieve().args(["normalize", "-f", "events", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not standard input"));
+    // Commands that read lines do not take Parquet bytes for text.
+    let out = logsieve().args(["templates", "-f", "events", bad.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not line by line") && out.stdout.is_empty(), "{err}");
 }

@@ -153,7 +153,8 @@ impl LineParser {
             Format::Apache => Mode::Apache,
             Format::Exchange => Mode::Exchange,
             Format::Sequences => Mode::Sequences,
-            // Parquet is not read line by line (the pipeline reads it whole); a line is JSON at best.
+            // Parquet is not read line by line: the pipeline's line readers refuse `events` before
+            // they build a parser. Were one built, a line of it would be JSON at best.
             Format::Events => Mode::Json,
             Format::Pattern(p) => Mode::Pattern(Box::new(p.clone())),
         };

@@ -216,11 +216,21 @@ where
     Ok(run)
 }
 
+/// `--format events` names Parquet files, which only [`for_each_event`] reads: the readers of
+/// lines refuse it rather than parse Parquet bytes as text.
+pub(super) fn read_by_lines(format: &Format) -> Result<()> {
+    match format {
+        Format::Events => Err(Error::Usage("--format events is read by normalize, train and score, not line by line".into())),
+        _ => Ok(()),
+    }
+}
+
 /// The reading loop of [`for_each_record`]: each joined record, owned, with its input's name.
 fn read_records<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
 where
     F: FnMut(Pending, &str) -> Result<()>,
 {
+    read_by_lines(&args.format)?;
     let inputs = read::expand(&args.inputs)?;
     let mut run = RunStats::default();
     let mut progress = Progress::new(args.quiet);

@@ -176,6 +176,7 @@ fn read_stdin(tx: SyncSender<Msg>) {
 
 /// `logsieve watch`.
 pub fn watch(args: &WatchArgs) -> Result<Outcome> {
+    super::read_by_lines(&args.format)?;
     let Scoring { model, config, key, normalizer } = Scoring::load(&args.model, &args.session, args.rules.as_deref(), args.quiet)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
