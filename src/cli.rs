@@ -27,6 +27,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Learn a baseline from clean logs.
     Train(TrainArgs),
+    /// Join shards (`train --shard`, one per partition of the data) into one model.
+    Merge(MergeArgs),
     /// Score new logs against a baseline: scores.jsonl and scores.parquet in --out.
     Score(ScoreArgs),
     /// Compare verdicts with labels: precision, recall, F1, FPR and a PR curve.
@@ -177,6 +179,24 @@ pub struct TrainArgs {
     /// Target false-positive rate on held-out clean sessions [default: 0.001].
     #[arg(long, value_name = "RATE")]
     pub max_fpr: Option<f64>,
+    /// Write a shard (what this partition of the data teaches) to --model instead of a model;
+    /// `logsieve merge` joins shards into the model one process would train on all of them.
+    #[arg(long)]
+    pub shard: bool,
+}
+
+/// `logsieve merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shards written by `train --shard`, in any order.
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the model.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `logsieve score`.

@@ -1,7 +1,8 @@
-//! The model file: a versioned header, then the model (postcard), written atomically.
+//! The model file: a versioned header, then the model (postcard), written atomically. A shard
+//! (`train --shard`, [`super::shard`]) is framed the same way under its own magic.
 //!
 //! ```text
-//! "LOGSIEVE-MODEL\n\0"   16 bytes, magic
+//! "LOGSIEVE-MODEL\n\0"   16 bytes, magic ("LOGSIEVE-SHARD\n\0" for a shard)
 //! format version         u32 little-endian
 //! payload length         u64 little-endian
 //! payload CRC-32         u32 little-endian
@@ -15,9 +16,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::shard::Shard;
 use super::Model;
 
 const MAGIC: &[u8; 16] = b"LOGSIEVE-MODEL\n\0";
+const SHARD_MAGIC: &[u8; 16] = b"LOGSIEVE-SHARD\n\0";
 /// The model format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 16 + 4 + 8 + 4;
@@ -26,30 +32,40 @@ const HEADER: usize = 16 + 4 + 8 + 4;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// It cannot be read.
-    #[error("{path}: cannot read model: {source}")]
+    #[error("{path}: cannot read {kind}: {source}")]
     Read {
+        /// What the file should hold: `model` or `shard`.
+        kind: &'static str,
         /// The file.
         path: String,
         /// The cause.
         source: std::io::Error,
     },
     /// It does not start with the magic bytes.
-    #[error("{path}: not a logsieve model (no model header)")]
+    #[error("{path}: not a logsieve {kind} (no {kind} header)")]
     NotAModel {
+        /// What the file should hold.
+        kind: &'static str,
         /// The file.
         path: String,
     },
     /// Another format version.
-    #[error("{path}: model format version {found}, but this logsieve reads version {FORMAT_VERSION}: retrain the model with this version")]
+    #[error(
+        "{path}: {kind} format version {found}, but this logsieve reads version {FORMAT_VERSION}: retrain the {kind} with this version"
+    )]
     Version {
+        /// What the file should hold.
+        kind: &'static str,
         /// The file.
         path: String,
         /// Its version.
         found: u32,
     },
     /// Shorter than its header says.
-    #[error("{path}: model is truncated: {found} of {expected} bytes")]
+    #[error("{path}: {kind} is truncated: {found} of {expected} bytes")]
     Truncated {
+        /// What the file should hold.
+        kind: &'static str,
         /// The file.
         path: String,
         /// Bytes the header announces.
@@ -58,16 +74,20 @@ pub enum ModelError {
         found: u64,
     },
     /// The checksum or the decoding failed.
-    #[error("{path}: model is corrupt: {what}")]
+    #[error("{path}: {kind} is corrupt: {what}")]
     Corrupt {
+        /// What the file should hold.
+        kind: &'static str,
         /// The file.
         path: String,
         /// What failed.
         what: String,
     },
     /// Writing failed.
-    #[error("{path}: cannot write model: {source}")]
+    #[error("{path}: cannot write {kind}: {source}")]
     Write {
+        /// What the file should hold.
+        kind: &'static str,
         /// The file.
         path: String,
         /// The cause.
@@ -77,50 +97,14 @@ pub enum ModelError {
 
 /// Encodes a model with its header.
 pub fn encode(model: &Model) -> Vec<u8> {
-    let payload = postcard::to_stdvec(model).unwrap_or_default();
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
+    frame(MAGIC, model)
 }
 
 /// Decodes a model file's bytes; `path` names it in errors.
 pub fn decode(bytes: &[u8], path: &str) -> Result<Model, ModelError> {
-    let path = path.to_owned();
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        if MAGIC.starts_with(bytes) && !bytes.is_empty() {
-            return Err(ModelError::Truncated { path, expected: HEADER as u64, found: bytes.len() as u64 });
-        }
-        return Err(ModelError::NotAModel { path });
-    }
-    if bytes.len() < HEADER {
-        return Err(ModelError::Truncated { path, expected: HEADER as u64, found: bytes.len() as u64 });
-    }
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-    let version = u32_at(16);
-    if version != FORMAT_VERSION {
-        return Err(ModelError::Version { path, found: version });
-    }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&bytes[20..28]);
-    let len = u64::from_le_bytes(len);
-    let crc = u32_at(28);
-    let payload = &bytes[HEADER..];
-    if (payload.len() as u64) < len {
-        return Err(ModelError::Truncated { path, expected: HEADER as u64 + len, found: bytes.len() as u64 });
-    }
-    if payload.len() as u64 > len {
-        return Err(ModelError::Corrupt { path, what: format!("{} bytes after the model's end", payload.len() as u64 - len) });
-    }
-    if crc32fast::hash(payload) != crc {
-        return Err(ModelError::Corrupt { path, what: "checksum mismatch".into() });
-    }
-    let mut model: Model = postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { path: path.clone(), what: e.to_string() })?;
+    let mut model: Model = unframe(bytes, path, MAGIC, "model")?;
     if let Some(what) = model.problem() {
-        return Err(ModelError::Corrupt { path, what });
+        return Err(ModelError::Corrupt { kind: "model", path: path.to_owned(), what });
     }
     model.rebuild();
     Ok(model)
@@ -129,24 +113,91 @@ pub fn decode(bytes: &[u8], path: &str) -> Result<Model, ModelError> {
 /// Reads a model file.
 pub fn load(path: &Path) -> Result<Model, ModelError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Read { path: name.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Read { kind: "model", path: name.clone(), source })?;
     decode(&bytes, &name)
 }
 
 /// Writes a model atomically: to a temporary file in the same directory, synced, then renamed.
 pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
+    write_atomic(&encode(model), path, "model")
+}
+
+/// Reads a shard file (`train --shard`).
+pub fn load_shard(path: &Path) -> Result<Shard, ModelError> {
     let name = path.display().to_string();
-    let err = |source| ModelError::Write { path: name.clone(), source };
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Read { kind: "shard", path: name.clone(), source })?;
+    let shard: Shard = unframe(&bytes, &name, SHARD_MAGIC, "shard")?;
+    match shard.problem() {
+        Some(what) => Err(ModelError::Corrupt { kind: "shard", path: name, what }),
+        None => Ok(shard),
+    }
+}
+
+/// Writes a shard atomically.
+pub fn save_shard(shard: &Shard, path: &Path) -> Result<(), ModelError> {
+    write_atomic(&frame(SHARD_MAGIC, shard), path, "shard")
+}
+
+/// The header and the postcard payload.
+fn frame(magic: &[u8; 16], value: &impl Serialize) -> Vec<u8> {
+    let payload = postcard::to_stdvec(value).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Checks the header and decodes the payload; `kind` names what the file should hold.
+fn unframe<T: DeserializeOwned>(bytes: &[u8], path: &str, magic: &[u8; 16], kind: &'static str) -> Result<T, ModelError> {
+    let path = path.to_owned();
+    if bytes.len() < magic.len() || &bytes[..magic.len()] != magic {
+        if magic.starts_with(bytes) && !bytes.is_empty() {
+            return Err(ModelError::Truncated { kind, path, expected: HEADER as u64, found: bytes.len() as u64 });
+        }
+        return Err(ModelError::NotAModel { kind, path });
+    }
+    if bytes.len() < HEADER {
+        return Err(ModelError::Truncated { kind, path, expected: HEADER as u64, found: bytes.len() as u64 });
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let version = u32_at(16);
+    if version != FORMAT_VERSION {
+        return Err(ModelError::Version { kind, path, found: version });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[20..28]);
+    let len = u64::from_le_bytes(len);
+    let crc = u32_at(28);
+    let payload = &bytes[HEADER..];
+    if (payload.len() as u64) < len {
+        return Err(ModelError::Truncated { kind, path, expected: HEADER as u64 + len, found: bytes.len() as u64 });
+    }
+    if payload.len() as u64 > len {
+        return Err(ModelError::Corrupt { kind, path, what: format!("{} bytes after the {kind}'s end", payload.len() as u64 - len) });
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(ModelError::Corrupt { kind, path, what: "checksum mismatch".into() });
+    }
+    postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { kind, path, what: e.to_string() })
+}
+
+/// Writes `bytes` atomically: to a temporary file in the same directory, synced, then renamed.
+fn write_atomic(bytes: &[u8], path: &Path, kind: &'static str) -> Result<(), ModelError> {
+    let name = path.display().to_string();
+    let err = |source| ModelError::Write { kind, path: name.clone(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| kind.into());
     std::fs::create_dir_all(&dir).map_err(err)?;
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&encode(model))?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

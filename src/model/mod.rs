@@ -9,6 +9,7 @@
 pub mod calibrate;
 pub mod components;
 pub mod file;
+pub mod shard;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -112,6 +112,18 @@ fn mask(token: &str) -> Option<Cow<'_, str>> {
     (!token.bytes().any(|b| b.is_ascii_digit())).then_some(Cow::Borrowed(token))
 }
 
+/// Narrows a cluster's constant tokens to those `other` shares; true if any became a parameter.
+fn narrow(tokens: &mut [Option<String>], other: &[Option<String>]) -> bool {
+    let mut changed = false;
+    for (slot, tok) in tokens.iter_mut().zip(other) {
+        if slot.is_some() && slot != tok {
+            *slot = None;
+            changed = true;
+        }
+    }
+    changed
+}
+
 /// A matched or created template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateRef<'a> {
@@ -188,6 +200,104 @@ impl Miner {
         };
         let c = &self.clusters[&id];
         TemplateRef { id, template: &c.template }
+    }
+
+    /// Takes in a template that another miner gave a message (an event stored by `normalize
+    /// --output parquet`): the cluster `id` is created with that template, or, if known, its
+    /// constant tokens are narrowed to those the template keeps. Replaying a miner's events in any
+    /// order rebuilds its clusters, so partitions of one normalization agree on template ids.
+    /// An id known with another length or tree key is an error: the events were mined apart.
+    pub fn restore(&mut self, id: u32, template: &str, message: &str) -> Result<(), String> {
+        let key = Self::key(&Self::tokens(message, self.config.max_tokens));
+        let tokens: Vec<Option<String>> = template.split_ascii_whitespace().map(|t| (t != "<*>").then(|| t.to_owned())).collect();
+        self.tick += 1;
+        let tick = self.tick;
+        match self.clusters.get_mut(&id) {
+            Some(c) => {
+                if c.tokens.len() != tokens.len() || !self.leaves.get(&key).is_some_and(|ids| ids.contains(&id)) {
+                    return Err(format!("template {id} is {:?} here but {:?} before", template, c.template));
+                }
+                if narrow(&mut c.tokens, &tokens) {
+                    c.template = Cluster::render(&c.tokens);
+                }
+                c.count += 1;
+                c.last_used = c.last_used.max(tick);
+            }
+            None => {
+                if key.0 != tokens.len() {
+                    return Err(format!("template {id} ({template:?}) does not fit its message"));
+                }
+                let template = Cluster::render(&tokens);
+                self.clusters.insert(id, Cluster { id, tokens, count: 1, last_used: tick, template });
+                let leaf = self.leaves.entry(key).or_default();
+                let at = leaf.partition_point(|&x| x < id);
+                leaf.insert(at, id);
+                self.next_id = self.next_id.max(id.saturating_add(1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Joins miners rebuilt from partitions of one normalization ([`Miner::restore`]): the
+    /// clusters are united by id (constant tokens narrowed, counts added), so the result does not
+    /// depend on the order of `miners`. A template id that two miners give different shapes is an
+    /// error: they were not mined together.
+    pub fn merge<'a>(miners: impl IntoIterator<Item = &'a Miner>) -> Result<Miner, String> {
+        let mut out: Option<Miner> = None;
+        for m in miners {
+            let Some(o) = out.as_mut() else {
+                out = Some(m.clone());
+                continue;
+            };
+            if o.config != m.config {
+                return Err("the template miners have different settings".into());
+            }
+            let mut ids: Vec<&u32> = m.clusters.keys().collect();
+            ids.sort_unstable();
+            for id in ids {
+                let c = &m.clusters[id];
+                match o.clusters.get_mut(id) {
+                    Some(mine) => {
+                        if mine.tokens.len() != c.tokens.len() {
+                            return Err(format!("template {id} is {:?} in one shard and {:?} in another", mine.template, c.template));
+                        }
+                        if narrow(&mut mine.tokens, &c.tokens) {
+                            mine.template = Cluster::render(&mine.tokens);
+                        }
+                        mine.count += c.count;
+                        mine.last_used = mine.last_used.max(c.last_used);
+                    }
+                    None => {
+                        o.clusters.insert(*id, c.clone());
+                    }
+                }
+            }
+            let mut leaves: Vec<(&(usize, String), &Vec<u32>)> = m.leaves.iter().collect();
+            leaves.sort_unstable();
+            for (key, ids) in leaves {
+                let leaf = o.leaves.entry(key.clone()).or_default();
+                leaf.extend(ids);
+                leaf.sort_unstable();
+                leaf.dedup();
+            }
+            o.next_id = o.next_id.max(m.next_id);
+            o.tick = o.tick.max(m.tick);
+            o.evicted += m.evicted;
+        }
+        let mut out = out.unwrap_or_default();
+        // A cluster in two leaves was given different tree keys: mined apart.
+        let mut seen: HashMap<u32, &(usize, String)> = HashMap::new();
+        let mut keys: Vec<&(usize, String)> = out.leaves.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            for id in &out.leaves[key] {
+                if let Some(other) = seen.insert(*id, key) {
+                    return Err(format!("template {id} starts with {:?} in one shard and {:?} in another", other.1, key.1));
+                }
+            }
+        }
+        out.clusters.shrink_to_fit();
+        Ok(out)
     }
 
     /// The template a message would join, without learning from it.
@@ -276,6 +386,51 @@ mod tests {
         let b = m.add("blk_-1608999687919862906 replicated to 10.250.19.102:50010").id;
         assert_eq!(m.add("blk_7503483334202473044 replicated to 10.250.10.6:50010").id, b);
         assert_eq!(m.peek("blk_1 replicated to 10.0.0.1:1").map(|t| t.id), Some(b));
+    }
+
+    #[test]
+    fn partitions_of_one_mining_rebuild_its_templates_and_apart_ones_are_refused() {
+        let lines: Vec<String> = (0..60)
+            .map(|i| match i % 4 {
+                0 => format!("Failed password for user{} from 10.0.0.{i} port {}", i % 3, 1000 + i),
+                1 => format!("session opened for user{} by (uid={i})", i % 5),
+                2 => format!("Connection closed by 10.1.{i}.2 [preauth]"),
+                _ => format!("Received disconnect from 10.2.0.{i}: 11: Bye Bye"),
+            })
+            .collect();
+        let mut whole = Miner::default();
+        let events: Vec<(u32, String, &String)> = lines
+            .iter()
+            .map(|l| {
+                let t = whole.add(l);
+                (t.id, t.template.to_owned(), l)
+            })
+            .collect();
+        // Three partitions, each replayed backwards, merged in two orders.
+        let parts: Vec<Miner> = (0..3)
+            .map(|p| {
+                let mut m = Miner::default();
+                for (id, template, line) in events.iter().rev().skip(p).step_by(3) {
+                    m.restore(*id, template, line).unwrap();
+                }
+                m
+            })
+            .collect();
+        let a = Miner::merge([&parts[0], &parts[1], &parts[2]]).unwrap();
+        let b = Miner::merge([&parts[2], &parts[0], &parts[1]]).unwrap();
+        assert_eq!(a.templates(), whole.templates());
+        assert_eq!(b.templates(), whole.templates());
+        assert_eq!(
+            a.peek("Failed password for root from 1.2.3.4 port 22").map(|t| t.id),
+            whole.peek("Failed password for root from 1.2.3.4 port 22").map(|t| t.id)
+        );
+        // A second mining of other messages gives id 0 to another template.
+        let mut other = Miner::default();
+        other.add("kernel panic now");
+        let e = Miner::merge([&whole, &other]).unwrap_err();
+        assert!(e.contains("template 0"), "{e}");
+        let mut m = whole.clone();
+        assert!(m.restore(0, "kernel panic now", "kernel panic now").is_err());
     }
 
     #[test]

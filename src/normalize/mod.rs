@@ -90,17 +90,19 @@ pub struct Normalizer {
     rules: Arc<RuleSet>,
     cache: CandidateCache,
     miner: Miner,
+    /// Stored events whose template contradicted the miner's ([`Miner::restore`]), and the first.
+    apart: (u64, Option<String>),
 }
 
 impl Normalizer {
     /// A normalizer with the given rules and a fresh miner.
     pub fn new(rules: Arc<RuleSet>) -> Self {
-        Normalizer { rules, cache: CandidateCache::default(), miner: Miner::default() }
+        Normalizer { rules, cache: CandidateCache::default(), miner: Miner::default(), apart: (0, None) }
     }
 
     /// A normalizer that goes on from a saved miner (a model's), so template ids stay stable.
     pub fn with_miner(rules: Arc<RuleSet>, miner: Miner) -> Self {
-        Normalizer { rules, cache: CandidateCache::default(), miner }
+        Normalizer { rules, cache: CandidateCache::default(), miner, apart: (0, None) }
     }
 
     /// The template miner (for listing templates).
@@ -124,7 +126,17 @@ impl Normalizer {
     /// (maybe another normalizer's, on another thread): teaches this one's miner the message and
     /// sets the template and a template state.
     pub fn name(&mut self, event: &mut Event, rec: &Record) {
-        name_state(event, rec, &mut self.miner);
+        if let Err(why) = name_state(event, rec, &mut self.miner) {
+            self.apart.0 += 1;
+            self.apart.1.get_or_insert(why);
+        }
+    }
+
+    /// How many stored events carried a template id that contradicts one met before, and the
+    /// first contradiction: the inputs were normalized apart, so their template states do not
+    /// name the same things.
+    pub fn mined_apart(&self) -> Option<(u64, &str)> {
+        self.apart.1.as_deref().map(|w| (self.apart.0, w))
     }
 
     /// The rule packs in use.
@@ -172,16 +184,22 @@ impl Normalizer {
 }
 
 /// Teaches the miner a classified record's message and sets the event's template, and its state
-/// when no standard name gave one: `<process>.<template id>`.
-pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) {
+/// when no standard name gave one: `<process>.<template id>`. A stored event (`--format events`)
+/// keeps the template it was given, and the miner takes it in ([`Miner::restore`]); the error
+/// says how it contradicts the miner.
+pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) -> Result<(), String> {
     if rec.kind == RecordKind::Sequence {
-        return;
+        return Ok(());
+    }
+    if let Some((id, template)) = &event.template {
+        return miner.restore(*id, template, &rec.message);
     }
     let t = miner.add(&rec.message);
     if event.state.is_empty() {
         event.state = format!("{}.{}", rec.app.as_deref().unwrap_or("-"), t.id);
     }
     event.template = Some((t.id, t.template.to_owned()));
+    Ok(())
 }
 
 /// Normalizes a raw record given as text, lines separated by `\n`, as `normalize --format auto`

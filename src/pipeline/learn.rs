@@ -8,12 +8,13 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::{finish, for_each_event, Outcome};
-use crate::cli::{AllowArgs, DemoArgs, EvalArgs, InputArgs, ScoreArgs, SessionArgs, TrainArgs};
+use crate::cli::{AllowArgs, DemoArgs, EvalArgs, InputArgs, MergeArgs, ScoreArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::eval;
 use crate::model::components::Featured;
 use crate::model::file::{self, FORMAT_VERSION};
-use crate::model::{Allowance, Model, Scorer, TrainOptions};
+use crate::model::shard::{canonical, Shard};
+use crate::model::{Allowance, Model, ModelInfo, Scorer, TrainOptions};
 use crate::normalize::miner::Miner;
 use crate::normalize::rules::{Role, RuleSet};
 use crate::normalize::Origin;
@@ -261,16 +262,60 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         Ok(())
     })?;
     report_sessions(&fed, args.input.quiet, key.is_some());
+    if let Some((n, first)) = normalizer.mined_apart() {
+        return Err(Error::Usage(format!(
+            "{n} stored events name templates that contradict earlier ones (first: {first}): the inputs were normalized apart, so their template states do not name the same messages; normalize them in one run, or each with --model of one shared model"
+        )));
+    }
+    let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
+    if args.shard {
+        let shard = Shard::new(sessions, &states, options, Some(normalizer.miner().clone()), info);
+        file::save_shard(&shard, &args.model)?;
+        if !args.input.quiet {
+            eprintln!(
+                "logsieve: shard {}: {} sessions ({} distinct), {} states; join shards with `logsieve merge`",
+                args.model.display(),
+                shard.info.sessions,
+                shard.sessions.len(),
+                shard.states.len()
+            );
+        }
+        return finish(&args.input, &fed.run);
+    }
+    let (sessions, states) = canonical(sessions, states.names());
     let mut model = Model::train(&sessions, &states, options)?;
     model.miner = Some(normalizer.miner().clone());
-    model.info.rules = normalizer.rules_digest();
-    model.info.inputs = args.input.inputs.clone();
+    model.info = ModelInfo { logsieve: model.info.logsieve, sessions: model.info.sessions, events: model.info.events, ..info };
     file::save(&model, &args.model)?;
     if !args.input.quiet {
+        print_trained(&model, &args.model);
+    }
+    finish(&args.input, &fed.run)
+}
+
+/// `logsieve merge`: the model one process would train on the shards' data.
+pub fn merge(args: &MergeArgs) -> Result<Outcome> {
+    let shards = args.shards.iter().map(|p| file::load_shard(p)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let names: Vec<String> = args.shards.iter().map(|p| p.display().to_string()).collect();
+    let merged = Shard::merge(&shards, &names).map_err(Error::Usage)?;
+    let mut model = Model::train(&merged.sessions, &merged.states, merged.options)?;
+    model.miner = merged.miner;
+    model.info = ModelInfo { logsieve: model.info.logsieve, ..merged.info };
+    file::save(&model, &args.model)?;
+    if !args.quiet {
+        eprintln!("logsieve: merged {} shards: {} sessions, {} events", shards.len(), model.info.sessions, model.info.events);
+        print_trained(&model, &args.model);
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The one-line summary of a trained model on stderr.
+fn print_trained(model: &Model, path: &Path) {
+    {
         let c = &model.calibration;
         eprintln!(
             "logsieve: model {}: {} states, {} distinct {}-grams, threshold {:.3} (max FPR {}; {} of {} held-out clean sessions above it)",
-            args.model.display(),
+            path.display(),
             model.states.len(),
             model.ngrams.distinct(),
             model.options.ngram,
@@ -280,7 +325,6 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             c.held_out
         );
     }
-    finish(&args.input, &fed.run)
 }
 
 /// What scoring needs besides the input: the model, how to cut sessions, the entity key and a
@@ -324,7 +368,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
     let mut collector = Collector::default();
-    let (fed, _) = feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
+    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
         events += s.states.len() as u64;
         unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
         let v = scorer.score(&s.states, &s.params, names);
@@ -335,6 +379,15 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
         anomalous += u64::from(v.anomalous);
         writer.push(s, v, names, files)
     })?;
+    if let Some((n, first)) = normalizer.mined_apart() {
+        // Template states of such events name other messages than the model's: say so loudly,
+        // the verdicts of sessions holding them are not to be trusted.
+        eprintln!(
+            "logsieve: warning: {n} stored events name templates that contradict the model's (first: {}): normalize the input with `normalize --model {}`",
+            crate::error::printable(first),
+            args.model.display()
+        );
+    }
     writer.finish()?;
     let info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
     info.save(&args.out)?;
@@ -549,6 +602,7 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         session: session.clone(),
         ngram: None,
         max_fpr: None,
+        shard: false,
     })?;
     eprintln!("== score the new logs: {}", path("new.log"));
     let scored =

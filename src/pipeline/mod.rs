@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules_test(dir.as_deref()),
         Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules_list(dir.as_deref()),
         Command::Train(args) => learn::train(&args),
+        Command::Merge(args) => learn::merge(&args),
         Command::Score(args) => learn::score(&args),
         Command::Eval(args) => learn::evaluate(&args),
         Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => learn::model_info(&path, json),

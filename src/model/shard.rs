@@ -1,0 +1,248 @@
+//! Mergeable training: `train --shard` keeps what one partition of the data teaches, and `merge`
+//! joins shards into a model that gives the same verdicts as one trained in one process.
+//!
+//! A shard holds the *distinct* sessions of its partition with how often each occurred (state
+//! names, parameter values, count) and the template miner. That multiset is the sufficient
+//! statistic of every component, including the cross-fitted calibration, which needs held-out
+//! sessions rather than sums: n-gram, pair and value counts, tf-idf weights, the PCA's co-moments
+//! and the neighbour set are all functions of it. Sessions repeat a lot (HDFS blocks, sshd logins),
+//! so a shard is much smaller than its events.
+//!
+//! Order independence comes from one canonical form, used by single-process training too
+//! ([`canonical`]): state ids are given in name order and sessions are sorted, so a model depends
+//! on the multiset of sessions and not on the order they closed in, nor on how they were split.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::components::Featured;
+use super::{ModelInfo, TrainOptions};
+use crate::normalize::miner::Miner;
+use crate::session::States;
+
+/// A distinct session and how often it occurred.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    /// State ids (into [`Shard::states`]) in order.
+    pub states: Vec<u32>,
+    /// Distinct (field, value) pairs.
+    pub params: Vec<(String, String)>,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// What one partition teaches (`train --shard`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shard {
+    /// How it was made (sessions and events are this partition's).
+    pub info: ModelInfo,
+    /// Training options: every shard of one model must have the same.
+    pub options: TrainOptions,
+    /// State names by id, sorted.
+    pub states: Vec<String>,
+    /// Distinct sessions in canonical order.
+    pub sessions: Vec<Counted>,
+    /// The template miner the partition's events were named by.
+    pub miner: Option<Miner>,
+}
+
+/// Sessions and their state table in canonical form: state ids in name order, sessions sorted by
+/// state sequence, then parameters. Training on it gives the same model whatever order the
+/// sessions came in.
+pub fn canonical(mut sessions: Vec<Featured>, names: &[String]) -> (Vec<Featured>, States) {
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+    let mut new_id = vec![0u32; names.len()];
+    for (new, old) in order.iter().enumerate() {
+        new_id[*old as usize] = new as u32;
+    }
+    let sorted: Vec<String> = order.iter().map(|i| names[*i as usize].clone()).collect();
+    for s in &mut sessions {
+        for id in &mut s.states {
+            *id = new_id.get(*id as usize).copied().unwrap_or(*id);
+        }
+    }
+    sessions.sort_unstable_by(by_content);
+    (sessions, States::from_names(&sorted))
+}
+
+fn by_content(a: &Featured, b: &Featured) -> Ordering {
+    a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params))
+}
+
+/// Runs of equal sessions as [`Counted`]; `sessions` must be sorted ([`canonical`]).
+fn counted(sessions: Vec<Featured>) -> Vec<Counted> {
+    let mut out: Vec<Counted> = Vec::new();
+    for s in sessions {
+        match out.last_mut() {
+            Some(last) if last.states == s.states && last.params == s.params => last.count += 1,
+            _ => out.push(Counted { states: s.states, params: s.params, count: 1 }),
+        }
+    }
+    out
+}
+
+/// What merging shards gives: the input of [`super::Model::train`].
+#[derive(Debug)]
+pub struct Merged {
+    /// Every session, canonical order.
+    pub sessions: Vec<Featured>,
+    /// The state table.
+    pub states: States,
+    /// The shards' options.
+    pub options: TrainOptions,
+    /// The united template miner.
+    pub miner: Option<Miner>,
+    /// Versions, rules, inputs (sorted) and totals.
+    pub info: ModelInfo,
+}
+
+impl Shard {
+    /// A shard from a partition's sessions, with the state table they index.
+    pub fn new(sessions: Vec<Featured>, states: &States, options: TrainOptions, miner: Option<Miner>, info: ModelInfo) -> Self {
+        let (sessions, states) = canonical(sessions, states.names());
+        let info = ModelInfo { sessions: sessions.len() as u64, events: sessions.iter().map(|s| s.states.len() as u64).sum(), ..info };
+        Shard { info, options, states: states.names().to_vec(), sessions: counted(sessions), miner }
+    }
+
+    /// What is inconsistent in a loaded shard, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let n = self.states.len();
+        if self.states.windows(2).any(|w| w[0] >= w[1]) {
+            return Some("state names are not sorted and distinct".into());
+        }
+        for s in &self.sessions {
+            if s.count == 0 {
+                return Some("a session counted 0 times".into());
+            }
+            if let Some(id) = s.states.iter().find(|&&id| id as usize >= n) {
+                return Some(format!("state id {id} beyond the {n} states"));
+            }
+        }
+        if self.sessions.iter().map(|s| s.count).sum::<u64>() != self.info.sessions {
+            return Some("session counts do not add up to the shard's total".into());
+        }
+        None
+    }
+
+    /// Joins shards. The result does not depend on their order. Shards trained with other
+    /// options or rule packs, or whose template miners contradict each other (their events were
+    /// normalized apart), are refused: the error says which.
+    pub fn merge(shards: &[Shard], names: &[String]) -> Result<Merged, String> {
+        let Some(first) = shards.first() else {
+            return Err("no shards to merge".into());
+        };
+        for (s, name) in shards.iter().zip(names).skip(1) {
+            if s.options != first.options {
+                return Err(format!("{name} was trained with other options than {}", names[0]));
+            }
+            if s.info.rules != first.info.rules {
+                return Err(format!(
+                    "{name} was trained with other rule packs ({}) than {} ({})",
+                    s.info.rules, names[0], first.info.rules
+                ));
+            }
+        }
+        let mut all: Vec<String> = shards.iter().flat_map(|s| s.states.iter().cloned()).collect();
+        all.sort_unstable();
+        all.dedup();
+        let states = States::from_names(&all);
+        let mut distinct: Vec<Counted> = Vec::new();
+        for s in shards {
+            let ids: Vec<u32> = s.states.iter().map(|n| states.get(n).unwrap_or(u32::MAX)).collect();
+            distinct.extend(s.sessions.iter().map(|c| Counted {
+                states: c.states.iter().map(|&i| ids[i as usize]).collect(),
+                params: c.params.clone(),
+                count: c.count,
+            }));
+        }
+        distinct.sort_unstable_by(|a, b| a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params)));
+        let mut sessions = Vec::with_capacity(distinct.iter().map(|c| c.count as usize).sum());
+        for c in distinct {
+            for _ in 0..c.count {
+                sessions.push(Featured { states: c.states.clone(), params: c.params.clone() });
+            }
+        }
+        let miners: Vec<&Miner> = shards.iter().filter_map(|s| s.miner.as_ref()).collect();
+        let miner = if miners.is_empty() { None } else { Some(Miner::merge(miners)?) };
+        let mut inputs: Vec<String> = shards.iter().flat_map(|s| s.info.inputs.iter().cloned()).collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        let info = ModelInfo {
+            logsieve: first.info.logsieve.clone(),
+            rules: first.info.rules.clone(),
+            inputs,
+            sessions: sessions.len() as u64,
+            events: sessions.iter().map(|s| s.states.len() as u64).sum(),
+        };
+        Ok(Merged { sessions, states, options: first.options.clone(), miner, info })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+
+    fn featured(names: &[&str], states: &States, user: &str) -> Featured {
+        let mut s = states.clone();
+        Featured { states: names.iter().map(|n| s.intern(n)).collect(), params: vec![("user".into(), user.into())] }
+    }
+
+    /// Sessions over a state table interned in the order given.
+    fn partition(order: &[&str], rows: &[(&[&str], &str)]) -> (Vec<Featured>, States) {
+        let states = States::from_names(&order.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        (rows.iter().map(|(n, u)| featured(n, &states, u)).collect(), states)
+    }
+
+    const ROWS: [(&[&str], &str); 8] = [
+        (&["open", "auth", "close"], "alice"),
+        (&["open", "auth", "close"], "bob"),
+        (&["open", "fail", "close"], "alice"),
+        (&["open", "auth", "cmd", "close"], "alice"),
+        (&["open", "auth", "close"], "alice"),
+        (&["open", "fail", "fail", "close"], "carol"),
+        (&["open", "auth", "close"], "alice"),
+        (&["open", "auth", "cmd", "cmd", "close"], "bob"),
+    ];
+
+    #[test]
+    fn merged_shards_train_the_model_one_process_trains_in_any_order() {
+        let options = TrainOptions { folds: 3, ..TrainOptions::default() };
+        // One process, sessions closing in one order and states interned in another.
+        let (all, states) = partition(&["close", "fail", "open", "auth", "cmd"], &ROWS);
+        let (all, states) = canonical(all, states.names());
+        let single = super::super::file::encode(&Model::train(&all, &states, options.clone()).unwrap());
+        // Three partitions, each with its own state table.
+        let parts = [
+            partition(&["open", "auth", "close", "cmd"], &[ROWS[0], ROWS[3], ROWS[6]]),
+            partition(&["open", "fail", "close", "auth"], &[ROWS[2], ROWS[5], ROWS[1]]),
+            partition(&["open", "auth", "cmd", "close"], &[ROWS[7], ROWS[4]]),
+        ];
+        let shards: Vec<Shard> = parts.into_iter().map(|(s, st)| Shard::new(s, &st, options.clone(), None, ModelInfo::default())).collect();
+        let names: Vec<String> = (0..3).map(|i| format!("s{i}")).collect();
+        assert!(shards.iter().all(|s| s.problem().is_none()));
+        let counts: Vec<u64> = shards[0].sessions.iter().map(|c| c.count).collect();
+        assert_eq!(counts, [2, 1], "distinct sessions are kept once with a count");
+        for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0]] {
+            let picked: Vec<Shard> = order.iter().map(|&i| shards[i].clone()).collect();
+            let m = Shard::merge(&picked, &names).unwrap();
+            assert_eq!(m.sessions, all);
+            let merged = super::super::file::encode(&Model::train(&m.sessions, &m.states, m.options).unwrap());
+            assert_eq!(merged, single, "order {order:?}");
+        }
+    }
+
+    #[test]
+    fn shards_with_other_options_or_counts_that_do_not_add_up_are_refused() {
+        let (s, st) = partition(&["a", "b"], &[(&["a", "b"], "x")]);
+        let one = Shard::new(s.clone(), &st, TrainOptions::default(), None, ModelInfo::default());
+        let other = Shard::new(s, &st, TrainOptions { ngram: 4, ..TrainOptions::default() }, None, ModelInfo::default());
+        let e = Shard::merge(&[one.clone(), other], &["one".into(), "two".into()]).unwrap_err();
+        assert!(e.contains("two was trained with other options than one"), "{e}");
+        let mut bad = one;
+        bad.sessions[0].count = 5;
+        assert_eq!(bad.problem().as_deref(), Some("session counts do not add up to the shard's total"));
+    }
+}
