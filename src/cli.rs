@@ -217,6 +217,10 @@ pub struct ScoreArgs {
     /// Exit with status 1 when any session is anomalous.
     #[arg(long)]
     pub fail_on_anomaly: bool,
+    /// Write `lines` as `file:line` even when the run reads one raw log (as for one partition of
+    /// events drawn from several logs).
+    #[arg(long)]
+    pub lines_with_file: bool,
 }
 
 /// `logsieve eval`.

@@ -144,6 +144,25 @@ fn a_raw_log_partitioned_by_entity_merges_to_the_one_process_model() {
     let (a, b) = (info(&single), info(&merged));
     assert_eq!(a, b);
     assert_eq!((a["states"].as_u64(), a["templates"].as_u64()), (Some(16), Some(16)), "{a}");
+    // One partition scored on its own: its lines are numbers of the one raw log its events
+    // came from, or `file:line` when asked (as for partitions of several logs).
+    for (flag, named) in [(None, false), (Some("--lines-with-file"), true)] {
+        let out = dir.path().join(format!("part0-{named}"));
+        let mut args =
+            vec!["score", "-q", "-f", "events", parts[0][0].as_str(), "--model", s(&merged), "--session-key", KEY, "--out", s(&out)];
+        args.extend(flag);
+        ok(&args);
+        let rows = scores(&out);
+        let line = &rows[0]["lines"][0];
+        assert_eq!(line.is_string(), named, "{line}");
+        assert_eq!(line.as_str().is_some_and(|l| l.starts_with(&format!("{}:", train.display()))), named, "{line}");
+    }
+    // Events drawn from two raw logs name the file in their lines without being asked.
+    let both = dir.path().join("both");
+    ok(&["normalize", "-q", s(&train), s(&new), "--model", s(&merged), "--output", "parquet", s(&both)]);
+    let out = dir.path().join("both-scores");
+    ok(&["score", "-q", "-f", "events", s(&both.join("events.parquet")), "--model", s(&merged), "--session-key", KEY, "--out", s(&out)]);
+    assert!(scores(&out).iter().all(|r| r["lines"][0].is_string()));
 }
 
 /// Two logs mined apart give template 0 to different messages: their shards are refused, and

@@ -233,6 +233,22 @@ pub mod read {
     use crate::parse::time::parse_any;
     use crate::record::{RecordKind, Sequence};
 
+    /// How many distinct raw logs the events in `inputs` came from (`logsieve.file`); inputs that
+    /// cannot be read count for none here (reading them reports the error).
+    pub fn raw_files(inputs: &[crate::read::Input]) -> usize {
+        let mut files: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for input in inputs {
+            let crate::read::Input::Path(path) = input else { continue };
+            let Ok(file) = File::open(path) else { continue };
+            let Ok(df) = ParquetReader::new(file).with_columns(Some(vec!["logsieve.file".into()])).finish() else { continue };
+            let Ok(col) = df.column("logsieve.file").and_then(|c| c.cast(&DataType::String)) else { continue };
+            if let Ok(s) = col.str() {
+                files.extend(s.iter().flatten().map(str::to_owned));
+            }
+        }
+        files.len()
+    }
+
     /// One stored event: the record, the event as normalize named it, and where it came from.
     pub struct Stored {
         /// The record (timestamp, host, process, message, fields).

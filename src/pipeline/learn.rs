@@ -362,7 +362,13 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
     let threshold = model.calibration.threshold;
-    let several = crate::read::expand(&args.input.inputs)?.len() > 1;
+    // Lines name their file when the run reads several raw logs: for stored events, the logs
+    // the events came from.
+    let several = args.lines_with_file
+        || match args.input.format {
+            Format::Events => crate::output::events::read::raw_files(&crate::read::expand(&args.input.inputs)?) > 1,
+            _ => crate::read::expand(&args.input.inputs)?.len() > 1,
+        };
     let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several)?;
     let (mut scored, mut anomalous) = (0u64, 0u64);
     let (mut events, mut unknown) = (0u64, 0u64);
@@ -605,8 +611,14 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         shard: false,
     })?;
     eprintln!("== score the new logs: {}", path("new.log"));
-    let scored =
-        score(&ScoreArgs { input: input(path("new.log")), model: model.clone(), out: args.out.clone(), session, fail_on_anomaly: false })?;
+    let scored = score(&ScoreArgs {
+        input: input(path("new.log")),
+        model: model.clone(),
+        out: args.out.clone(),
+        session,
+        fail_on_anomaly: false,
+        lines_with_file: false,
+    })?;
     let events = args.out.join("events.jsonl");
     let name = events.display().to_string();
     let file = std::fs::File::create(&events).map_err(|source| Error::Write { path: name.clone(), source })?;
