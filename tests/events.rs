@@ -175,6 +175,17 @@ fn train_and_score_on_events_match_raw_logs() {
     assert_eq!(raw.iter().filter(|r| r["anomalous"] == true).count(), 10);
     assert_eq!(raw, ev);
     assert!(dir.path().join("ev/report.html").exists());
+    // The same events as an Arrow IPC stream on standard input.
+    let mut df = ParquetReader::new(File::open(d("e_new/events.parquet")).unwrap()).finish().unwrap();
+    let mut stream = Vec::new();
+    IpcStreamWriter::new(&mut stream).finish(&mut df).unwrap();
+    let out = logsieve()
+        .args(["score", "-q", "-f", "events", "-", "--model", &d("ev.model"), "--out", &d("ipc")])
+        .write_stdin(stream)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(scores(&dir.path().join("ipc")), raw);
 }
 
 /// Stored events that do not make sense are refused with the file and row; a file that is not
@@ -200,9 +211,10 @@ fn bad_event_files_name_the_file_and_row() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("text.parquet") && err.contains("not a Parquet file of events"), "{err}");
-    let out = logsieve().args(["normalize", "-f", "events", "-"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not standard input"));
+    let out = logsieve().args(["normalize", "-f", "events", "-"]).write_stdin("not arrow\n").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not an Arrow IPC stream of events"), "{err}");
     // Commands that read lines do not take Parquet bytes for text.
     let out = logsieve().args(["templates", "-f", "events", bad.to_str().unwrap()]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

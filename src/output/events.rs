@@ -281,6 +281,37 @@ pub mod read {
                 .with_slice(Some((offset, SLICE)))
                 .finish()
                 .map_err(|e| bad(offset as u64 + 1, e.to_string()))?;
+            frame(&df, offset, &name, &mut each)?;
+            offset += df.height().max(1);
+        }
+        Ok(rows as u64)
+    }
+
+    /// Reads an Arrow IPC stream of events (the columns of `events.parquet`) from `input`, named
+    /// `name` in errors: how events reach `train`/`score -f events` on standard input.
+    /// The stream is read whole before its first row is used (polars' stream reader seeks), so
+    /// memory grows with it: split a long stream, or write Parquet files.
+    pub fn for_each_ipc(mut input: impl std::io::Read, name: &str, mut each: impl FnMut(Stored) -> Result<()>) -> Result<u64> {
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes).map_err(|source| Error::Open { path: name.to_owned(), source })?;
+        let df = IpcStreamReader::new(std::io::Cursor::new(bytes)).finish().map_err(|e| Error::Input {
+            path: name.to_owned(),
+            line: 0,
+            message: format!("not an Arrow IPC stream of events: {e}"),
+        })?;
+        let mut offset = 0usize;
+        while offset < df.height() {
+            frame(&df.slice(offset as i64, SLICE), offset, name, &mut each)?;
+            offset += SLICE;
+        }
+        Ok(df.height() as u64)
+    }
+
+    /// The events of one frame of rows, the first of them row `offset + 1` of the input `name`.
+    fn frame(df: &DataFrame, offset: usize, name: &str, each: &mut impl FnMut(Stored) -> Result<()>) -> Result<()> {
+        let name = name.to_owned();
+        let bad = |row: u64, message: String| Error::Input { path: name.clone(), line: row, message };
+        {
             let strings = |col: &str| -> Result<Option<Vec<Option<String>>>> {
                 let Ok(c) = df.column(col) else { return Ok(None) };
                 let c = c.cast(&DataType::String).map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
@@ -374,8 +405,7 @@ pub mod read {
                     original: take(&original).unwrap_or_default(),
                 })?;
             }
-            offset += n.max(1);
         }
-        Ok(rows as u64)
+        Ok(())
     }
 }

@@ -184,7 +184,8 @@ where
 }
 
 /// [`for_each_event`] for `--format events`: the events as `normalize --output parquet` stored
-/// them, with the file and line of the raw input they came from. Every row counts as a line read
+/// them (or an Arrow IPC stream of the same columns on standard input), with the file and line of
+/// the raw input they came from. Every row counts as a line read
 /// and parsed; a file that cannot be read is reported like an unreadable log, and the others are
 /// still read.
 fn for_each_stored_event<F>(args: &InputArgs, mut sink: F) -> Result<RunStats>
@@ -197,7 +198,11 @@ where
         let name = input.name();
         let mut stats = InputStats::new(&name);
         let res = match input {
-            read::Input::Stdin => Err(Error::Usage("--format events reads Parquet files, not standard input".into())),
+            read::Input::Stdin => events::read::for_each_ipc(std::io::stdin().lock(), &name, |s| {
+                stats.read += 1;
+                stats.record(&s.record);
+                sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
+            }),
             read::Input::Path(path) => events::read::for_each(path, |s| {
                 stats.read += 1;
                 stats.record(&s.record);
