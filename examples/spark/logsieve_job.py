@@ -139,15 +139,26 @@ def main(argv=None):
     times = {}
     t0 = time.time()
 
+    def timed(stage, step):
+        t = time.time()
+        out = step()
+        times[stage] = time.time() - t
+        return out
+
+    def events_by_entity(kind, files, groups, model):
+        """Normalizes `groups` of `files`, one task each, and partitions the events by entity;
+        returns the normalize tasks' (events, stats) and the partition files."""
+        normalized = timed(f"{kind}_normalize", lambda: normalize(sc, exe, groups, os.path.join(work, f"{kind}-events"), model, fmt))
+        order = {f: i for i, f in enumerate(files)}
+        parts = timed(
+            f"{kind}_partition",
+            lambda: partition(spark, [e for e, _ in normalized], order, args.session_key, args.partitions, os.path.join(work, f"{kind}-parts")),
+        )
+        return normalized, parts
+
     # 1-3: train.
     groups = [[f] for f in train_files] if args.templates_from else [train_files]
-    normalized = normalize(sc, exe, groups, os.path.join(work, "train-events"), args.templates_from, fmt)
-    times["train_normalize"] = time.time() - t0
-    t = time.time()
-    order = {f: i for i, f in enumerate(train_files)}
-    parts = partition(spark, [e for e, _ in normalized], order, args.session_key, args.partitions, os.path.join(work, "train-parts"))
-    times["train_partition"] = time.time() - t
-    t = time.time()
+    _, parts = events_by_entity("train", train_files, groups, args.templates_from)
     shard_dir = os.path.join(work, "shards")
     os.makedirs(shard_dir)
 
@@ -156,23 +167,13 @@ def main(argv=None):
         run([exe, "train", "-q", "-f", "events", "--shard", path, "--model", shard, *key_flags])
         return shard
 
-    shards = each_partition(sc, parts, train_shard)
-    times["train_shards"] = time.time() - t
-    t = time.time()
+    shards = timed("train_shards", lambda: each_partition(sc, parts, train_shard))
     model = os.path.join(work, "model")
-    run([exe, "merge", "-q", *shards, "--model", model])
-    times["merge"] = time.time() - t
+    timed("merge", lambda: run([exe, "merge", "-q", *shards, "--model", model]))
 
     # 4: score.
-    t = time.time()
     groups = [score_files] if args.score_in_one_normalizer else [[f] for f in score_files]
-    normalized = normalize(sc, exe, groups, os.path.join(work, "score-events"), model, fmt)
-    times["score_normalize"] = time.time() - t
-    t = time.time()
-    order = {f: i for i, f in enumerate(score_files)}
-    parts = partition(spark, [e for e, _ in normalized], order, args.session_key, args.partitions, os.path.join(work, "score-parts"))
-    times["score_partition"] = time.time() - t
-    t = time.time()
+    normalized, parts = events_by_entity("score", score_files, groups, model)
     out_dir = os.path.join(work, "scores")
 
     def score_part(i, path):
@@ -182,8 +183,7 @@ def main(argv=None):
         run(cmd + (["--lines-with-file"] if len(score_files) > 1 else []))
         return out
 
-    outs = each_partition(sc, parts, score_part)
-    times["score_partitions"] = time.time() - t
+    outs = timed("score_partitions", lambda: each_partition(sc, parts, score_part))
 
     # 5: collect scores.jsonl and run.json, and draw the report.
     t = time.time()

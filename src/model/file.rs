@@ -126,16 +126,26 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
 pub fn load_shard(path: &Path) -> Result<Shard, ModelError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ModelError::Read { kind: "shard", path: name.clone(), source })?;
-    let shard: Shard = unframe(&bytes, &name, SHARD_MAGIC, "shard")?;
+    decode_shard(&bytes, &name)
+}
+
+/// Decodes a shard file's bytes; `path` names it in errors.
+pub fn decode_shard(bytes: &[u8], path: &str) -> Result<Shard, ModelError> {
+    let shard: Shard = unframe(bytes, path, SHARD_MAGIC, "shard")?;
     match shard.problem() {
-        Some(what) => Err(ModelError::Corrupt { kind: "shard", path: name, what }),
+        Some(what) => Err(ModelError::Corrupt { kind: "shard", path: path.to_owned(), what }),
         None => Ok(shard),
     }
 }
 
+/// Encodes a shard with its header.
+pub fn encode_shard(shard: &Shard) -> Vec<u8> {
+    frame(SHARD_MAGIC, shard)
+}
+
 /// Writes a shard atomically.
 pub fn save_shard(shard: &Shard, path: &Path) -> Result<(), ModelError> {
-    write_atomic(&frame(SHARD_MAGIC, shard), path, "shard")
+    write_atomic(&encode_shard(shard), path, "shard")
 }
 
 /// The header and the postcard payload.
@@ -247,5 +257,27 @@ mod tests {
         future[16] = 9;
         assert!(decode(&future, "m").unwrap_err().to_string().contains("version 9"));
         assert!(decode(b"hello", "m").unwrap_err().to_string().contains("not a logsieve model"));
+    }
+
+    #[test]
+    fn a_shard_is_refused_like_a_model_and_not_taken_for_one() {
+        let sessions: Vec<crate::model::components::Featured> =
+            (0..6u32).map(|i| crate::model::components::Featured { states: vec![0, 1 + i % 2], params: Vec::new() }).collect();
+        let states = crate::session::States::from_names(&["a", "b", "c"].map(String::from));
+        let mut miner = crate::normalize::miner::Miner::default();
+        miner.add("disk sda1 full");
+        let shard = Shard::new(sessions, &states, crate::model::TrainOptions::default(), Some(miner), Default::default());
+        let bytes = encode_shard(&shard);
+        assert!(decode_shard(&bytes, "s").is_ok());
+        for cut in 0..bytes.len() {
+            assert!(decode_shard(&bytes[..cut], "s").is_err(), "cut {cut}");
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x10;
+            assert!(decode_shard(&b, "s").is_err(), "flip at {i} accepted");
+        }
+        assert!(decode(&bytes, "s").unwrap_err().to_string().contains("s: not a logsieve model"));
+        assert!(decode_shard(&encode(&small_model()), "m").unwrap_err().to_string().contains("m: not a logsieve shard"));
     }
 }

@@ -285,7 +285,7 @@ impl Model {
         if self.calibration.components.len() != calibrate::COMPONENTS.len() {
             return Some(format!("{} calibrated components, not {}", self.calibration.components.len(), calibrate::COMPONENTS.len()));
         }
-        self.ngrams.problem().or_else(|| self.vectors.problem())
+        self.ngrams.problem().or_else(|| self.vectors.problem()).or_else(|| self.miner.as_ref().and_then(Miner::problem))
     }
 
     /// Rebuilds the lookup tables that are not saved.

@@ -123,7 +123,7 @@ impl Shard {
         if self.sessions.iter().map(|s| s.count).sum::<u64>() != self.info.sessions {
             return Some("session counts do not add up to the shard's total".into());
         }
-        None
+        self.miner.as_ref().and_then(Miner::problem)
     }
 
     /// Joins shards. The result does not depend on their order. Shards trained with other

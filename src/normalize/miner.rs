@@ -139,6 +139,27 @@ impl Miner {
         Miner { config, ..Default::default() }
     }
 
+    /// What is inconsistent in a loaded miner, if anything: a tree leaf naming a cluster that
+    /// does not exist, or a cluster no leaf reaches, would break matching.
+    pub fn problem(&self) -> Option<String> {
+        let mut reached = 0usize;
+        let mut leaves: Vec<(&(usize, String), &Vec<u32>)> = self.leaves.iter().collect();
+        leaves.sort_unstable();
+        for ((len, _), ids) in leaves {
+            for id in ids {
+                match self.clusters.get(id) {
+                    None => return Some(format!("the template tree names template {id}, which is missing")),
+                    Some(c) if c.tokens.len() != *len => return Some(format!("template {id} is in the tree under another length")),
+                    Some(_) => reached += 1,
+                }
+            }
+        }
+        if reached != self.clusters.len() {
+            return Some(format!("{} templates, {reached} places in the template tree", self.clusters.len()));
+        }
+        None
+    }
+
     /// Clusters evicted so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
@@ -431,6 +452,15 @@ mod tests {
         assert!(e.contains("template 0"), "{e}");
         let mut m = whole.clone();
         assert!(m.restore(0, "kernel panic now", "kernel panic now").is_err());
+        // A loaded miner whose tree names a missing template is refused, not used.
+        assert_eq!(whole.problem(), None);
+        let mut broken = whole.clone();
+        broken.leaves.entry((3, "kernel".into())).or_default().push(99);
+        assert!(broken.problem().is_some_and(|p| p.contains("template 99")));
+        broken.clusters.remove(&99);
+        broken.leaves.remove(&(3, "kernel".into()));
+        broken.clusters.remove(&0);
+        assert!(broken.problem().is_some());
     }
 
     #[test]
