@@ -117,6 +117,8 @@ def main(argv=None):
     ap.add_argument("--partitions", type=int, default=8, help="entity partitions (shards) [8]")
     ap.add_argument("--session-key", help="regex whose first group is the session key, as for logsieve")
     ap.add_argument("--format", default="auto", help="input format, as logsieve -f [auto]")
+    ap.add_argument("--config", help="training options (TOML), as for logsieve train --config")
+    ap.add_argument("--overwrite", action="store_true", help="empty --work first if it holds anything")
     ap.add_argument("--templates-from", help="a model whose template miner the training files continue")
     ap.add_argument(
         "--score-in-one-normalizer",
@@ -127,8 +129,11 @@ def main(argv=None):
 
     exe = os.path.abspath(args.logsieve)
     work = os.path.abspath(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+    if os.path.exists(work) and os.listdir(work):
+        if not args.overwrite:
+            ap.error(f"--work {work} is not empty: give an empty or new directory, or --overwrite")
+        shutil.rmtree(work)
+    os.makedirs(work, exist_ok=True)
     train_files = [os.path.abspath(f) for f in args.train]
     score_files = [os.path.abspath(f) for f in args.score]
     key_flags = ["--session-key", args.session_key] if args.session_key else []
@@ -164,7 +169,8 @@ def main(argv=None):
 
     def train_shard(i, path):
         shard = os.path.join(shard_dir, f"{i:05d}.shard")
-        run([exe, "train", "-q", "-f", "events", "--shard", path, "--model", shard, *key_flags])
+        config = ["--config", os.path.abspath(args.config)] if args.config else []
+        run([exe, "train", "-q", "-f", "events", "--shard", path, "--model", shard, *key_flags, *config])
         return shard
 
     shards = timed("train_shards", lambda: each_partition(sc, parts, train_shard))
