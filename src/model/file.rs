@@ -148,16 +148,23 @@ pub fn save_shard(shard: &Shard, path: &Path) -> Result<(), ModelError> {
     write_atomic(&encode_shard(shard), path, "shard")
 }
 
-/// The header and the postcard payload.
-fn frame(magic: &[u8; 16], value: &impl Serialize) -> Vec<u8> {
-    let payload = postcard::to_stdvec(value).unwrap_or_default();
+/// A raw payload behind a valid header (a shard's when `shard`): lets fuzzing reach the decoder
+/// past the checksum.
+#[doc(hidden)]
+pub fn frame_raw(shard: bool, payload: &[u8]) -> Vec<u8> {
+    let magic = if shard { SHARD_MAGIC } else { MAGIC };
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
     out
+}
+
+/// The header and the postcard payload.
+fn frame(magic: &[u8; 16], value: &impl Serialize) -> Vec<u8> {
+    frame_raw(magic == SHARD_MAGIC, &postcard::to_stdvec(value).unwrap_or_default())
 }
 
 /// Checks the header and decodes the payload; `kind` names what the file should hold.
