@@ -152,7 +152,11 @@ pub fn save_shard(shard: &Shard, path: &Path) -> Result<(), ModelError> {
 /// past the checksum.
 #[doc(hidden)]
 pub fn frame_raw(shard: bool, payload: &[u8]) -> Vec<u8> {
-    let magic = if shard { SHARD_MAGIC } else { MAGIC };
+    frame_bytes(if shard { SHARD_MAGIC } else { MAGIC }, payload)
+}
+
+/// The header for `payload` under `magic`, then the payload.
+fn frame_bytes(magic: &[u8; 16], payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -164,7 +168,7 @@ pub fn frame_raw(shard: bool, payload: &[u8]) -> Vec<u8> {
 
 /// The header and the postcard payload.
 fn frame(magic: &[u8; 16], value: &impl Serialize) -> Vec<u8> {
-    frame_raw(magic == SHARD_MAGIC, &postcard::to_stdvec(value).unwrap_or_default())
+    frame_bytes(magic, &postcard::to_stdvec(value).unwrap_or_default())
 }
 
 /// Checks the header and decodes the payload; `kind` names what the file should hold.

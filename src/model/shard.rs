@@ -94,8 +94,10 @@ pub struct Merged {
     pub options: TrainOptions,
     /// The united template miner.
     pub miner: Option<Miner>,
-    /// Versions, rules, inputs (sorted) and totals.
-    pub info: ModelInfo,
+    /// The rule packs' checksum, as every shard has it.
+    pub rules: String,
+    /// The shards' inputs, sorted.
+    pub inputs: Vec<String>,
 }
 
 impl Shard {
@@ -148,35 +150,21 @@ impl Shard {
         all.sort_unstable();
         all.dedup();
         let states = States::from_names(&all);
-        let mut distinct: Vec<Counted> = Vec::new();
+        let mut sessions = Vec::with_capacity(shards.iter().flat_map(|s| &s.sessions).map(|c| c.count as usize).sum());
         for s in shards {
             let ids: Vec<u32> = s.states.iter().map(|n| states.get(n).unwrap_or(u32::MAX)).collect();
-            distinct.extend(s.sessions.iter().map(|c| Counted {
-                states: c.states.iter().map(|&i| ids[i as usize]).collect(),
-                params: c.params.clone(),
-                count: c.count,
-            }));
-        }
-        distinct.sort_unstable_by(|a, b| a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params)));
-        let mut sessions = Vec::with_capacity(distinct.iter().map(|c| c.count as usize).sum());
-        for c in distinct {
-            for _ in 0..c.count {
-                sessions.push(Featured { states: c.states.clone(), params: c.params.clone() });
+            for c in &s.sessions {
+                let featured = Featured { states: c.states.iter().map(|&i| ids[i as usize]).collect(), params: c.params.clone() };
+                sessions.extend(std::iter::repeat_n(featured, c.count as usize));
             }
         }
+        sessions.sort_unstable_by(by_content);
         let miners: Vec<&Miner> = shards.iter().filter_map(|s| s.miner.as_ref()).collect();
         let miner = if miners.is_empty() { None } else { Some(Miner::merge(miners)?) };
         let mut inputs: Vec<String> = shards.iter().flat_map(|s| s.info.inputs.iter().cloned()).collect();
         inputs.sort_unstable();
         inputs.dedup();
-        let info = ModelInfo {
-            logsieve: first.info.logsieve.clone(),
-            rules: first.info.rules.clone(),
-            inputs,
-            sessions: sessions.len() as u64,
-            events: sessions.iter().map(|s| s.states.len() as u64).sum(),
-        };
-        Ok(Merged { sessions, states, options: first.options.clone(), miner, info })
+        Ok(Merged { sessions, states, options: first.options.clone(), miner, rules: first.info.rules.clone(), inputs })
     }
 }
 

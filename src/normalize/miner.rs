@@ -112,11 +112,12 @@ fn mask(token: &str) -> Option<Cow<'_, str>> {
     (!token.bytes().any(|b| b.is_ascii_digit())).then_some(Cow::Borrowed(token))
 }
 
-/// Narrows a cluster's constant tokens to those `other` shares; true if any became a parameter.
-fn narrow(tokens: &mut [Option<String>], other: &[Option<String>]) -> bool {
+/// Narrows a cluster's constant tokens to those `other` shares (`None`: a parameter); true if any
+/// became a parameter.
+fn narrow<'a>(tokens: &mut [Option<String>], other: impl IntoIterator<Item = Option<&'a str>>) -> bool {
     let mut changed = false;
     for (slot, tok) in tokens.iter_mut().zip(other) {
-        if slot.is_some() && slot != tok {
+        if slot.is_some() && slot.as_deref() != tok {
             *slot = None;
             changed = true;
         }
@@ -192,14 +193,7 @@ impl Miner {
             Some(id) => {
                 let tick = self.tick;
                 let c = self.clusters.get_mut(&id).expect("leaf ids are live clusters");
-                let mut changed = false;
-                for (slot, tok) in c.tokens.iter_mut().zip(&tokens) {
-                    if slot.is_some() && slot.as_deref() != tok.as_deref() {
-                        *slot = None;
-                        changed = true;
-                    }
-                }
-                if changed {
+                if narrow(&mut c.tokens, tokens.iter().map(|t| t.as_deref())) {
                     c.template = Cluster::render(&c.tokens);
                 }
                 c.count += 1;
@@ -238,7 +232,7 @@ impl Miner {
                 if c.tokens.len() != tokens.len() || !self.leaves.get(&key).is_some_and(|ids| ids.contains(&id)) {
                     return Err(format!("template {id} is {:?} here but {:?} before", template, c.template));
                 }
-                if narrow(&mut c.tokens, &tokens) {
+                if narrow(&mut c.tokens, tokens.iter().map(Option::as_deref)) {
                     c.template = Cluster::render(&c.tokens);
                 }
                 c.count += 1;
@@ -282,7 +276,7 @@ impl Miner {
                         if mine.tokens.len() != c.tokens.len() {
                             return Err(format!("template {id} is {:?} in one shard and {:?} in another", mine.template, c.template));
                         }
-                        if narrow(&mut mine.tokens, &c.tokens) {
+                        if narrow(&mut mine.tokens, c.tokens.iter().map(Option::as_deref)) {
                             mine.template = Cluster::render(&mine.tokens);
                         }
                         mine.count += c.count;

@@ -311,100 +311,98 @@ pub mod read {
     fn frame(df: &DataFrame, offset: usize, name: &str, each: &mut impl FnMut(Stored) -> Result<()>) -> Result<()> {
         let name = name.to_owned();
         let bad = |row: u64, message: String| Error::Input { path: name.clone(), line: row, message };
-        {
-            let strings = |col: &str| -> Result<Option<Vec<Option<String>>>> {
-                let Ok(c) = df.column(col) else { return Ok(None) };
-                let c = c.cast(&DataType::String).map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
-                let s = c.str().map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
-                Ok(Some(s.iter().map(|v| v.map(str::to_owned)).collect()))
-            };
-            let need = |col: &str| -> Result<Vec<Option<String>>> {
-                strings(col)?.ok_or_else(|| bad(offset as u64 + 1, format!("no column `{col}`: not a file of normalized events")))
-            };
-            let n = df.height();
-            let opt = |v: Option<Vec<Option<String>>>| v.unwrap_or_else(|| vec![None; n]);
-            let message = need("message")?;
-            let state = need("logsieve.state")?;
-            let [timestamp, original, host, process, pid, level, logger, act, outcomes, file, line, format, rule, tid, template, key, lifecycle, session, events, fields] =
-                [
-                    "@timestamp",
-                    "event.original",
-                    "host.hostname",
-                    "process.name",
-                    "process.pid",
-                    "log.level",
-                    "log.logger",
-                    "event.action",
-                    "event.outcome",
-                    "logsieve.file",
-                    "logsieve.line",
-                    "logsieve.format",
-                    "logsieve.rule",
-                    "logsieve.template_id",
-                    "logsieve.template",
-                    "logsieve.session_key",
-                    "logsieve.lifecycle",
-                    "logsieve.session",
-                    "logsieve.events",
-                    "logsieve.fields",
-                ]
-                .map(|c| strings(c).map(opt));
-            let (timestamp, original, host, process, pid, level, logger) = (timestamp?, original?, host?, process?, pid?, level?, logger?);
-            let (act, outcomes, file, line, format, rule, tid) = (act?, outcomes?, file?, line?, format?, rule?, tid?);
-            let (template, key, lifecycle, session, events, fields) = (template?, key?, lifecycle?, session?, events?, fields?);
-            let standard: Vec<Vec<Option<String>>> = FIELDS.iter().map(|(_, ecs)| strings(ecs).map(opt)).collect::<Result<_>>()?;
-            for i in 0..n {
-                let row = (offset + i) as u64 + 1;
-                let take = |v: &Vec<Option<String>>| v[i].clone();
-                let kind = take(&format).and_then(|f| RecordKind::from_name(&f)).unwrap_or(RecordKind::Plain);
-                let mut record = Record::new(kind, take(&message).unwrap_or_default());
-                record.timestamp = take(&timestamp).and_then(|t| parse_any(&t, None));
-                record.host = take(&host);
-                record.app = take(&process);
-                record.component = take(&logger);
-                record.pid = take(&pid).and_then(|p| p.parse().ok());
-                record.severity = take(&level).and_then(|l| l.parse().ok());
-                if let (Some(id), Some(evs)) = (take(&session), take(&events)) {
-                    record.sequence = Some(Sequence { id, events: evs.split_whitespace().map(str::to_owned).collect() });
-                }
-                let mut event = Event {
-                    action: match take(&act) {
-                        None => None,
-                        Some(a) => Some(action(&a).ok_or_else(|| bad(row, format!("unknown event.action {a:?}")))?),
-                    },
-                    outcome: match take(&outcomes) {
-                        None => None,
-                        Some(o) => Some(outcome(&o).ok_or_else(|| bad(row, format!("unknown event.outcome {o:?}")))?),
-                    },
-                    rule: take(&rule),
-                    session_key: take(&key),
-                    role: match take(&lifecycle) {
-                        None => None,
-                        Some(r) => Some(Role::from_name(&r).ok_or_else(|| bad(row, format!("unknown logsieve.lifecycle {r:?}")))?),
-                    },
-                    template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default())),
-                    state: take(&state).unwrap_or_default(),
-                    fields: Vec::new(),
-                };
-                let rest: Map<String, Value> = match take(&fields) {
-                    None => Map::new(),
-                    Some(j) => serde_json::from_str(&j).map_err(|e| bad(row, format!("logsieve.fields is not a JSON object: {e}")))?,
-                };
-                for ((short, ecs), col) in FIELDS.iter().zip(&standard) {
-                    match rest.get(*ecs) {
-                        Some(Value::Array(all)) => event.fields.extend(all.iter().map(|v| ((*short).to_owned(), text(v)))),
-                        _ => event.fields.extend(take(col).map(|v| ((*short).to_owned(), v))),
-                    }
-                }
-                record.fields = rest.into_iter().filter(|(k, _)| !FIELDS.iter().any(|(_, ecs)| ecs == k)).collect();
-                each(Stored {
-                    record,
-                    event,
-                    file: take(&file).unwrap_or_else(|| name.clone()),
-                    line: take(&line).and_then(|l| l.parse().ok()).unwrap_or(row),
-                    original: take(&original).unwrap_or_default(),
-                })?;
+        let strings = |col: &str| -> Result<Option<Vec<Option<String>>>> {
+            let Ok(c) = df.column(col) else { return Ok(None) };
+            let c = c.cast(&DataType::String).map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
+            let s = c.str().map_err(|e| bad(offset as u64 + 1, format!("column {col}: {e}")))?;
+            Ok(Some(s.iter().map(|v| v.map(str::to_owned)).collect()))
+        };
+        let need = |col: &str| -> Result<Vec<Option<String>>> {
+            strings(col)?.ok_or_else(|| bad(offset as u64 + 1, format!("no column `{col}`: not a file of normalized events")))
+        };
+        let n = df.height();
+        let opt = |v: Option<Vec<Option<String>>>| v.unwrap_or_else(|| vec![None; n]);
+        let message = need("message")?;
+        let state = need("logsieve.state")?;
+        let [timestamp, original, host, process, pid, level, logger, act, outcomes, file, line, format, rule, tid, template, key, lifecycle, session, events, fields] =
+            [
+                "@timestamp",
+                "event.original",
+                "host.hostname",
+                "process.name",
+                "process.pid",
+                "log.level",
+                "log.logger",
+                "event.action",
+                "event.outcome",
+                "logsieve.file",
+                "logsieve.line",
+                "logsieve.format",
+                "logsieve.rule",
+                "logsieve.template_id",
+                "logsieve.template",
+                "logsieve.session_key",
+                "logsieve.lifecycle",
+                "logsieve.session",
+                "logsieve.events",
+                "logsieve.fields",
+            ]
+            .map(|c| strings(c).map(opt));
+        let (timestamp, original, host, process, pid, level, logger) = (timestamp?, original?, host?, process?, pid?, level?, logger?);
+        let (act, outcomes, file, line, format, rule, tid) = (act?, outcomes?, file?, line?, format?, rule?, tid?);
+        let (template, key, lifecycle, session, events, fields) = (template?, key?, lifecycle?, session?, events?, fields?);
+        let standard: Vec<Vec<Option<String>>> = FIELDS.iter().map(|(_, ecs)| strings(ecs).map(opt)).collect::<Result<_>>()?;
+        for i in 0..n {
+            let row = (offset + i) as u64 + 1;
+            let take = |v: &Vec<Option<String>>| v[i].clone();
+            let kind = take(&format).and_then(|f| RecordKind::from_name(&f)).unwrap_or(RecordKind::Plain);
+            let mut record = Record::new(kind, take(&message).unwrap_or_default());
+            record.timestamp = take(&timestamp).and_then(|t| parse_any(&t, None));
+            record.host = take(&host);
+            record.app = take(&process);
+            record.component = take(&logger);
+            record.pid = take(&pid).and_then(|p| p.parse().ok());
+            record.severity = take(&level).and_then(|l| l.parse().ok());
+            if let (Some(id), Some(evs)) = (take(&session), take(&events)) {
+                record.sequence = Some(Sequence { id, events: evs.split_whitespace().map(str::to_owned).collect() });
             }
+            let mut event = Event {
+                action: match take(&act) {
+                    None => None,
+                    Some(a) => Some(action(&a).ok_or_else(|| bad(row, format!("unknown event.action {a:?}")))?),
+                },
+                outcome: match take(&outcomes) {
+                    None => None,
+                    Some(o) => Some(outcome(&o).ok_or_else(|| bad(row, format!("unknown event.outcome {o:?}")))?),
+                },
+                rule: take(&rule),
+                session_key: take(&key),
+                role: match take(&lifecycle) {
+                    None => None,
+                    Some(r) => Some(Role::from_name(&r).ok_or_else(|| bad(row, format!("unknown logsieve.lifecycle {r:?}")))?),
+                },
+                template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default())),
+                state: take(&state).unwrap_or_default(),
+                fields: Vec::new(),
+            };
+            let rest: Map<String, Value> = match take(&fields) {
+                None => Map::new(),
+                Some(j) => serde_json::from_str(&j).map_err(|e| bad(row, format!("logsieve.fields is not a JSON object: {e}")))?,
+            };
+            for ((short, ecs), col) in FIELDS.iter().zip(&standard) {
+                match rest.get(*ecs) {
+                    Some(Value::Array(all)) => event.fields.extend(all.iter().map(|v| ((*short).to_owned(), text(v)))),
+                    _ => event.fields.extend(take(col).map(|v| ((*short).to_owned(), v))),
+                }
+            }
+            record.fields = rest.into_iter().filter(|(k, _)| !FIELDS.iter().any(|(_, ecs)| ecs == k)).collect();
+            each(Stored {
+                record,
+                event,
+                file: take(&file).unwrap_or_else(|| name.clone()),
+                line: take(&line).and_then(|l| l.parse().ok()).unwrap_or(row),
+                original: take(&original).unwrap_or_default(),
+            })?;
         }
         Ok(())
     }

@@ -267,8 +267,8 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             "{n} stored events name templates that contradict earlier ones (first: {first}): the inputs were normalized apart, so their template states do not name the same messages; normalize them in one run, or each with --model of one shared model"
         )));
     }
-    let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
     if args.shard {
+        let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
         let shard = Shard::new(sessions, &states, options, Some(normalizer.miner().clone()), info);
         file::save_shard(&shard, &args.model)?;
         if !args.input.quiet {
@@ -285,7 +285,8 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let (sessions, states) = canonical(sessions, states.names());
     let mut model = Model::train(&sessions, &states, options)?;
     model.miner = Some(normalizer.miner().clone());
-    model.info = ModelInfo { logsieve: model.info.logsieve, sessions: model.info.sessions, events: model.info.events, ..info };
+    model.info.rules = normalizer.rules_digest();
+    model.info.inputs = args.input.inputs.clone();
     file::save(&model, &args.model)?;
     if !args.input.quiet {
         print_trained(&model, &args.model);
@@ -300,7 +301,8 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome> {
     let merged = Shard::merge(&shards, &names).map_err(Error::Usage)?;
     let mut model = Model::train(&merged.sessions, &merged.states, merged.options)?;
     model.miner = merged.miner;
-    model.info = ModelInfo { logsieve: model.info.logsieve, ..merged.info };
+    model.info.rules = merged.rules;
+    model.info.inputs = merged.inputs;
     file::save(&model, &args.model)?;
     if !args.quiet {
         eprintln!("logsieve: merged {} shards: {} sessions, {} events", shards.len(), model.info.sessions, model.info.events);
@@ -311,20 +313,18 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome> {
 
 /// The one-line summary of a trained model on stderr.
 fn print_trained(model: &Model, path: &Path) {
-    {
-        let c = &model.calibration;
-        eprintln!(
-            "logsieve: model {}: {} states, {} distinct {}-grams, threshold {:.3} (max FPR {}; {} of {} held-out clean sessions above it)",
-            path.display(),
-            model.states.len(),
-            model.ngrams.distinct(),
-            model.options.ngram,
-            c.threshold,
-            c.max_fpr,
-            c.held_out_above,
-            c.held_out
-        );
-    }
+    let c = &model.calibration;
+    eprintln!(
+        "logsieve: model {}: {} states, {} distinct {}-grams, threshold {:.3} (max FPR {}; {} of {} held-out clean sessions above it)",
+        path.display(),
+        model.states.len(),
+        model.ngrams.distinct(),
+        model.options.ngram,
+        c.threshold,
+        c.max_fpr,
+        c.held_out_above,
+        c.held_out
+    );
 }
 
 /// What scoring needs besides the input: the model, how to cut sessions, the entity key and a
@@ -364,10 +364,11 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let threshold = model.calibration.threshold;
     // Lines name their file when the run reads several raw logs: for stored events, the logs
     // the events came from.
+    let inputs = crate::read::expand(&args.input.inputs)?;
     let several = args.lines_with_file
         || match args.input.format {
-            Format::Events => crate::output::events::read::raw_files(&crate::read::expand(&args.input.inputs)?) > 1,
-            _ => crate::read::expand(&args.input.inputs)?.len() > 1,
+            Format::Events => crate::output::events::read::raw_files(&inputs) > 1,
+            _ => inputs.len() > 1,
         };
     let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several)?;
     let (mut scored, mut anomalous) = (0u64, 0u64);

@@ -197,17 +197,14 @@ where
     for input in &inputs {
         let name = input.name();
         let mut stats = InputStats::new(&name);
+        let mut each = |s: events::read::Stored| {
+            stats.read += 1;
+            stats.record(&s.record);
+            sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
+        };
         let res = match input {
-            read::Input::Stdin => events::read::for_each_ipc(std::io::stdin().lock(), &name, |s| {
-                stats.read += 1;
-                stats.record(&s.record);
-                sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
-            }),
-            read::Input::Path(path) => events::read::for_each(path, |s| {
-                stats.read += 1;
-                stats.record(&s.record);
-                sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
-            }),
+            read::Input::Stdin => events::read::for_each_ipc(std::io::stdin().lock(), &name, &mut each),
+            read::Input::Path(path) => events::read::for_each(path, &mut each),
         };
         match res {
             Ok(_) => {}
