@@ -420,13 +420,15 @@ impl Values {
     }
 }
 
+/// Sessions of the given states and no parameters (for the components' tests).
+#[cfg(test)]
+fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
+    rows.iter().map(|s| Featured { states: s.to_vec(), params: Vec::new() }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
-        rows.iter().map(|s| Featured { states: s.to_vec(), params: Vec::new() }).collect()
-    }
 
     #[test]
     fn ngrams_find_unseen_and_rare_windows_with_padding() {

@@ -237,11 +237,8 @@ impl<'a> Neighbours<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sessions;
     use super::*;
-
-    fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
-        rows.iter().map(|s| Featured { states: s.to_vec(), params: Vec::new() }).collect()
-    }
 
     #[test]
     fn pca_on_repeated_sessions_neither_panics_nor_flags_them() {
