@@ -43,6 +43,65 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     assert!(!raw.contains(['<', '>', '&', '"', '\'']));
     assert!(html.contains(&format!("new.log:{first}</b>  {raw}")), "raw line {first} not in the report");
     assert!(html.contains("Nomenclature coverage") && html.contains("template state, key from a rule pack"));
+    // run.json says which message template each template state stands for, as the scoring
+    // miner ended; events.jsonl names its states as the scores do and holds those templates.
+    let templates = run["templates"].as_object().expect("run.json has templates");
+    let mut seen = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for line in std::fs::read_to_string(out.join("events.jsonl")).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let (state, template) = (e["logsieve"]["state"].as_str().unwrap(), e["logsieve"]["template"].as_str().unwrap());
+        seen.entry(state.to_owned()).or_default().push(template.to_owned());
+    }
+    let scored: std::collections::BTreeSet<&str> =
+        rows.iter().flat_map(|r| r["events"].as_array().unwrap()).map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(scored, seen.keys().map(String::as_str).collect(), "events.jsonl and scores.jsonl name other states");
+    for (state, ts) in &seen {
+        let t = templates.get(state).and_then(Value::as_str).unwrap_or_else(|| panic!("{state} has no template in run.json"));
+        assert!(ts.iter().any(|x| x == t), "{state}: run.json says {t:?}, the events {ts:?}");
+    }
+    // Why sessions were flagged: the state never seen in training that most anomalous sessions
+    // hold is the first such cause, with its count and its message template.
+    let mut unseen = std::collections::BTreeMap::<&str, usize>::new();
+    for r in rows.iter().filter(|r| r["anomalous"] == true) {
+        let mut states: Vec<&str> = r["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "unseen_state")
+            .map(|x| x["states"][0].as_str().unwrap())
+            .collect();
+        states.dedup();
+        for st in states {
+            *unseen.entry(st).or_default() += 1;
+        }
+    }
+    let (state, n) = unseen.iter().max_by_key(|(st, n)| (**n, std::cmp::Reverse(**st))).expect("the demo has unseen states");
+    let why = &html[html.find("<h2>Why sessions were flagged</h2>").expect("the causes table")..html.find("<h2>Input</h2>").unwrap()];
+    let row = why.split("<tr>").find(|r| r.contains("state never seen in training")).unwrap();
+    assert!(row.contains(&format!(">{}</span>", state)), "{row}");
+    assert!(row.contains(&format!("<td class=num>{n}</td>")), "{row}");
+    assert!(
+        row.contains(&format!("<code class=tpl>{}</code>", templates[*state].as_str().unwrap().replace('<', "&lt;").replace('>', "&gt;"))),
+        "{row}"
+    );
+    // Drawn again from the run directory: the same causes, shifts and sessions, described by
+    // the same templates.
+    ok(&["report", s(&out), "--output", s(&dir.path().join("again.html"))]);
+    let again = std::fs::read_to_string(dir.path().join("again.html")).unwrap();
+    for (from, to) in [("<h2>Why sessions were flagged", "<h2>Input"), ("<h2>Largest shifts", "</body>")] {
+        assert_eq!(section(&html, from, to), section(&again, from, to));
+    }
+    // The largest shifts in state frequency start with a state that appears or vanishes.
+    let shifts = &html[html.find("<th>message template</th>").unwrap()..];
+    let first: Vec<&str> =
+        shifts.split("<tr>").nth(1).unwrap().split("<td class=num>").skip(1).map(|c| c.split('<').next().unwrap()).collect();
+    assert!(first.contains(&"0.00%"), "{first:?}");
+}
+
+/// The part of a page from `from` up to `to`, if it has `from`.
+fn section(html: &str, from: &str, to: &str) -> Option<String> {
+    let i = html.find(from)?;
+    Some(html[i..i + html[i..].find(to).expect("the section's end")].to_owned())
 }
 
 /// The baselines in models/ are what training on the bundled data gives today.
@@ -97,6 +156,7 @@ fn report_rebuilds_from_the_run_directory_and_keeps_log_content_inert() {
     // The same sessions in the same order, with the same lines.
     let table = |html: &str| html[html.find("<table id=top>").unwrap()..].to_owned();
     assert_eq!(table(&first), table(&again));
+    assert_eq!(section(&first, "<h2>Largest shifts", "<h2 id=flagged>"), section(&again, "<h2>Largest shifts", "<h2 id=flagged>"));
     // Elsewhere, with the model named explicitly.
     ok(&["report", s(&p("o")), "--model", s(&p("m")), "--output", s(&p("elsewhere.html"))]);
     assert!(std::fs::read_to_string(p("elsewhere.html")).unwrap().contains("sessions anomalous"));

@@ -183,6 +183,11 @@ impl Miner {
         v
     }
 
+    /// The template of id `id`, if the miner holds it (it may have been evicted).
+    pub fn template(&self, id: u32) -> Option<&str> {
+        self.clusters.get(&id).map(|c| c.template.as_str())
+    }
+
     /// Learns from a message and returns its template.
     pub fn add(&mut self, message: &str) -> TemplateRef<'_> {
         let tokens = Self::tokens(message, self.config.max_tokens);

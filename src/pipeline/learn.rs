@@ -23,7 +23,7 @@ use crate::output::{ScoreThread, ScoreWriter};
 use crate::parse::Format;
 use crate::read::RunStats;
 use crate::record::Record;
-use crate::report::{Collector, Coverage, Listed, RunInfo};
+use crate::report::{cause, Collector, Coverage, Listed, RunInfo};
 use crate::session::{millis, LineRef, Session, SessionConfig, SessionStats, Sessionizer, States, Step};
 
 /// Applies the session flags over a configuration.
@@ -381,7 +381,11 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
         let v = scorer.score(&s.states, &s.params, names);
         let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
         let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
-        collector.push(&s.key, v.score, v.anomalous, start, &state_names, || Listed::from_session(&s, &v, names, files));
+        let causes = v.reasons.iter().filter_map(|r| {
+            let involved: Vec<&str> = r.states.iter().map(String::as_str).collect();
+            cause(r.kind, r.component, &involved, r.field.as_deref(), r.value.as_deref(), &r.text)
+        });
+        collector.push(&s.key, v.score, v.anomalous, start, &state_names, causes, || Listed::from_session(&s, &v, names, files));
         scored += 1;
         anomalous += u64::from(v.anomalous);
         writer.push(s, v, names, files)
@@ -396,7 +400,8 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
         );
     }
     writer.finish()?;
-    let info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
+    let mut info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
+    info.describe(collector.states().chain(model.states.iter().map(String::as_str)), normalizer.miner());
     info.save(&args.out)?;
     collector.attach_raw_lines();
     let report_path = args.out.join("report.html");
@@ -623,7 +628,9 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
     let events = args.out.join("events.jsonl");
     let name = events.display().to_string();
     let file = std::fs::File::create(&events).map_err(|source| Error::Write { path: name.clone(), source })?;
-    super::normalize_into(&InputArgs { quiet: true, ..input(path("new.log")) }, None, file, &|source| Error::Write {
+    // Normalized from the model's miner, as `score` did, so the events' template states are
+    // named as in scores.jsonl.
+    super::normalize_into(&InputArgs { quiet: true, ..input(path("new.log")) }, Some(&model), file, &|source| Error::Write {
         path: name.clone(),
         source,
     })?;

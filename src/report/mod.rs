@@ -23,6 +23,7 @@ pub use page::{esc, render};
 
 use crate::error::{Error, Result};
 use crate::model::Verdict;
+use crate::normalize::miner::Miner;
 use crate::output::iso;
 use crate::read::{InputStats, RunStats};
 use crate::session::{Session, SessionStats, States};
@@ -37,6 +38,8 @@ const RAW_LINES: usize = 30;
 const REASONS: usize = 6;
 /// Raw lines are cut to this many characters.
 const RAW_CHARS: usize = 400;
+/// At most this many distinct causes are counted (new values can be many).
+const CAUSES: usize = 10_000;
 
 /// Which layer of the nomenclature named each record's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +109,10 @@ pub struct RunInfo {
     pub sessions: SessionStats,
     /// Which layer named the records.
     pub coverage: Coverage,
+    /// The message template behind each template state (`<process>.<template id>`) the run saw
+    /// or the model knows, as the scoring normalizer's miner held it at the end: the report
+    /// shows what an opaque state name stands for.
+    pub templates: BTreeMap<String, String>,
 }
 
 impl RunInfo {
@@ -118,6 +125,20 @@ impl RunInfo {
             total: InputRow::from(&run.total),
             sessions,
             coverage,
+            templates: BTreeMap::new(),
+        }
+    }
+
+    /// Fills [`RunInfo::templates`] for those of `states` it does not describe yet, from the
+    /// miner that named them.
+    pub fn describe<'s>(&mut self, states: impl IntoIterator<Item = &'s str>, miner: &Miner) {
+        for name in states {
+            if self.templates.contains_key(name) {
+                continue;
+            }
+            if let Some(t) = template_of(name, miner) {
+                self.templates.insert(name.to_owned(), t.to_owned());
+            }
         }
     }
 
@@ -135,6 +156,59 @@ impl RunInfo {
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
         serde_json::from_str(&text).map_err(|e| Error::Input { path: name, line: e.line() as u64, message: e.to_string() })
     }
+}
+
+/// The message template a template state (`<process>.<template id>`) names, if `miner` holds it.
+fn template_of<'m>(state: &str, miner: &'m Miner) -> Option<&'m str> {
+    let (_, id) = state.rsplit_once('.')?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    miner.template(id.parse().ok()?)
+}
+
+/// What the report calls a reason when it groups anomalous sessions by cause: the reason without
+/// its position in the session, so sessions flagged for the same window, state or value fall
+/// together; with the one state it is about, for an unseen state. `None` for a review
+/// allowance, which flags nothing.
+pub fn cause(
+    kind: &str,
+    component: &str,
+    states: &[&str],
+    field: Option<&str>,
+    value: Option<&str>,
+    text: &str,
+) -> Option<(String, Option<String>)> {
+    let chain = states.join(" → ");
+    let state = match (kind, states) {
+        ("unseen_state", [one]) => Some((*one).to_owned()),
+        _ => None,
+    };
+    let words = match kind {
+        "allowed" => return None,
+        "unseen_window" => format!("window never seen in training: {chain}"),
+        "rare_window" => format!("rare window: {chain}"),
+        "unseen_state" => format!("state never seen in training: {chain}"),
+        "new_value" => format!("new value {}={}", field.unwrap_or("?"), value.unwrap_or("?")),
+        "count_deviation" if component == "pca" => "event counts outside the normal subspace (PCA)".to_owned(),
+        "count_deviation" => "event counts far from every training session (kNN)".to_owned(),
+        // The other kinds (unlikely transitions, unseen pairs) carry no position in their text.
+        _ => text.to_owned(),
+    };
+    Some((words, state))
+}
+
+/// Anomalous sessions that share one [`cause`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cause {
+    /// How many anomalous sessions give it.
+    pub sessions: u64,
+    /// The highest-scoring of them.
+    pub key: String,
+    /// Its score.
+    pub score: f64,
+    /// The state it is about, for an unseen state.
+    pub state: Option<String>,
 }
 
 /// A session kept for the table.
@@ -266,6 +340,9 @@ pub struct Collector {
     anomalous: u64,
     max_score: f64,
     threshold: Option<f64>,
+    causes: HashMap<String, Cause>,
+    /// Causes not kept once [`CAUSES`] distinct ones were held, counted per session.
+    causes_dropped: u64,
 }
 
 impl Default for Collector {
@@ -283,13 +360,18 @@ impl Default for Collector {
             anomalous: 0,
             max_score: 0.0,
             threshold: None,
+            causes: HashMap::new(),
+            causes_dropped: 0,
         }
     }
 }
 
 impl Collector {
     /// Takes note of one scored session: `start_secs` is its first event's log time in seconds
-    /// since the epoch (UTC); `listed` builds its table entry, called only when it ranks.
+    /// since the epoch (UTC); `causes` are its reasons as [`cause`] words them (looked at only
+    /// when the session is anomalous); `listed` builds its table entry, called only when it
+    /// ranks.
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
         key: &str,
@@ -297,10 +379,32 @@ impl Collector {
         anomalous: bool,
         start_secs: Option<f64>,
         events: &[&str],
+        causes: impl Iterator<Item = (String, Option<String>)>,
         listed: impl FnOnce() -> Listed,
     ) {
         self.sessions += 1;
         self.anomalous += u64::from(anomalous);
+        if anomalous {
+            let mut seen: Vec<(String, Option<String>)> = causes.collect();
+            seen.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            seen.dedup_by(|a, b| a.0 == b.0);
+            for (c, state) in seen {
+                let full = self.causes.len() >= CAUSES;
+                match self.causes.get_mut(&c) {
+                    Some(g) => {
+                        g.sessions += 1;
+                        if score > g.score || (score == g.score && key < g.key.as_str()) {
+                            g.key = key.to_owned();
+                            g.score = score;
+                        }
+                    }
+                    None if full => self.causes_dropped += 1,
+                    None => {
+                        self.causes.insert(c, Cause { sessions: 1, key: key.to_owned(), score, state });
+                    }
+                }
+            }
+        }
         self.events += events.len() as u64;
         self.max_score = self.max_score.max(score);
         for &e in events {
@@ -343,6 +447,19 @@ impl Collector {
         }
     }
 
+    /// The states of the sessions seen.
+    pub fn states(&self) -> impl Iterator<Item = &str> {
+        self.counts.keys().map(String::as_str)
+    }
+
+    /// The causes given by most anomalous sessions, most first (ties by the cause's words).
+    fn top_causes(&self, n: usize) -> Vec<(&str, &Cause)> {
+        let mut v: Vec<(&str, &Cause)> = self.causes.iter().map(|(k, c)| (k.as_str(), c)).collect();
+        v.sort_by(|a, b| b.1.sessions.cmp(&a.1.sessions).then_with(|| b.1.score.total_cmp(&a.1.score)).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+
     /// Takes note of one row of `scores.jsonl` (as `logsieve report` reads it back); `single`
     /// names the input when the rows give bare line numbers.
     pub fn push_row<'a>(&mut self, row: &'a serde_json::Value, single: &str) -> std::result::Result<(), String> {
@@ -356,6 +473,18 @@ impl Collector {
         let start = row["start"].as_str().map(str::to_owned);
         let start_secs = start.as_deref().and_then(parse_iso);
         let reasons = row["reasons"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let causes = reasons.iter().filter_map(|r| {
+            let states: Vec<&str> =
+                r["states"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(|s| s.as_str()).collect();
+            cause(
+                r["kind"].as_str().unwrap_or(""),
+                r["component"].as_str().unwrap_or(""),
+                &states,
+                r["field"].as_str(),
+                r["value"].as_str(),
+                r["text"].as_str().unwrap_or(""),
+            )
+        });
         let listed = || {
             let mark = |r: &'a serde_json::Value| {
                 let states = r["states"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -393,7 +522,7 @@ impl Collector {
             }
             .with_lines(marked, all.len(), line)
         };
-        self.push(key, score, anomalous, start_secs, &events, listed);
+        self.push(key, score, anomalous, start_secs, &events, causes, listed);
         Ok(())
     }
 
@@ -454,7 +583,11 @@ pub fn rebuild(dir: &Path, model: Option<&Path>, out: Option<&Path>) -> Result<s
     let mut c = Collector::default();
     crate::output::for_each_row(&dir.join("scores.jsonl"), |row| c.push_row(row, &single))?;
     c.attach_raw_lines();
-    let info = RunInfo { model: model_path.display().to_string(), ..info };
+    let mut info = RunInfo { model: model_path.display().to_string(), ..info };
+    // A run.json from before templates were kept: the model's miner describes what it knows.
+    if let Some(miner) = &model.miner {
+        info.describe(c.states().chain(model.states.iter().map(String::as_str)), miner);
+    }
     let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("report.html"));
     std::fs::write(&path, render(&c, &model, &info)).map_err(|source| Error::Write { path: path.display().to_string(), source })?;
     Ok(path)
@@ -479,6 +612,63 @@ mod tests {
         assert_eq!(pick(0, &[]), Vec::<usize>::new());
         let all = vec![true; 100];
         assert_eq!(pick(100, &all), (0..30).collect::<Vec<_>>());
+    }
+
+    fn row(key: &str, score: f64, anomalous: bool, reasons: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"session": key, "score": score, "anomalous": anomalous, "events": ["x", "y", "z", "x", "y", "z"],
+            "reasons": reasons, "lines": [1, 2, 3, 4, 5, 6]})
+    }
+
+    #[test]
+    fn anomalous_sessions_group_by_cause_wherever_it_occurs() {
+        let window = |at: u64| {
+            serde_json::json!({"kind": "unseen_window", "component": "ngram", "states": ["x", "y", "z"], "position": at,
+            "text": format!("window never seen in training: x → y → z (at event {})", at + 1)})
+        };
+        let mut c = Collector::default();
+        let a = serde_json::json!([window(0), window(3),
+            {"kind": "unseen_state", "component": "cooccurrence", "states": ["z"], "position": 2, "text": "state never seen in training: z (at event 3)"}]);
+        c.push_row(&row("a", 10.0, true, a), "f").unwrap();
+        let b = serde_json::json!([window(0), {"kind": "new_value", "component": "values", "field": "user", "value": "eve", "text": "new value user=eve (2 values known for user)"}]);
+        c.push_row(&row("b", 12.0, true, b), "f").unwrap();
+        // Below the threshold, or allowed by review: no cause of an anomaly.
+        c.push_row(&row("c", 3.0, false, serde_json::json!([window(0)])), "f").unwrap();
+        let allowed = serde_json::json!([{"kind": "allowed", "component": "review", "text": "marked normal"}]);
+        c.push_row(&row("d", 20.0, false, allowed), "f").unwrap();
+        let got: Vec<(&str, u64, &str, Option<&str>)> =
+            c.top_causes(10).into_iter().map(|(w, g)| (w, g.sessions, g.key.as_str(), g.state.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("window never seen in training: x → y → z", 2, "b", None),
+                ("new value user=eve", 1, "b", None),
+                ("state never seen in training: z", 1, "a", Some("z")),
+            ]
+        );
+        assert_eq!(c.top_causes(1).len(), 1);
+        // Distinct causes are bounded; the rest are counted.
+        for i in 0..CAUSES + 5 {
+            let r = serde_json::json!([{"kind": "new_value", "component": "values", "field": "ip", "value": i.to_string(), "text": "new"}]);
+            c.push_row(&row(&format!("s{i}"), 9.0, true, r), "f").unwrap();
+        }
+        assert_eq!(c.causes.len(), CAUSES);
+        assert_eq!(c.causes_dropped, 8);
+    }
+
+    #[test]
+    fn template_states_are_described_by_the_miner_that_named_them() {
+        let mut miner = Miner::default();
+        let id = miner.add("Deleting block blk_1 file /data/blk_1").id;
+        miner.add("Deleting block blk_2 file /data/blk_2");
+        let mut info = RunInfo::default();
+        let state = format!("dfs.FSDataset.{id}");
+        info.describe([state.as_str(), "authentication.login.failure", "E5", "sshd.x", "sshd.99"], &miner);
+        assert_eq!(info.templates.len(), 1, "{:?}", info.templates);
+        assert_eq!(info.templates[&state], "Deleting block <*> file <*>");
+        // What is described already stays: the scoring run's miner goes first.
+        info.templates.insert(state.clone(), "as scored".into());
+        info.describe([state.as_str()], &miner);
+        assert_eq!(info.templates[&state], "as scored");
     }
 
     #[test]

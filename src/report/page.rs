@@ -26,6 +26,24 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Reasons grouped by cause shown at most.
+const CAUSES_SHOWN: usize = 15;
+/// Marked states described at most under a listed session.
+const MEANT: usize = 8;
+
+/// A cause in words, escaped, with each state that names a message template given its template
+/// as a tooltip.
+fn with_titles(words: &str, templates: &std::collections::BTreeMap<String, String>) -> String {
+    words
+        .split(' ')
+        .map(|w| match templates.get(w) {
+            Some(t) => format!("<span class=ev title=\"{}\">{}</span>", esc(t), esc(w)),
+            None => esc(w),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The states whose share of events moved most between training and the new logs.
 fn shifts(c: &Collector, model: &Model) -> Vec<(String, f64, f64)> {
     let mut train: HashMap<&str, u64> = HashMap::new();
@@ -46,7 +64,10 @@ fn shifts(c: &Collector, model: &Model) -> Vec<(String, f64, f64)> {
             (name.to_owned(), t, n)
         })
         .collect();
-    rows.sort_by(|a, b| (b.2 - b.1).abs().total_cmp(&(a.2 - a.1).abs()).then(a.0.cmp(&b.0)));
+    // By each state's term of the squared Hellinger distance between the two distributions: a
+    // state that appears or vanishes ranks above a large one that wobbles by the same share.
+    let term = |r: &(String, f64, f64)| (r.1.sqrt() - r.2.sqrt()).powi(2);
+    rows.sort_by(|a, b| term(b).total_cmp(&term(a)).then(a.0.cmp(&b.0)));
     rows.truncate(15);
     rows
 }
@@ -78,7 +99,7 @@ th{{background:#f3f3f3}}#top th{{cursor:pointer}}.num{{text-align:right}}.ev{{fo
 .ev span{{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}}.ev span.hit{{background:#fbb;font-weight:bold}}\
 .lines{{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}}summary{{cursor:pointer;color:#555;margin-top:6px}}.lines span.hit{{background:#fdd}}tbody{{border-top:2px solid #999}}\
 .lines b{{color:#777;font-weight:normal}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}\
-ul{{margin:0;padding-left:18px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
+ul{{margin:0;padding-left:18px}}ul.meant{{font-size:12px;margin-top:4px;color:#333}}code{{font-size:12px}}code.tpl{{color:#555}}ul.meant b{{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
     );
     let _ = write!(
         h,
@@ -95,6 +116,39 @@ ul{{margin:0;padding-left:18px}}.bad{{color:#c00;font-weight:bold}}</style></hea
     }
     if c.anomalous > 0 {
         h.push_str("<p><a href=\"#flagged\">The anomalous sessions, with their reasons and lines</a></p>");
+    }
+    let rank: HashMap<&str, usize> = c.top.iter().enumerate().map(|(i, l)| (l.key.as_str(), i)).collect();
+    let causes = c.top_causes(CAUSES_SHOWN);
+    if !causes.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Why sessions were flagged</h2><p><small>The reasons the anomalous sessions give, where in the session left out, by how many \
+anomalous sessions give each ({} distinct{}). A session usually gives several. Hover a state for its message template.</small></p>\
+<table><tr><th>reason</th><th>anomalous sessions</th><th>highest-scoring of them</th></tr>",
+            c.causes.len(),
+            if c.causes_dropped > 0 { format!("; {} more not counted once {} were held", c.causes_dropped, super::CAUSES) } else { String::new() }
+        );
+        for (words, g) in causes {
+            // A cause about one state (unseen) says what the state's message is.
+            let template = g
+                .state
+                .as_ref()
+                .and_then(|s| info.templates.get(s))
+                .map(|t| format!("<br><code class=tpl>{}</code>", esc(t)))
+                .unwrap_or_default();
+            let key = match rank.get(g.key.as_str()) {
+                Some(i) => format!("<a href=\"#s{i}\">{}</a>", esc(&g.key)),
+                None => esc(&g.key),
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}{template}</td><td class=num>{}</td><td class=ev>{key} <small>({:.2})</small></td></tr>",
+                with_titles(words, &info.templates),
+                g.sessions,
+                g.score
+            );
+        }
+        h.push_str("</table>");
     }
     let _ = write!(h, "<h2>Input</h2><table><tr><th>file</th><th>lines read</th><th>parsed</th><th>skipped</th><th>no timestamp</th></tr>");
     let row = |h: &mut String, i: &InputRow, tag: &str| {
@@ -142,9 +196,21 @@ Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {},
     h.push_str(&plots::histogram(c, model));
     h.push_str("<h2>Nomenclature coverage</h2><p><small>What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart.</small></p>");
     h.push_str(&plots::coverage(&info.coverage));
-    h.push_str("<h2>Largest shifts in state frequency (share of events)</h2><table><tr><th>state</th><th>training</th><th>new</th></tr>");
-    for (name, tr, nw) in shifts(c, model) {
-        let _ = write!(h, "<tr><td class=ev>{}</td><td class=num>{:.4}</td><td class=num>{:.4}</td></tr>", esc(&name), tr, nw);
+    let shifted = shifts(c, model);
+    h.push_str("<h2>Largest shifts in state frequency</h2><p><small>The states whose share of all events moved most between the training \
+sessions (<span style=\"color:#0a0\">&#9632;</span> upper bar) and the new logs (<span style=\"color:#00f\">&#9632;</span> lower bar), \
+ranked by their term of the Hellinger distance, so states that appear or vanish come first; a state with no training bar is new.</small></p>");
+    h.push_str(&plots::shifts(&shifted));
+    h.push_str("<table><tr><th>state</th><th>share in training</th><th>share in the new logs</th><th>message template</th></tr>");
+    for (name, tr, nw) in &shifted {
+        let template = info.templates.get(name).map(|t| esc(t)).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td class=ev>{}</td><td class=num>{:.2}%</td><td class=num>{:.2}%</td><td class=ev>{template}</td></tr>",
+            esc(name),
+            tr * 100.0,
+            nw * 100.0
+        );
     }
     h.push_str("</table>");
     let _ = write!(
@@ -160,7 +226,8 @@ when the report was written.</small></p>\
             .iter()
             .map(|&(e, n, m)| {
                 let times = if n > 1 { format!(" ×{n}") } else { String::new() };
-                format!("<span{}>{}{times}</span>", if m { " class=hit" } else { "" }, esc(e))
+                let title = info.templates.get(e).map(|t| format!(" title=\"{}\"", esc(t))).unwrap_or_default();
+                format!("<span{}{title}>{}{times}</span>", if m { " class=hit" } else { "" }, esc(e))
             })
             .collect::<Vec<_>>()
             .join(" ");
@@ -171,6 +238,19 @@ when the report was written.</small></p>\
             let _ = write!(reasons, "<details><summary>{} more</summary>{more}</details>", l.reasons.len() - REASONS);
         }
         let values: String = l.values.iter().map(|v| format!("<li>{}</li>", esc(v))).collect();
+        // What the marked states stand for, when they are message templates.
+        let mut meant: Vec<&str> = Vec::new();
+        for (e, _) in l.events.iter().zip(&l.marked).filter(|(_, m)| **m) {
+            if !meant.contains(&e.as_str()) {
+                meant.push(e);
+            }
+        }
+        let meant: String = meant
+            .iter()
+            .filter_map(|e| Some(format!("<li><b>{}</b> <code>{}</code></li>", esc(e), esc(info.templates.get(*e)?))))
+            .take(MEANT)
+            .collect();
+        let meant = if meant.is_empty() { meant } else { format!("<ul class=meant>{meant}</ul>") };
         let mut lines = String::new();
         let mut next = 0;
         for (k, (i, f, n)) in l.lines.iter().enumerate() {
@@ -188,8 +268,8 @@ when the report was written.</small></p>\
         }
         let _ = write!(
             h,
-            "<tbody><tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td><ul>{reasons}</ul></td><td class=ev><ul>{values}</ul></td></tr>\
-<tr><td colspan=6><div class=ev>{} states: {events}</div><details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
+            "<tbody id=s{rank}><tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td><ul>{reasons}</ul></td><td class=ev><ul>{values}</ul></td></tr>\
+<tr><td colspan=6><div class=ev>{} states: {events}</div>{meant}<details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
             esc(&l.key),
             esc(l.start.as_deref().unwrap_or("-")),
             esc(l.end.as_deref().unwrap_or("-")),

@@ -8,6 +8,10 @@ use crate::model::Model;
 
 /// Histogram bins.
 const BINS: usize = 40;
+/// The colour of training in the plots that compare it with the new logs.
+pub(super) const TRAINING: RGBColor = GREEN;
+/// The colour of the new logs there.
+pub(super) const NEW: RGBColor = BLUE;
 
 fn svg<F>(w: u32, h: u32, draw: F) -> String
 where
@@ -143,6 +147,70 @@ pub(super) fn histogram(c: &Collector, model: &Model) -> String {
     })
 }
 
+/// The label of a horizontal bar chart's category axis at `y`: the name of the bar centred
+/// there (bar `i` of `n` is drawn from the top, centred at `n - i - 0.5`), else nothing.
+fn category<'a>(names: &'a [&'a str], n: f64) -> impl Fn(&f64) -> String + 'a {
+    move |y: &f64| {
+        let i = (n - y - 0.5).round();
+        if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).map(|b| (*b).to_owned()).unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// Paired bars: each state's share of events in training and in the new logs.
+pub(super) fn shifts(rows: &[(String, f64, f64)]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| if r.0.chars().count() > 44 { format!("{}…", r.0.chars().take(43).collect::<String>()) } else { r.0.clone() })
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let xmax = rows.iter().flat_map(|r| [r.1, r.2]).fold(0.0, f64::max) * 1.15 + 1e-9;
+    let n = rows.len() as f64;
+    let (train_colour, new_colour) = (TRAINING.mix(0.6), NEW.mix(0.6));
+    svg(1100, 60 + 26 * rows.len() as u32, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .margin_right(40)
+            .x_label_area_size(30)
+            .y_label_area_size(330)
+            .build_cartesian_2d(0.0..xmax, 0.0..n)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("share of events")
+            .y_labels(rows.len() * 2 + 1)
+            .y_label_formatter(&category(&names, n))
+            .label_style((crate::eval::FONT, 12))
+            .draw()
+            .map_err(|x| e(&x))?;
+        let bar = |i: usize, lo: f64, hi: f64, v: f64| [(0.0, n - i as f64 - hi), (v, n - i as f64 - lo)];
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| Rectangle::new(bar(i, 0.12, 0.5, r.1), train_colour.filled())))
+            .map_err(|x| e(&x))?;
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| Rectangle::new(bar(i, 0.5, 0.88, r.2), new_colour.filled())))
+            .map_err(|x| e(&x))?;
+        // Each row's shares in words at the end of its longer bar: small shares are thin bars.
+        let style = (crate::eval::FONT, 11).into_font().color(&BLACK);
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let text = format!("{:.2}% → {:.2}%", r.1 * 100.0, r.2 * 100.0);
+                Text::new(text, (r.1.max(r.2) + xmax * 0.01, n - i as f64 - 0.3), style.clone())
+            }))
+            .map_err(|x| e(&x))?;
+        root.present().map_err(|x| e(&x))
+    })
+}
+
 /// Bars: the share of input records each nomenclature layer named, and of lines skipped.
 pub(super) fn coverage(cov: &Coverage) -> String {
     let bars: Vec<(&str, u64, RGBColor)> = [
@@ -165,26 +233,20 @@ pub(super) fn coverage(cov: &Coverage) -> String {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let n = bars.len() as f64;
+        let names: Vec<&str> = bars.iter().map(|b| b.0).collect();
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
+            .margin_right(40)
             .x_label_area_size(28)
             .y_label_area_size(330)
             .build_cartesian_2d(0.0..100.0, 0.0..n)
             .map_err(|x| e(&x))?;
-        let label = |y: &f64| -> String {
-            let i = (n - y - 0.5).round();
-            if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
-                bars.get(i as usize).map(|b| b.0.to_owned()).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
         chart
             .configure_mesh()
             .disable_y_mesh()
             .x_desc("% of input records and skipped lines")
             .y_labels(bars.len() * 2 + 1)
-            .y_label_formatter(&label)
+            .y_label_formatter(&category(&names, n))
             .label_style((crate::eval::FONT, 13))
             .draw()
             .map_err(|x| e(&x))?;
