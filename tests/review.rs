@@ -98,6 +98,51 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     assert!(first.contains(&"0.00%"), "{first:?}");
 }
 
+/// The report offers, under each flagged session, the `logsieve allow` command that marks it
+/// normal; run as printed, it does: scored again, that session is no longer flagged, every other
+/// verdict stands, and the report lists the allowance with its note.
+#[test]
+fn the_allow_command_the_report_offers_marks_that_session_normal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    ok(&["demo", "--out", s(&out)]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let marker = "<div class=allow>Normal after review? <code>";
+    let start = html.find(marker).expect("an allow command") + marker.len();
+    let cmd = &html[start..start + html[start..].find("</code>").unwrap()];
+    let cmd = cmd.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let mut words = shlex::split(&cmd).unwrap_or_else(|| panic!("not a shell command: {cmd}"));
+    assert_eq!(words.remove(0), "logsieve");
+    let key = words[words.iter().position(|w| w == "--session").unwrap() + 1].clone();
+    let before = scores(&out);
+    let top = before.iter().max_by(|a, b| a["score"].as_f64().unwrap().total_cmp(&b["score"].as_f64().unwrap())).unwrap();
+    assert_eq!(top["session"], key.as_str(), "the first command is for the highest-scoring session");
+    ok(&words.iter().map(String::as_str).collect::<Vec<_>>());
+    let again = dir.path().join("again");
+    ok(&["score", "datasets/hdfs/demo/new.log", "--model", s(&out.join("hdfs.model")), "--out", s(&again), "-q"]);
+    let after = scores(&again);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["session"], a["session"]);
+        if b["session"] == key.as_str() {
+            assert_eq!((b["anomalous"].as_bool(), a["anomalous"].as_bool()), (Some(true), Some(false)));
+            // What it showed is known now; if it still scores above the threshold, the
+            // allowance of its state sequence is the reason it is not flagged.
+            if a["score"].as_f64() > a["threshold"].as_f64() {
+                assert_eq!(a["reasons"][0]["kind"], "allowed");
+            }
+        } else {
+            assert_eq!(b["anomalous"], a["anomalous"], "{}", b["session"]);
+        }
+    }
+    let page = std::fs::read_to_string(again.join("report.html")).unwrap();
+    assert!(
+        page.contains("What review allowed in this model (1)")
+            && page.contains(&format!("session {key}"))
+            && page.contains("reviewed: ...")
+    );
+}
+
 /// The part of a page from `from` up to `to`, if it has `from`.
 fn section(html: &str, from: &str, to: &str) -> Option<String> {
     let i = html.find(from)?;

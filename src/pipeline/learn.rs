@@ -405,7 +405,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     info.save(&args.out)?;
     collector.attach_raw_lines();
     let report_path = args.out.join("report.html");
-    let html = crate::report::render(&collector, &model, &info);
+    let html = crate::report::render(&collector, &model, &info, &args.out.join("scores.jsonl"));
     std::fs::write(&report_path, html).map_err(|source| Error::Write { path: report_path.display().to_string(), source })?;
     report_sessions(&fed, args.input.quiet, key.is_some());
     if !args.input.quiet {

@@ -589,7 +589,8 @@ pub fn rebuild(dir: &Path, model: Option<&Path>, out: Option<&Path>) -> Result<s
         info.describe(c.states().chain(model.states.iter().map(String::as_str)), miner);
     }
     let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("report.html"));
-    std::fs::write(&path, render(&c, &model, &info)).map_err(|source| Error::Write { path: path.display().to_string(), source })?;
+    std::fs::write(&path, render(&c, &model, &info, &dir.join("scores.jsonl")))
+        .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
     Ok(path)
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::{plots, Collector, InputRow, RunInfo, REASONS};
 use crate::model::Model;
@@ -86,8 +87,20 @@ fn runs<'a>(events: &'a [String], marked: &[bool]) -> Vec<(&'a str, usize, bool)
     out
 }
 
-/// Writes the report page.
-pub fn render(c: &Collector, model: &Model, info: &RunInfo) -> String {
+/// The `logsieve allow` command that marks session `key` normal, quoted for a POSIX shell; `None`
+/// when the key holds characters the page cannot show as they are (control characters).
+fn allow_command(model: &str, key: &str, scores: &Path) -> Option<String> {
+    if key.chars().any(|c| c.is_control()) || model.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    let scores = scores.to_str()?;
+    let words = ["logsieve", "allow", "--model", model, "--session", key, "--scores", scores, "--note"];
+    Some(format!("{} 'reviewed: ...'", shlex::try_join(words).ok()?))
+}
+
+/// Writes the report page; `scores` is the `scores.jsonl` it was drawn from, which the `allow`
+/// commands it offers name.
+pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> String {
     let threshold = model.calibration.threshold;
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
@@ -99,7 +112,7 @@ th{{background:#f3f3f3}}#top th{{cursor:pointer}}.num{{text-align:right}}.ev{{fo
 .ev span{{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}}.ev span.hit{{background:#fbb;font-weight:bold}}\
 .lines{{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}}summary{{cursor:pointer;color:#555;margin-top:6px}}.lines span.hit{{background:#fdd}}tbody{{border-top:2px solid #999}}\
 .lines b{{color:#777;font-weight:normal}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}\
-ul{{margin:0;padding-left:18px}}ul.meant{{font-size:12px;margin-top:4px;color:#333}}code{{font-size:12px}}code.tpl{{color:#555}}ul.meant b{{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
+ul{{margin:0;padding-left:18px}}ul.meant{{font-size:12px;margin-top:4px;color:#333}}code{{font-size:12px}}code.tpl{{color:#555}}.allow{{font-size:12px;color:#555;margin-top:4px}}.allow code{{user-select:all;background:#f6f6f6;padding:1px 4px}}ul.meant b{{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
     );
     let _ = write!(
         h,
@@ -189,6 +202,20 @@ Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {},
         esc(&model.info.rules),
         if model.allowances.is_empty() { String::new() } else { format!(", {} review allowances", model.allowances.len()) }
     );
+    if !model.allowances.is_empty() {
+        let items: String = model
+            .allowances
+            .iter()
+            .map(|a| {
+                format!("<li><code>{}</code> <small>{}</small> {}</li>", esc(&a.what), esc(&a.when), esc(a.note.as_deref().unwrap_or("")))
+            })
+            .collect();
+        let _ = write!(
+            h,
+            "<details><summary>What review allowed in this model ({})</summary><ul>{items}</ul></details>",
+            model.allowances.len()
+        );
+    }
     let _ = write!(h, "<h2>Score over {}</h2>", if c.timed { "log time" } else { "the input" });
     h.push_str("<p><small>One dot per session; red above the threshold (the black line).</small></p>");
     h.push_str(&plots::timeline(c, threshold));
@@ -201,12 +228,23 @@ Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {},
 sessions (<span style=\"color:#0a0\">&#9632;</span> upper bar) and the new logs (<span style=\"color:#00f\">&#9632;</span> lower bar), \
 ranked by their term of the Hellinger distance, so states that appear or vanish come first; a state with no training bar is new.</small></p>");
     h.push_str(&plots::shifts(&shifted));
-    h.push_str("<table><tr><th>state</th><th>share in training</th><th>share in the new logs</th><th>message template</th></tr>");
+    // Template states get their message template; states given by the input (sequences) or
+    // standard names have none, and then there is no such column.
+    let templated = shifted.iter().any(|r| info.templates.contains_key(&r.0));
+    let _ = write!(
+        h,
+        "<table><tr><th>state</th><th>share in training</th><th>share in the new logs</th>{}</tr>",
+        if templated { "<th>message template</th>" } else { "" }
+    );
     for (name, tr, nw) in &shifted {
-        let template = info.templates.get(name).map(|t| esc(t)).unwrap_or_default();
+        let template = match info.templates.get(name) {
+            Some(t) => format!("<td class=ev>{}</td>", esc(t)),
+            None if templated => "<td></td>".to_owned(),
+            None => String::new(),
+        };
         let _ = write!(
             h,
-            "<tr><td class=ev>{}</td><td class=num>{:.2}%</td><td class=num>{:.2}%</td><td class=ev>{template}</td></tr>",
+            "<tr><td class=ev>{}</td><td class=num>{:.2}%</td><td class=num>{:.2}%</td>{template}</tr>",
             esc(name),
             tr * 100.0,
             nw * 100.0
@@ -217,7 +255,8 @@ ranked by their term of the Hellinger distance, so states that appear or vanish 
         h,
         "<h2 id=flagged>Highest-scoring sessions</h2><p><small>The {} sessions with the highest scores, most anomalous first (click a heading to sort). \
 Under each: its states in order, those in a window or a state never seen in training in red, and the input lines behind it, read back from the inputs \
-when the report was written.</small></p>\
+when the report was written. A flagged session that review finds normal is marked so with the <code>logsieve allow</code> command under it; \
+score the logs again, and sessions with its states are no longer flagged.</small></p>\
 <table id=top><thead><tr><th>session</th><th>time span</th><th>score</th><th>verdict</th><th>why</th><th>new values</th></tr></thead>",
         c.top.len()
     );
@@ -251,6 +290,10 @@ when the report was written.</small></p>\
             .take(MEANT)
             .collect();
         let meant = if meant.is_empty() { meant } else { format!("<ul class=meant>{meant}</ul>") };
+        let allow = match allow_command(&info.model, &l.key, scores) {
+            Some(cmd) if l.anomalous => format!("<div class=allow>Normal after review? <code>{}</code></div>", esc(&cmd)),
+            _ => String::new(),
+        };
         let mut lines = String::new();
         let mut next = 0;
         for (k, (i, f, n)) in l.lines.iter().enumerate() {
@@ -269,7 +312,7 @@ when the report was written.</small></p>\
         let _ = write!(
             h,
             "<tbody id=s{rank}><tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td><ul>{reasons}</ul></td><td class=ev><ul>{values}</ul></td></tr>\
-<tr><td colspan=6><div class=ev>{} states: {events}</div>{meant}<details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
+<tr><td colspan=6><div class=ev>{} states: {events}</div>{meant}{allow}<details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
             esc(&l.key),
             esc(l.start.as_deref().unwrap_or("-")),
             esc(l.end.as_deref().unwrap_or("-")),
@@ -299,6 +342,21 @@ mod tests {
         assert_eq!(esc("<script>a&b</script>"), "&lt;script&gt;a&amp;b&lt;/script&gt;");
         assert_eq!(esc("x\"y'z"), "x&quot;y&#39;z");
         assert_eq!(esc("red \u{1b}[31m\tnl\n"), "red \u{FFFD}[31m\tnl\n");
+    }
+
+    #[test]
+    fn allow_commands_quote_the_key_for_the_shell_or_are_not_offered() {
+        let scores = Path::new("out dir/scores.jsonl");
+        for key in ["blk_-123", "sshd@host:42", "it's <b>&\"$(rm -rf ~)\"`x`"] {
+            let cmd = allow_command("m.model", key, scores).unwrap();
+            let words = shlex::split(&cmd).unwrap();
+            assert_eq!(
+                words[..8],
+                ["logsieve", "allow", "--model", "m.model", "--session", key, "--scores", "out dir/scores.jsonl"],
+                "{cmd}"
+            );
+        }
+        assert_eq!(allow_command("m.model", "a\u{1b}[31mb", scores), None);
     }
 
     #[test]
