@@ -324,6 +324,59 @@ fn allowing_a_reviewed_session_unflags_it_and_nothing_else() {
     ok(&["allow", "--model", s(&p("m")), "--window", "5 22 $", "--value", "user=bob"]);
     let info = ok(&["model", "info", s(&p("m"))]);
     assert!(info.contains("window 5 22 $") && info.contains("value user=bob"), "{info}");
+    // An allowed window is not reported unseen again, in any session.
+    let unseen = |rows: &[Value], w: &[Value]| {
+        rows.iter()
+            .flat_map(|r| r["reasons"].as_array().unwrap())
+            .filter(|x| x["kind"] == "unseen_window" && x["states"].as_array().unwrap() == w)
+            .count()
+    };
+    let window = before[1373..].iter().flat_map(|r| r["reasons"].as_array().unwrap()).find(|x| x["kind"] == "unseen_window").unwrap()
+        ["states"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(unseen(&after, &window) > 0);
+    let words: Vec<&str> = window.iter().map(|w| w.as_str().unwrap()).collect();
+    ok(&["allow", "--model", s(&p("m")), "--window", &words.join(" ")]);
+    assert_eq!(unseen(&score("window"), &window), 0, "window {words:?} still reported unseen");
+}
+
+/// `allow --value FIELD=VALUE`: a reviewed new value (a new admin's user name) is no longer new.
+#[test]
+fn an_allowed_value_is_no_longer_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let mut train = String::new();
+    for i in 0..200u32 {
+        let user = ["alice", "bob"][i as usize % 2];
+        let t = format!("Jan  1 10:{:02}:{:02}", i / 60, i % 60);
+        train += &format!("{t} host sshd[{}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n", 1000 + i, i % 5 + 1);
+        train += &format!("{t} host sshd[{}]: pam_unix(sshd:session): session closed for user {user}\n", 1000 + i);
+    }
+    std::fs::write(p("train.log"), train).unwrap();
+    std::fs::write(
+        p("new.log"),
+        "Jan  2 09:00:00 host sshd[77]: Accepted password for carol from 10.0.0.1 port 40000 ssh2\n\
+         Jan  2 09:00:05 host sshd[77]: pam_unix(sshd:session): session closed for user carol\n",
+    )
+    .unwrap();
+    ok(&["train", s(&p("train.log")), "--year", "2024", "--model", s(&p("m")), "-q"]);
+    let new_values = |out: &str| -> Vec<String> {
+        ok(&["score", s(&p("new.log")), "--year", "2024", "--model", s(&p("m")), "--out", s(&p(out)), "-q"]);
+        let rows = scores(&p(out));
+        assert_eq!(rows.len(), 1);
+        rows[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "new_value")
+            .map(|r| format!("{}={}", r["field"].as_str().unwrap(), r["value"].as_str().unwrap()))
+            .collect()
+    };
+    assert_eq!(new_values("before"), ["user=carol"]);
+    ok(&["allow", "--model", s(&p("m")), "--value", "user=carol", "--note", "new admin"]);
+    assert_eq!(new_values("after"), Vec::<String>::new());
 }
 
 /// Training runs its cross-fitting folds in parallel: one thread or two, the model is the same
