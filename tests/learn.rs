@@ -8,7 +8,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{data, logsieve, ok, s, scores};
+use common::{data, logsieve, ok, s, scores, sshd_training_log};
 
 /// The HDFS v1 sequences: train on every other normal session, score the rest and the abnormal
 /// ones. Recall and false-positive rate on held-out real sessions (the referee's full run is in
@@ -347,14 +347,7 @@ fn allowing_a_reviewed_session_unflags_it_and_nothing_else() {
 fn an_allowed_value_is_no_longer_new() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
-    let mut train = String::new();
-    for i in 0..200u32 {
-        let user = ["alice", "bob"][i as usize % 2];
-        let t = format!("Jan  1 10:{:02}:{:02}", i / 60, i % 60);
-        train += &format!("{t} host sshd[{}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n", 1000 + i, i % 5 + 1);
-        train += &format!("{t} host sshd[{}]: pam_unix(sshd:session): session closed for user {user}\n", 1000 + i);
-    }
-    std::fs::write(p("train.log"), train).unwrap();
+    std::fs::write(p("train.log"), sshd_training_log()).unwrap();
     std::fs::write(
         p("new.log"),
         "Jan  2 09:00:00 host sshd[77]: Accepted password for carol from 10.0.0.1 port 40000 ssh2\n\

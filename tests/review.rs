@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{data, logsieve, ok, root, s, scores};
+use common::{data, logsieve, ok, root, s, scores, sshd_training_log};
 use serde_json::Value;
 
 /// `logsieve demo` needs no flags: it trains on the bundled clean HDFS blocks, scores the others,
@@ -169,14 +169,7 @@ fn example_models_retrain_to_the_same_bytes() {
 fn report_rebuilds_from_the_run_directory_and_keeps_log_content_inert() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
-    let mut train = String::new();
-    for i in 0..200u32 {
-        let user = ["alice", "bob"][i as usize % 2];
-        let t = format!("Jan  1 10:{:02}:{:02}", i / 60, i % 60);
-        train += &format!("{t} host sshd[{}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n", 1000 + i, i % 5 + 1);
-        train += &format!("{t} host sshd[{}]: pam_unix(sshd:session): session closed for user {user}\n", 1000 + i);
-    }
-    std::fs::write(p("train.log"), train).unwrap();
+    std::fs::write(p("train.log"), sshd_training_log()).unwrap();
     let test = "Jan  2 09:00:00 host sshd[77]: Accepted password for alice from 10.0.0.1 port 40000 ssh2\n\
                 Jan  2 09:00:05 host sshd[77]: pam_unix(sshd:session): session closed for user alice\n\
                 Jan  2 09:02:00 host sshd[79]: Accepted password for <script>alert(1)</script> from 203.0.113.9 port 40002 ssh2\n\

@@ -39,3 +39,16 @@ pub fn scores(dir: &Path) -> Vec<Value> {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A clean sshd period: 200 password logins of alice and bob from 10.0.0.1-5 on 1 January, each
+/// followed by its session's close.
+pub fn sshd_training_log() -> String {
+    let mut train = String::new();
+    for i in 0..200u32 {
+        let user = ["alice", "bob"][i as usize % 2];
+        let t = format!("Jan  1 10:{:02}:{:02}", i / 60, i % 60);
+        train += &format!("{t} host sshd[{}]: Accepted password for {user} from 10.0.0.{} port 5{i:04} ssh2\n", 1000 + i, i % 5 + 1);
+        train += &format!("{t} host sshd[{}]: pam_unix(sshd:session): session closed for user {user}\n", 1000 + i);
+    }
+    train
+}
