@@ -1,6 +1,7 @@
 //! The report's plots, drawn with plotters as inline SVG: the score timeline, the score
 //! histogram against the held-out training sessions, and the nomenclature coverage bars.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{esc, Collector, Coverage};
@@ -9,9 +10,9 @@ use crate::model::Model;
 /// Histogram bins.
 const BINS: usize = 40;
 /// The colour of training in the plots that compare it with the new logs.
-pub(super) const TRAINING: RGBColor = GREEN;
+const TRAINING: RGBColor = GREEN;
 /// The colour of the new logs there.
-pub(super) const NEW: RGBColor = BLUE;
+const NEW: RGBColor = BLUE;
 
 fn svg<F>(w: u32, h: u32, draw: F) -> String
 where
@@ -117,20 +118,20 @@ pub(super) fn histogram(c: &Collector, model: &Model) -> String {
                 train
                     .iter()
                     .enumerate()
-                    .map(|(i, &v)| Rectangle::new([(i as f64 * w, 0.0), ((i as f64 + 0.5) * w, v)], GREEN.mix(0.6).filled())),
+                    .map(|(i, &v)| Rectangle::new([(i as f64 * w, 0.0), ((i as f64 + 0.5) * w, v)], TRAINING.mix(0.6).filled())),
             )
             .map_err(|x| e(&x))?
             .label("held-out training sessions")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], GREEN.mix(0.6).filled()));
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], TRAINING.mix(0.6).filled()));
         chart
             .draw_series(
                 new.iter()
                     .enumerate()
-                    .map(|(i, &v)| Rectangle::new([((i as f64 + 0.5) * w, 0.0), ((i as f64 + 1.0) * w, v)], BLUE.mix(0.6).filled())),
+                    .map(|(i, &v)| Rectangle::new([((i as f64 + 0.5) * w, 0.0), ((i as f64 + 1.0) * w, v)], NEW.mix(0.6).filled())),
             )
             .map_err(|x| e(&x))?
             .label("new sessions")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.6).filled()));
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], NEW.mix(0.6).filled()));
         chart
             .draw_series(LineSeries::new([(threshold, 0.0), (threshold, ymax)], RED.stroke_width(2)))
             .map_err(|x| e(&x))?
@@ -147,17 +148,44 @@ pub(super) fn histogram(c: &Collector, model: &Model) -> String {
     })
 }
 
-/// The label of a horizontal bar chart's category axis at `y`: the name of the bar centred
-/// there (bar `i` of `n` is drawn from the top, centred at `n - i - 0.5`), else nothing.
-fn category<'a>(names: &'a [&'a str], n: f64) -> impl Fn(&f64) -> String + 'a {
-    move |y: &f64| {
+/// A chart of horizontal bars with its axes drawn: one row per name from the top (row `i` spans
+/// `n - i - 1 .. n - i` of the y range `0..n`), each row's name on the left axis, `0..xmax` along
+/// the bottom; labels in `font` px, `x_area` px under the plot.
+fn rows_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    names: &[&str],
+    xmax: f64,
+    x_desc: &str,
+    x_area: u32,
+    font: u32,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let n = names.len() as f64;
+    let mut chart = ChartBuilder::on(root)
+        .margin(8)
+        .margin_right(40)
+        .x_label_area_size(x_area)
+        .y_label_area_size(330)
+        .build_cartesian_2d(0.0..xmax, 0.0..n)
+        .map_err(|x| x.to_string())?;
+    // A label at every half step: the row centres (`n - i - 0.5`) get their names, the rest none.
+    let label = |y: &f64| {
         let i = (n - y - 0.5).round();
         if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 {
             names.get(i as usize).map(|b| (*b).to_owned()).unwrap_or_default()
         } else {
             String::new()
         }
-    }
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(x_desc)
+        .y_labels(names.len() * 2 + 1)
+        .y_label_formatter(&label)
+        .label_style((crate::eval::FONT, font))
+        .draw()
+        .map_err(|x| x.to_string())?;
+    Ok(chart)
 }
 
 /// Paired bars: each state's share of events in training and in the new logs.
@@ -176,22 +204,7 @@ pub(super) fn shifts(rows: &[(String, f64, f64)]) -> String {
     svg(1100, 60 + 26 * rows.len() as u32, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(40)
-            .x_label_area_size(30)
-            .y_label_area_size(330)
-            .build_cartesian_2d(0.0..xmax, 0.0..n)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("share of events")
-            .y_labels(rows.len() * 2 + 1)
-            .y_label_formatter(&category(&names, n))
-            .label_style((crate::eval::FONT, 12))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let mut chart = rows_chart(&root, &names, xmax, "share of events", 30, 12)?;
         let bar = |i: usize, lo: f64, hi: f64, v: f64| [(0.0, n - i as f64 - hi), (v, n - i as f64 - lo)];
         chart
             .draw_series(rows.iter().enumerate().map(|(i, r)| Rectangle::new(bar(i, 0.12, 0.5, r.1), train_colour.filled())))
@@ -234,22 +247,7 @@ pub(super) fn coverage(cov: &Coverage) -> String {
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let n = bars.len() as f64;
         let names: Vec<&str> = bars.iter().map(|b| b.0).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(40)
-            .x_label_area_size(28)
-            .y_label_area_size(330)
-            .build_cartesian_2d(0.0..100.0, 0.0..n)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("% of input records and skipped lines")
-            .y_labels(bars.len() * 2 + 1)
-            .y_label_formatter(&category(&names, n))
-            .label_style((crate::eval::FONT, 13))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let mut chart = rows_chart(&root, &names, 100.0, "% of input records and skipped lines", 28, 13)?;
         for (i, (_, count, colour)) in bars.iter().enumerate() {
             let share = *count as f64 * 100.0 / total as f64;
             let y0 = n - i as f64 - 0.85;
