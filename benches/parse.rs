@@ -10,7 +10,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::Arc;
 
 use logsieve::normalize::rules::RuleSet;
-use logsieve::normalize::{write_ecs, Normalizer, Origin};
+use logsieve::normalize::{Normalizer, Origin};
+use logsieve::output::ecs::write_ecs;
 use logsieve::parse::{Format, LineParser, YearAnchor};
 
 fn lines(name: &str) -> Vec<String> {

@@ -23,7 +23,7 @@ fn read(name: &str, states: &mut States) -> Vec<Featured> {
 fn bench(c: &mut Criterion) {
     let mut states = States::default();
     let train = read("hdfs_normal_train.csv", &mut states);
-    let model = Model::train(&train, &states, TrainOptions::default()).expect("trains");
+    let model = Model::train(&train, &states, TrainOptions::default().check().expect("default options")).expect("trains");
     let mut test = read("hdfs_normal_test.csv", &mut states);
     test.extend(read("hdfs_abnormal_head1500.csv", &mut states));
     let events: u64 = test.iter().map(|s| s.states.len() as u64).sum();
@@ -42,7 +42,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.sample_size(10);
-    group.bench_function("train", |b| b.iter(|| black_box(Model::train(&train, &states, TrainOptions::default()).is_ok())));
+    group.bench_function("train", |b| {
+        b.iter(|| black_box(Model::train(&train, &states, TrainOptions::default().check().expect("default options")).is_ok()))
+    });
     group.finish();
 }
 

@@ -72,9 +72,16 @@ pub enum Error {
     /// Training could not produce a model.
     #[error(transparent)]
     Train(#[from] crate::model::TrainError),
-    /// A bad option (a session-key regex, a config file).
+    /// A bad option (a config file, a missing argument).
     #[error("{0}")]
     Usage(String),
+    /// An option out of its range.
+    #[error(transparent)]
+    Params(#[from] crate::model::ParamsError),
+    /// Inputs that cannot be used together, or data that contradicts itself (events normalized
+    /// apart, shards of other options).
+    #[error("{0}")]
+    Data(String),
     /// Writing to stdout failed (other than a closed pipe, which ends the run quietly).
     #[error("writing output: {0}")]
     Stdout(io::Error),

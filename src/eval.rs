@@ -58,31 +58,37 @@ fn label_value(v: &str) -> Option<bool> {
     }
 }
 
-/// Reads a labels file.
+/// Reads a labels file (CSV, with or without a header line; quoted fields allowed). A line that
+/// is not `session,label` with a known label is an error naming the line.
 pub fn read_labels(path: &Path) -> Result<HashMap<String, bool>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(file);
     let mut labels = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+    let header = ["session", "blockid", "block_id", "id", "instance", "instanceid"];
+    for (i, row) in reader.records().enumerate() {
+        let line = |row: Option<&csv::StringRecord>| row.and_then(|r| r.position()).map_or(i as u64 + 1, |p| p.line());
+        let row = row.map_err(|e| Error::Input {
+            path: name.clone(),
+            line: e.position().map_or(i as u64 + 1, |p| p.line()),
+            message: e.to_string(),
+        })?;
+        let key = row.get(0).unwrap_or("");
+        if row.len() == 1 && key.is_empty() {
             continue;
         }
-        let mut cols = line.split(',');
-        let key = cols.next().unwrap_or("").trim().to_owned();
-        let value = cols.next().unwrap_or("");
-        let header = ["session", "blockid", "block_id", "id", "instance", "instanceid"];
         if i == 0 && header.contains(&key.to_ascii_lowercase().as_str()) {
             continue;
         }
+        let value = row.get(1).unwrap_or("");
         let Some(v) = label_value(value) else {
             return Err(Error::Input {
                 path: name,
-                line: i as u64 + 1,
+                line: line(Some(&row)),
                 message: format!("label {value:?} is neither anomalous nor normal"),
             });
         };
-        labels.insert(key, v);
+        labels.insert(key.to_owned(), v);
     }
     Ok(labels)
 }
@@ -90,20 +96,13 @@ pub fn read_labels(path: &Path) -> Result<HashMap<String, bool>> {
 /// Reads `session`, `score` and `anomalous` from a scores.jsonl.
 pub fn read_scores(path: &Path) -> Result<HashMap<String, (f64, bool)>> {
     let mut out: HashMap<String, (f64, bool)> = HashMap::new();
-    crate::output::for_each_row(path, |v| {
-        let session = match &v["session"] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => return Err("no \"session\" field".into()),
-            other => other.to_string(),
-        };
-        let score = v["score"].as_f64().ok_or("no numeric \"score\" field")?;
-        let anomalous = v["anomalous"].as_bool().ok_or("no boolean \"anomalous\" field")?;
-        let e = out.entry(session).or_insert((score, anomalous));
+    crate::output::for_each_row(path, |row| {
+        let e = out.entry(row.session.into_owned()).or_insert((row.score, row.anomalous));
         // A key scored twice (a session cut in two): the stronger verdict stands.
-        if score > e.0 {
-            e.0 = score;
+        if row.score > e.0 {
+            e.0 = row.score;
         }
-        e.1 |= anomalous;
+        e.1 |= row.anomalous;
         Ok(())
     })?;
     Ok(out)

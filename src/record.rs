@@ -339,6 +339,16 @@ pub struct Sequence {
     pub events: Vec<String>,
 }
 
+/// A structured field's value as text: a string as it is, an array as its first item, any
+/// other value as JSON.
+pub fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items.first().map(value_text).unwrap_or_default(),
+        v => v.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

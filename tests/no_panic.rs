@@ -5,9 +5,10 @@ use std::sync::{Arc, LazyLock};
 
 use logsieve::normalize::miner::Miner;
 use logsieve::normalize::rules::RuleSet;
-use logsieve::normalize::{generic as generic_layer, write_ecs, Normalizer, Origin};
+use logsieve::normalize::{generic as generic_layer, Normalizer, Origin};
+use logsieve::output::ecs::write_ecs;
 use logsieve::parse::exchange::ExchangeHeader;
-use logsieve::parse::{apache, generic, json, rfc5424, sequences, syslog, time};
+use logsieve::parse::{apache, generic, header, json, rfc5424, sequences, syslog, time};
 use logsieve::parse::{Format, LineParser, Pattern, YearAnchor, YearInference};
 use logsieve::read::LineReader;
 use proptest::prelude::*;
@@ -38,7 +39,7 @@ fn exercise(line: &str) {
     let _ = syslog::parse_untimed(line);
     let _ = syslog::parse_tai64n(line);
     let _ = syslog::parse_audit(line);
-    let _ = syslog::split_tag(line, true);
+    let _ = header::split_tag(line, true);
     let _ = rfc5424::parse_rfc5424(line);
     let _ = json::parse_json(line, &mut years);
     let _ = apache::parse_access(line);

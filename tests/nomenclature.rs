@@ -85,12 +85,12 @@ fn unknown_daemons_get_outcome_user_and_source() {
     let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
     let evs = normalize_text("Mar  1 10:00:00 gw frobd[77]: authentication failed for bob from 1.2.3.4", &mut normalizer);
     let (ev, rec) = &evs[0];
-    assert_eq!((ev.rule.as_deref(), ev.outcome), (Some("generic"), Some("failure")));
+    assert_eq!((ev.rule_id(), ev.outcome), (Some("generic"), Some(logsieve::normalize::vocabulary::Outcome::Failure)));
     assert_eq!(ev.action.map(|a| a.name), Some("authentication.login.failure"));
     assert_eq!((ev.values("user", rec), ev.values("source_ip", rec)), (vec!["bob".to_owned()], vec!["1.2.3.4".to_owned()]));
     // A message nobody knows and without outcome wording becomes a template state.
     let evs = normalize_text("Mar  1 10:00:01 gw frobd[77]: queue depth now 17", &mut normalizer);
-    assert_eq!((evs[0].0.rule.as_deref(), evs[0].0.state.as_str()), (None, "frobd.1"), "the second template seen");
+    assert_eq!((evs[0].0.rule_id(), evs[0].0.state.as_str()), (None, "frobd.1"), "the second template seen");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn windows_event_text_is_one_record() {
     let evs = normalize_text(raw, &mut normalizer);
     assert_eq!(evs.len(), 1, "one record for the whole event");
     let (ev, rec) = &evs[0];
-    assert_eq!(ev.rule.as_deref(), Some("windows.4625"));
+    assert_eq!(ev.rule_id(), Some("windows.4625"));
     assert_eq!(
         (ev.values("user", rec), ev.values("source_ip", rec), ev.values("logon_type", rec)),
         (vec!["blint".to_owned()], vec!["10.20.0.12".to_owned()], vec!["10".to_owned()])

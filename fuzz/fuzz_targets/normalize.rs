@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use logsieve::normalize::rules::RuleSet;
-use logsieve::normalize::{normalize_text, write_ecs, Normalizer, Origin};
+use logsieve::normalize::{normalize_text, Normalizer, Origin};
+use logsieve::output::ecs::write_ecs;
 
 fuzz_target!(|data: &[u8]| {
     static RULES: OnceLock<Arc<RuleSet>> = OnceLock::new();

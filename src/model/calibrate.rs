@@ -12,6 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::verdict::{Component, PerComponent};
+
 /// The share of a distribution below the start of its fitted tail.
 const TAIL_FROM: f64 = 0.98;
 /// At most this many points of a distribution are kept.
@@ -83,17 +85,11 @@ impl Tail {
     }
 }
 
-/// Component names, in the order of the raw score vectors.
-pub const COMPONENTS: [&str; 6] = ["ngram", "transition", "cooccurrence", "values", "pca", "knn"];
-/// Groups of components that measure the same thing: sequence order, co-occurrence, parameter
-/// values, event counts.
-pub const GROUPS: [&[usize]; 4] = [&[0, 1], &[2], &[3], &[4, 5]];
-
 /// The calibrated combination.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// One null distribution per component.
-    pub components: Vec<Tail>,
+    pub components: PerComponent<Tail>,
     /// The null distribution of the combined score.
     pub combined: Tail,
     /// The target false-positive rate.
@@ -108,8 +104,8 @@ pub struct Calibration {
 
 impl Calibration {
     /// Fits the calibration to held-out raw component scores.
-    pub fn fit(raw: &[[f64; 6]], max_fpr: f64) -> Self {
-        let components: Vec<Tail> = (0..COMPONENTS.len()).map(|c| Tail::fit(&raw.iter().map(|r| r[c]).collect::<Vec<_>>())).collect();
+    pub fn fit(raw: &[PerComponent<f64>], max_fpr: f64) -> Self {
+        let components = PerComponent::from_fn(|c| Tail::fit(&raw.iter().map(|r| r[c]).collect::<Vec<_>>()));
         let mut cal = Calibration { components, max_fpr, held_out: raw.len() as u64, ..Calibration::default() };
         let combined: Vec<f64> = raw.iter().map(|r| cal.combine(r).0).collect();
         cal.combined = Tail::fit(&combined);
@@ -119,12 +115,9 @@ impl Calibration {
     }
 
     /// The combined score and each component's p-value.
-    pub fn combine(&self, raw: &[f64; 6]) -> (f64, [f64; 6]) {
-        let mut p = [1.0; 6];
-        for (c, tail) in self.components.iter().enumerate().take(6) {
-            p[c] = tail.p(raw[c]);
-        }
-        let score = GROUPS
+    pub fn combine(&self, raw: &PerComponent<f64>) -> (f64, PerComponent<f64>) {
+        let p = PerComponent::from_fn(|c| self.components[c].p(raw[c]));
+        let score = Component::GROUPS
             .iter()
             .map(|g| {
                 let min = g.iter().map(|&c| p[c]).fold(1.0, f64::min);
@@ -155,7 +148,7 @@ mod tests {
         let t = Tail::fit(&[0.0; 99]);
         assert_eq!(t.p(0.0), 1.0);
         assert!((t.p(3.0) - 0.01).abs() < 1e-12);
-        let cal = Calibration::fit(&[[0.0; 6]; 50], 0.001);
+        let cal = Calibration::fit(&[PerComponent([0.0; Component::COUNT]); 50], 0.001);
         assert!((cal.threshold - -(0.001f64).ln()).abs() < 1e-9);
         assert_eq!(cal.held_out_above, 0);
     }

@@ -240,7 +240,7 @@ mod tests {
             })
             .collect();
         let states = crate::session::States::from_names(&["a", "b", "c", "d", "e"].map(String::from));
-        Model::train(&sessions, &states, crate::model::TrainOptions::default()).unwrap()
+        Model::train(&sessions, &states, crate::model::TrainOptions::default().check().unwrap()).unwrap()
     }
 
     #[test]

@@ -9,50 +9,19 @@
 pub mod calibrate;
 pub mod components;
 pub mod file;
+mod params;
 pub mod shard;
+mod verdict;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::miner::Miner;
-use crate::session::{SessionConfig, States};
-use calibrate::{Calibration, COMPONENTS};
+use crate::session::States;
+use calibrate::Calibration;
 use components::{Featured, Finding, Neighbours, Ngrams, Pairs, Values, Vectors};
-
-/// Training options (`--config FILE`, TOML, and flags); saved in the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainOptions {
-    /// Window length of the n-gram database (3 or 4 are usual; 1 to 4).
-    pub ngram: usize,
-    /// Target false-positive rate of the threshold, on held-out clean sessions.
-    pub max_fpr: f64,
-    /// A window seen in less than this share of all training windows is rare (t-stide).
-    pub rare_share: f64,
-    /// Folds for cross-fitting the calibration.
-    pub folds: usize,
-    /// Parameter fields whose values are learned (`source_ip` is learned as its network,
-    /// `source_net`).
-    pub params: Vec<String>,
-    /// Regex whose first capture group is the session key (instead of the rule packs' keys).
-    pub session_key: Option<String>,
-    /// How sessions and windows are cut.
-    pub session: SessionConfig,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        TrainOptions {
-            ngram: 3,
-            max_fpr: 0.001,
-            rare_share: 1e-4,
-            folds: 5,
-            params: ["user", "target_user", "method", "logon_type", "source_ip"].map(String::from).to_vec(),
-            session_key: None,
-            session: SessionConfig::default(),
-        }
-    }
-}
+pub use params::{compile_key, ParamsError, TrainOptions, TrainParams};
+pub use verdict::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
 
 /// A review decision that made something normal (kept in the model, shown by `model info`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,19 +106,19 @@ struct Parts<'a> {
 
 impl Parts<'_> {
     /// Raw component scores and findings of one session.
-    fn raw_scores(&self, states: &[u32], params: &[(String, String)], findings: &mut Vec<Finding>) -> [f64; 6] {
+    fn raw_scores(&self, states: &[u32], params: &[(String, String)], findings: &mut Vec<Finding>) -> PerComponent<f64> {
         let x = self.vectors.vector(states);
-        // Rounded to 1e-9, so floating-point noise (a residual of 1e-31 where the vector lies in
-        // the subspace) does not rank one clean session above another.
-        [
-            self.ngrams.score_windows(states, findings),
-            self.ngrams.score_transitions(states, findings),
-            self.pairs.score(states, findings),
-            self.values.score(params, findings),
-            self.vectors.spe(&x),
-            self.neighbours.distance(&x),
-        ]
-        .map(|v| (v * 1e9).round() / 1e9)
+        // In the order of the findings' reasons; rounded to 1e-9, so floating-point noise (a
+        // residual of 1e-31 where the vector lies in the subspace) does not rank one clean
+        // session above another.
+        let mut raw = PerComponent::default();
+        raw[Component::Ngram] = self.ngrams.score_windows(states, findings);
+        raw[Component::Transition] = self.ngrams.score_transitions(states, findings);
+        raw[Component::Cooccurrence] = self.pairs.score(states, findings);
+        raw[Component::Values] = self.values.score(params, findings);
+        raw[Component::Pca] = self.vectors.spe(&x);
+        raw[Component::Knn] = self.neighbours.distance(&x);
+        raw.map(|v| (v * 1e9).round() / 1e9)
     }
 }
 
@@ -166,7 +135,8 @@ pub enum TrainError {
 
 impl Model {
     /// Learns a model from clean sessions. `states` names the state ids the sessions use.
-    pub fn train(sessions: &[Featured], states: &States, options: TrainOptions) -> Result<Self, TrainError> {
+    pub fn train(sessions: &[Featured], states: &States, params: TrainParams) -> Result<Self, TrainError> {
+        let options = params.into_options();
         let n = sessions.len();
         if n < 2 {
             return Err(TrainError::TooFewSessions(n));
@@ -177,7 +147,7 @@ impl Model {
         // parallel (rayon), and the held-out scores are joined in fold order, so the model is the
         // same byte for byte whatever the number of threads.
         let all: Vec<&Featured> = sessions.iter().collect();
-        let mut results: Vec<(Vec<[f64; 6]>, Option<Fitted>)> = (0..=folds)
+        let mut results: Vec<(Vec<PerComponent<f64>>, Option<Fitted>)> = (0..=folds)
             .into_par_iter()
             .map(|f| {
                 if f == folds {
@@ -209,7 +179,7 @@ impl Model {
             })
             .collect();
         let fitted = results.pop().and_then(|r| r.1).ok_or(TrainError::TooFewSessions(n))?;
-        let raw: Vec<[f64; 6]> = results.into_iter().flat_map(|r| r.0).collect();
+        let raw: Vec<PerComponent<f64>> = results.into_iter().flat_map(|r| r.0).collect();
         let calibration = Calibration::fit(&raw, options.max_fpr);
         Ok(Model {
             info: ModelInfo {
@@ -282,9 +252,6 @@ impl Model {
     /// What is inconsistent in a loaded model (a payload that decodes but cannot be used), if
     /// anything.
     pub fn problem(&self) -> Option<String> {
-        if self.calibration.components.len() != calibrate::COMPONENTS.len() {
-            return Some(format!("{} calibrated components, not {}", self.calibration.components.len(), calibrate::COMPONENTS.len()));
-        }
         self.ngrams.problem().or_else(|| self.vectors.problem()).or_else(|| self.miner.as_ref().and_then(Miner::problem))
     }
 
@@ -295,59 +262,6 @@ impl Model {
         self.vectors.rebuild();
     }
 }
-
-/// One component's part in a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ComponentScore {
-    /// The component.
-    pub name: &'static str,
-    /// Its raw score.
-    pub raw: f64,
-    /// How often a clean held-out session scored at least as high.
-    pub p: f64,
-}
-
-/// A reason, in data and in plain words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reason {
-    /// `unseen_window`, `rare_window`, `unlikely_transition`, `unseen_state`, `unseen_pair`,
-    /// `new_value`, `count_deviation`.
-    pub kind: &'static str,
-    /// The component that found it.
-    pub component: &'static str,
-    /// That component's p-value.
-    pub p: f64,
-    /// Plain words.
-    pub text: String,
-    /// The states involved (`^`/`$` are the start/end padding).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub states: Vec<String>,
-    /// Index into the session's `events` (0-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub position: Option<usize>,
-    /// The field and value, for a new value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// See `field`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-/// The verdict on one session.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// Combined score (−Σ ln p over the component groups).
-    pub score: f64,
-    /// Whether it is above the threshold.
-    pub anomalous: bool,
-    /// Each component's raw score and p-value.
-    pub components: [ComponentScore; 6],
-    /// Why, most significant first.
-    pub reasons: Vec<Reason>,
-}
-
-/// At most this many reasons of one kind are listed per session.
-const REASONS_PER_KIND: usize = 5;
 
 /// Scores sessions against a model.
 pub struct Scorer<'m> {
@@ -368,123 +282,17 @@ impl<'m> Scorer<'m> {
         let parts = Parts { ngrams: &m.ngrams, pairs: &m.pairs, values: &m.values, vectors: &m.vectors, neighbours: &self.neighbours };
         let raw = parts.raw_scores(states, params, &mut findings);
         let (score, p) = m.calibration.combine(&raw);
-        let components: [ComponentScore; 6] = std::array::from_fn(|c| ComponentScore { name: COMPONENTS[c], raw: raw[c], p: p[c] });
+        let components = PerComponent::from_fn(|c| ComponentScore { name: c, raw: raw[c], p: p[c] });
         let mut anomalous = score > m.calibration.threshold;
-        let mut reasons = explain(&findings, &components, names, states.len());
+        let mut reasons = verdict::explain(&findings, &components, names, states.len());
         if anomalous && !m.allowed_sessions.is_empty() {
             let seq: Vec<&str> = states.iter().map(|&i| names.name(i)).collect();
             if m.allowed_sessions.iter().any(|a| a.len() == seq.len() && a.iter().zip(&seq).all(|(x, y)| x == y)) {
                 anomalous = false;
-                reasons.insert(
-                    0,
-                    Reason {
-                        kind: "allowed",
-                        component: "review",
-                        p: 1.0,
-                        text: "a session with these states was marked normal by review (logsieve model info lists why)".into(),
-                        states: Vec::new(),
-                        position: None,
-                        field: None,
-                        value: None,
-                    },
-                );
+                let text = "a session with these states was marked normal by review (logsieve model info lists why)";
+                reasons.insert(0, Reason::new(ReasonKind::Allowed, Source::Review, 1.0, text.into()));
             }
         }
         Verdict { score, anomalous, components, reasons }
     }
-}
-
-fn names(ids: &[u32], states: &States) -> Vec<String> {
-    ids.iter().map(|&i| states.name(i).to_owned()).collect()
-}
-
-fn explain(findings: &[Finding], comps: &[ComponentScore; 6], states: &States, events: usize) -> Vec<Reason> {
-    let mut out: Vec<Reason> = Vec::new();
-    let mut per_kind = std::collections::HashMap::new();
-    let mut push = |r: Reason, out: &mut Vec<Reason>| {
-        let n = per_kind.entry(r.kind).or_insert(0usize);
-        *n += 1;
-        if *n <= REASONS_PER_KIND {
-            out.push(r);
-        }
-    };
-    let base = |kind, c: usize, text: String| Reason {
-        kind,
-        component: comps[c].name,
-        p: comps[c].p,
-        text,
-        states: Vec::new(),
-        position: None,
-        field: None,
-        value: None,
-    };
-    for f in findings {
-        let r = match f {
-            Finding::UnseenWindow { window, at } => Reason {
-                states: names(window, states),
-                position: Some(*at),
-                ..base(
-                    "unseen_window",
-                    0,
-                    format!("window never seen in training: {} (at event {})", names(window, states).join(" → "), at + 1),
-                )
-            },
-            Finding::RareWindow { window, at, count } => Reason {
-                states: names(window, states),
-                position: Some(*at),
-                ..base(
-                    "rare_window",
-                    0,
-                    format!("rare window: {} (at event {}; seen {count}× in training)", names(window, states).join(" → "), at + 1),
-                )
-            },
-            Finding::Transition { window, at, probability } => {
-                if comps[1].p > 0.01 {
-                    continue;
-                }
-                let (ctx, next) = window.split_at(window.len() - 1);
-                Reason {
-                    states: names(window, states),
-                    position: Some(*at),
-                    ..base(
-                        "unlikely_transition",
-                        1,
-                        format!(
-                            "unlikely next state: {} after {} (probability {probability:.2e})",
-                            names(next, states).join(""),
-                            names(ctx, states).join(" → ")
-                        ),
-                    )
-                }
-            }
-            Finding::UnseenState { state, at } => Reason {
-                states: vec![states.name(*state).to_owned()],
-                position: Some(*at),
-                ..base("unseen_state", 2, format!("state never seen in training: {} (at event {})", states.name(*state), at + 1))
-            },
-            Finding::UnseenPair { states: (a, b) } => Reason {
-                states: vec![states.name(*a).to_owned(), states.name(*b).to_owned()],
-                ..base("unseen_pair", 2, format!("{} and {} never occur in one session in training", states.name(*a), states.name(*b)))
-            },
-            Finding::NewValue { field, value, known } => Reason {
-                field: Some(field.clone()),
-                value: Some(value.clone()),
-                ..base("new_value", 3, format!("new value {field}={value} ({known} values known for {field})"))
-            },
-        };
-        push(r, &mut out);
-    }
-    for c in [4, 5] {
-        if comps[c].p <= 0.01 {
-            let what = if c == 4 {
-                "event counts outside the normal subspace (PCA residual"
-            } else {
-                "event counts far from every training session (kNN distance"
-            };
-            let r = base("count_deviation", c, format!("{what} {:.3}, p={:.1e}; {} events)", comps[c].raw, comps[c].p, events));
-            push(r, &mut out);
-        }
-    }
-    out.sort_by(|a, b| a.p.total_cmp(&b.p));
-    out
 }

@@ -201,7 +201,7 @@ mod tests {
         // One process, sessions closing in one order and states interned in another.
         let (all, states) = partition(&["close", "fail", "open", "auth", "cmd"], &ROWS);
         let (all, states) = canonical(all, states.names());
-        let single = super::super::file::encode(&Model::train(&all, &states, options.clone()).unwrap());
+        let single = super::super::file::encode(&Model::train(&all, &states, options.clone().check().unwrap()).unwrap());
         // Three partitions, each with its own state table.
         let parts = [
             partition(&["open", "auth", "close", "cmd"], &[ROWS[0], ROWS[3], ROWS[6]]),
@@ -217,7 +217,7 @@ mod tests {
             let picked: Vec<Shard> = order.iter().map(|&i| shards[i].clone()).collect();
             let m = Shard::merge(&picked, &names).unwrap();
             assert_eq!(m.sessions, all);
-            let merged = super::super::file::encode(&Model::train(&m.sessions, &m.states, m.options).unwrap());
+            let merged = super::super::file::encode(&Model::train(&m.sessions, &m.states, m.options.check().unwrap()).unwrap());
             assert_eq!(merged, single, "order {order:?}");
         }
     }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::rules::{is_ip, Extracted};
-use super::vocabulary::{self, Action};
+use super::vocabulary::{self, Action, Outcome};
 
 static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password)\b").expect("static regex")
@@ -42,8 +42,8 @@ const NOT_USERS: &[&str] =
 /// What the generic layer made of a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenericMatch {
-    /// `success` or `failure`.
-    pub outcome: &'static str,
+    /// Success or failure.
+    pub outcome: Outcome,
     /// A standard event, when the wording is clearly about authentication.
     pub action: Option<&'static Action>,
     /// Users, source addresses and host names found.
@@ -57,7 +57,7 @@ pub fn classify(message: &str) -> Option<GenericMatch> {
     if !failure && !success {
         return None;
     }
-    let outcome = if failure { "failure" } else { "success" };
+    let outcome = if failure { Outcome::Failure } else { Outcome::Success };
     let auth = AUTH.is_match(message);
     let action = match (auth, failure) {
         (true, true) => vocabulary::action("authentication.login.failure"),
@@ -111,14 +111,14 @@ mod tests {
     #[test]
     fn unknown_daemon_failures() {
         let m = classify("authentication failed for bob from 1.2.3.4").unwrap();
-        assert_eq!((m.outcome, m.action.map(|a| a.name)), ("failure", Some("authentication.login.failure")));
+        assert_eq!((m.outcome, m.action.map(|a| a.name)), (Outcome::Failure, Some("authentication.login.failure")));
         assert_eq!((field(&m, "user"), field(&m, "source_ip")), (Some("bob"), Some("1.2.3.4")));
         let m = classify("login rejected: user=alice src=10.0.0.8 (bad password)").unwrap();
         assert_eq!((field(&m, "user"), field(&m, "source_ip")), (Some("alice"), Some("10.0.0.8")));
         let m = classify("Connection refused by 192.0.2.1 via 10.0.0.1 from 2001:db8::1").unwrap();
-        assert_eq!((m.outcome, m.action, field(&m, "source_ip")), ("failure", None, Some("2001:db8::1")));
+        assert_eq!((m.outcome, m.action, field(&m, "source_ip")), (Outcome::Failure, None, Some("2001:db8::1")));
         let m = classify("User carol logged in from host.example.org").unwrap();
-        assert_eq!((m.outcome, field(&m, "user"), field(&m, "source_domain")), ("success", Some("carol"), Some("host.example.org")));
+        assert_eq!((m.outcome, field(&m, "user"), field(&m, "source_domain")), (Outcome::Success, Some("carol"), Some("host.example.org")));
         assert!(classify("PacketResponder 1 for block blk_38865049064139660 terminating").is_none());
         // Regression (found by the property test): multi-byte text just before an address.
         let m = classify("login failed €é€€€1.2.3.4").unwrap();

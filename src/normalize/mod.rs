@@ -6,7 +6,7 @@
 //! and the template miner ([`miner`]), which gives every message a template id, so a message no
 //! rule knows still becomes a stable state `<process>.<template id>`.
 //!
-//! The ECS object holds the header fields (`@timestamp`, `host.hostname`, `process.name`,
+//! [`crate::output::ecs`] writes each event as one ECS JSON object. It holds the header fields (`@timestamp`, `host.hostname`, `process.name`,
 //! `process.pid`, `log.level`, `log.logger`, `message`, `event.original`), the event
 //! (`event.action`, `event.category`, `event.type`, `event.outcome`), the standard fields
 //! (`user.name`, `source.ip`, `email.to.address`, `logsieve.original_recipient`, ...), structured
@@ -16,22 +16,21 @@
 //! written nested and in a fixed order, so the same input gives byte-identical output.
 
 pub mod generic;
-mod json;
 pub mod miner;
 pub mod rules;
 pub mod vocabulary;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::parse::multiline::Joiner;
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::record::{Record, RecordKind};
-use json::{write_nested, Leaf};
 use miner::Miner;
 use rules::{CandidateCache, Example, Role, Rule, RuleSet};
-use vocabulary::Action;
+use vocabulary::{Action, Outcome};
 
 /// Where a record came from.
 #[derive(Debug, Clone, Copy)]
@@ -44,15 +43,92 @@ pub struct Origin<'a> {
     pub original: &'a str,
 }
 
+/// What named an event: a rule of a pack, or the generic layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// The rule with this id.
+    Rule(String),
+    /// The generic layer (failure/success wording).
+    Generic,
+}
+
+impl DecidedBy {
+    /// What outputs write to `logsieve.rule`: the rule id, or `generic`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DecidedBy::Rule(id) => id,
+            DecidedBy::Generic => GENERIC,
+        }
+    }
+
+    /// The decider `logsieve.rule` names (as [`DecidedBy::as_str`] wrote it).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            GENERIC => DecidedBy::Generic,
+            id => DecidedBy::Rule(id.to_owned()),
+        }
+    }
+}
+
+/// `logsieve.rule` of events the generic layer named; no rule may take this id.
+pub const GENERIC: &str = "generic";
+
+/// Which layer of the nomenclature named an event's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// A rule pack's standard event name.
+    Standard,
+    /// The generic layer's standard name (failure/success wording).
+    Generic,
+    /// A rule gave an entity key (and lifecycle role) but no standard name: the state is the
+    /// message template (HDFS blocks, OpenStack instances).
+    Entity,
+    /// No rule: the message template.
+    Template,
+}
+
+/// How many records each layer of the nomenclature named (the report's coverage chart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Coverage {
+    /// Records a rule pack mapped to a standard event name.
+    pub standard: u64,
+    /// Records the generic layer gave a standard name (failure/success wording).
+    pub generic: u64,
+    /// Records a rule pack gave an entity key (and lifecycle role) but no standard name: their
+    /// state is the message template (HDFS blocks, OpenStack instances).
+    pub entity: u64,
+    /// Records no rule matched, named by their message template (`<process>.<template id>`).
+    pub template: u64,
+    /// Pre-parsed sequence lines (`--format sequences`): states given by the input.
+    pub sequence: u64,
+    /// Lines skipped by the reader and parsers (counted with their reasons in the input table).
+    pub skipped: u64,
+    /// Records left out of sessions because `--session-key` matched nothing on them.
+    pub unkeyed: u64,
+}
+
+impl Coverage {
+    /// Counts one event named by `layer`.
+    pub fn count(&mut self, layer: Layer) {
+        match layer {
+            Layer::Standard => self.standard += 1,
+            Layer::Generic => self.generic += 1,
+            Layer::Entity => self.entity += 1,
+            Layer::Template => self.template += 1,
+        }
+    }
+}
+
 /// A record in the standard nomenclature.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     /// The standard event, if a rule or the generic layer named one.
     pub action: Option<&'static Action>,
-    /// `success`, `failure` or `unknown`.
-    pub outcome: Option<&'static str>,
-    /// The rule id that decided, or `generic`.
-    pub rule: Option<String>,
+    /// The outcome, when a rule or the generic layer knows it.
+    pub outcome: Option<Outcome>,
+    /// What decided: a rule, or the generic layer.
+    pub rule: Option<DecidedBy>,
     /// Standard fields (short names, see [`vocabulary::FIELDS`]) and rule-specific ones.
     pub fields: Vec<(String, String)>,
     /// The session key the rule names (`sshd@host:pid`, a queue id, a block id).
@@ -67,6 +143,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// The id of the rule that decided (`generic` for the generic layer).
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule.as_ref().map(DecidedBy::as_str)
+    }
+
+    /// Which layer named the event's state.
+    pub fn layer(&self) -> Layer {
+        match (&self.rule, self.action) {
+            (Some(DecidedBy::Generic), Some(_)) => Layer::Generic,
+            (_, Some(_)) => Layer::Standard,
+            (Some(_), None) => Layer::Entity,
+            (None, None) => Layer::Template,
+        }
+    }
+
     /// The values of a standard field (short name) as written: the event's own, else the record's
     /// structured field of the same ECS name (every element of an array).
     pub fn values(&self, short: &str, rec: &Record) -> Vec<String> {
@@ -167,13 +258,13 @@ impl Normalizer {
             event.session_key = rule.entity.as_deref().and_then(|e| session_key(e, rec, &fields));
             event.outcome = rule.outcome.or(rule.action.map(|a| a.outcome));
             event.action = rule.action;
-            event.rule = Some(rule.id.clone());
+            event.rule = Some(DecidedBy::Rule(rule.id.clone()));
             event.fields = fields;
             event.role = Some(rule.role);
         } else if let Some(g) = generic::classify(&rec.message) {
             event.action = g.action;
             event.outcome = Some(g.outcome);
-            event.rule = Some("generic".into());
+            event.rule = Some(DecidedBy::Generic);
             event.fields = g.fields;
         }
         if let Some(a) = event.action {
@@ -226,11 +317,11 @@ pub fn normalize_text(raw: &str, normalizer: &mut Normalizer) -> Vec<(Event, Rec
 pub fn example_problem(rule: &Rule, example: &Example, rules: &Arc<RuleSet>) -> Option<String> {
     let events = normalize_text(&example.line, &mut Normalizer::new(Arc::clone(rules)));
     let want = example.action.as_deref().or(rule.action.map(|a| a.name));
-    let by_rule = |ev: &Event| ev.rule.as_deref() == Some(rule.id.as_str());
+    let by_rule = |ev: &Event| ev.rule_id() == Some(rule.id.as_str());
     let Some((ev, rec)) = events.iter().find(|(e, _)| e.action.is_some() || by_rule(e)).or(events.first()) else {
         return Some("no event".to_owned());
     };
-    let rule_name = ev.rule.as_deref().unwrap_or("no rule");
+    let rule_name = ev.rule_id().unwrap_or("no rule");
     match want {
         None if !by_rule(ev) => return Some(format!("matched by {rule_name}, not this rule")),
         Some(want) if ev.action.map(|a| a.name) != Some(want) => {
@@ -276,162 +367,23 @@ fn session_key(entity: &str, rec: &Record, fields: &[(String, String)]) -> Optio
     fields.iter().find(|(k, _)| k == entity).map(|(_, v)| v.clone())
 }
 
-/// Structured-field prefixes that are ECS field sets: such fields are written under their own
-/// name; every other field goes to `logsieve.fields`.
-const ECS_PREFIXES: [&str; 13] = [
-    "source.",
-    "destination.",
-    "client.",
-    "server.",
-    "user.",
-    "http.",
-    "url.",
-    "user_agent.",
-    "email.",
-    "log.syslog.",
-    "auditd.",
-    "process.thread.",
-    "host.ip",
-];
-
-/// Appends the ECS JSON object for `rec` and its event (no newline) to `out`.
-pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin: &Origin<'_>) {
-    let mut entries: Vec<(&str, Leaf<'_>)> = Vec::with_capacity(24 + rec.fields.len());
-    if let Some(t) = rec.timestamp {
-        entries.push(("@timestamp", Leaf::Time(t)));
-    }
-    entries.push(("event.original", Leaf::Str(origin.original)));
-    entries.push(("message", Leaf::Str(&rec.message)));
-    if let Some(h) = &rec.host {
-        entries.push(("host.hostname", Leaf::Str(h)));
-    }
-    if let Some(a) = &rec.app {
-        entries.push(("process.name", Leaf::Str(a)));
-    }
-    if let Some(p) = rec.pid {
-        entries.push(("process.pid", Leaf::U64(p.into())));
-    }
-    if let Some(s) = rec.severity {
-        entries.push(("log.level", Leaf::Str(s.as_str())));
-    }
-    if let Some(c) = &rec.component {
-        entries.push(("log.logger", Leaf::Str(c)));
-    }
-    entries.push(("logsieve.file", Leaf::Str(origin.file)));
-    entries.push(("logsieve.line", Leaf::U64(origin.line)));
-    entries.push(("logsieve.format", Leaf::Str(rec.kind.as_str())));
-    if let Some(seq) = &rec.sequence {
-        entries.push(("logsieve.session", Leaf::Str(&seq.id)));
-        entries.push(("logsieve.events", Leaf::Strs(&seq.events)));
-    }
-    let mut extra: Vec<(&str, &Value)> = Vec::new();
-    let mut owned: Vec<(String, Value)> = Vec::new();
-    if let Some(ev) = event {
-        if let Some(a) = ev.action {
-            entries.push(("event.action", Leaf::Str(a.name)));
-            entries.push(("event.category", Leaf::Static(a.category)));
-            entries.push(("event.type", Leaf::Static(a.kind)));
-        }
-        if let Some(o) = ev.outcome {
-            entries.push(("event.outcome", Leaf::Str(o)));
-        }
-        if let Some(r) = &ev.rule {
-            entries.push(("logsieve.rule", Leaf::Str(r)));
-        }
-        if let Some((id, text)) = &ev.template {
-            entries.push(("logsieve.template_id", Leaf::U64((*id).into())));
-            entries.push(("logsieve.template", Leaf::Str(text)));
-        }
-        entries.push(("logsieve.state", Leaf::Str(&ev.state)));
-        if let Some(k) = &ev.session_key {
-            entries.push(("logsieve.session_key", Leaf::Str(k)));
-        }
-        if let Some(r) = ev.role {
-            entries.push(("logsieve.lifecycle", Leaf::Str(r.as_str())));
-        }
-        for (k, v) in &ev.fields {
-            let value = if k == "source_port" {
-                v.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(v.as_str()))
-            } else {
-                Value::from(v.as_str())
-            };
-            owned.push((vocabulary::ecs_field(k).map(str::to_owned).unwrap_or_else(|| k.clone()), value));
-        }
-    }
-    for (k, v) in &owned {
-        if k.contains('.') {
-            entries.push((k.as_str(), Leaf::Json(v)));
-        } else {
-            extra.push((k.as_str(), v));
-        }
-    }
-    let with_event = entries.len();
-    for (k, v) in &rec.fields {
-        let ecs = ECS_PREFIXES.iter().any(|p| k.starts_with(p) || k == p.trim_end_matches('.'));
-        let taken = entries[..with_event].iter().any(|(e, _)| e == k);
-        if ecs && !taken {
-            entries.push((k.as_str(), Leaf::Json(v)));
-        } else if !taken {
-            extra.push((k.as_str(), v));
-        }
-    }
-    if !extra.is_empty() {
-        entries.push(("logsieve.fields", Leaf::Map(extra)));
-    }
-    write_nested(out, entries);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{Format, LineParser, YearAnchor};
-
-    fn ecs(line: &str) -> String {
-        let mut p = LineParser::new(&Format::Auto, YearAnchor::Given(2005));
-        let rec = p.parse(line, 7).unwrap();
-        let mut out = Vec::new();
-        write_ecs(&mut out, &rec, None, &Origin { file: "a.log", line: 7, original: line });
-        String::from_utf8(out).unwrap()
-    }
 
     #[test]
-    fn syslog_line_as_ecs() {
-        assert_eq!(
-            ecs("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186"),
-            r#"{"@timestamp":"2005-12-10T06:55:46","event":{"original":"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186"},"host":{"hostname":"LabSZ"},"logsieve":{"file":"a.log","format":"rfc3164","line":7},"message":"Invalid user webmaster from 173.234.31.186","process":{"name":"sshd","pid":24200}}"#
-        );
-    }
-
-    #[test]
-    fn fields_nest_and_unknown_ones_stay_whole() {
-        let out = ecs(r#"<165>1 2003-10-11T22:14:15.003Z h app - ID47 [ex@1 a.b="<x>"] m"#);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["log"]["syslog"]["msgid"], "ID47");
-        assert_eq!(v["log"]["syslog"]["priority"], 165);
-        assert_eq!(v["log"]["level"], "notice");
-        assert_eq!(v["logsieve"]["fields"]["sd.ex@1.a.b"], "<x>");
-        let out = ecs(r#"1.2.3.4 - bob [10/Oct/2000:13:55:36 -0700] "GET /a\"b HTTP/1.1" 404 7"#);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(
-            (v["source"]["ip"].as_str(), v["user"]["name"].as_str(), v["http"]["response"]["status_code"].as_u64()),
-            (Some("1.2.3.4"), Some("bob"), Some(404))
-        );
-        assert_eq!(v["url"]["original"], "/a\\\"b");
-    }
-
-    #[test]
-    fn sequences_carry_session_and_states() {
-        let v: serde_json::Value = serde_json::from_str(&ecs("blk_1,5 22 11")).unwrap();
-        assert_eq!(v["logsieve"]["session"], "blk_1");
-        assert_eq!(v["logsieve"]["events"], serde_json::json!(["5", "22", "11"]));
-    }
-
-    #[test]
-    fn hostile_content_stays_one_json_line() {
-        let line = "Dec 10 06:55:46 h app[1]: \"}\u{1b}[31m</script>\u{0}\\";
-        let out = ecs(line);
-        assert!(!out.contains('\n') && !out.contains('\u{1b}') && !out.contains('\u{0}'));
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["event"]["original"], line);
+    fn layers_name_events_as_the_report_counts_them() {
+        let rules = Arc::new(RuleSet::builtin());
+        let mut n = Normalizer::new(rules);
+        let text = "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186\n\
+Dec 10 06:55:47 LabSZ frobd[1]: authentication failed for bob\n\
+Dec 10 06:55:48 LabSZ frobd[1]: all quiet";
+        let layers: Vec<Layer> = normalize_text(text, &mut n).iter().map(|(e, _)| e.layer()).collect();
+        assert_eq!(layers, [Layer::Standard, Layer::Generic, Layer::Template]);
+        let mut c = Coverage::default();
+        for l in layers {
+            c.count(l);
+        }
+        assert_eq!((c.standard, c.generic, c.template, c.entity), (1, 1, 1, 0));
     }
 }

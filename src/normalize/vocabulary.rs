@@ -3,6 +3,31 @@
 //!
 //! Names are fixed once published: extend the tables, never rename.
 
+/// An ECS `event.outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The event succeeded.
+    Success,
+    /// The event failed.
+    Failure,
+    /// Neither is known.
+    Unknown,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Unknown];
+
+    /// The ECS value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
 /// A standard event name and its ECS categorisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Action {
@@ -12,11 +37,16 @@ pub struct Action {
     pub category: &'static [&'static str],
     /// ECS `event.type` values.
     pub kind: &'static [&'static str],
-    /// ECS `event.outcome`: `success`, `failure` or `unknown`.
-    pub outcome: &'static str,
+    /// ECS `event.outcome`.
+    pub outcome: Outcome,
 }
 
 const fn a(name: &'static str, category: &'static [&'static str], kind: &'static [&'static str], outcome: &'static str) -> Action {
+    let outcome = match outcome.as_bytes() {
+        b"success" => Outcome::Success,
+        b"failure" => Outcome::Failure,
+        _ => Outcome::Unknown,
+    };
     Action { name, category, kind, outcome }
 }
 
@@ -60,12 +90,9 @@ pub fn action(name: &str) -> Option<&'static Action> {
     ACTIONS.iter().find(|a| a.name == name)
 }
 
-/// The ECS `event.outcome` values.
-pub const OUTCOMES: [&str; 3] = ["success", "failure", "unknown"];
-
-/// An `event.outcome` value as the static text events hold, if it is one of [`OUTCOMES`].
-pub fn outcome(name: &str) -> Option<&'static str> {
-    OUTCOMES.into_iter().find(|o| *o == name)
+/// The outcome an `event.outcome` value names, if it is one.
+pub fn outcome(name: &str) -> Option<Outcome> {
+    Outcome::ALL.into_iter().find(|o| o.as_str() == name)
 }
 
 /// A standard field a rule may extract (a named capture group) and the ECS field it is written to.
@@ -104,9 +131,12 @@ mod tests {
             assert!(ACTIONS[..i].iter().all(|b| b.name != act.name), "{} twice", act.name);
             assert!(act.category.iter().all(|c| categories.contains(c)), "{}", act.name);
             assert!(act.kind.iter().all(|t| types.contains(t)), "{}", act.name);
-            assert!(OUTCOMES.contains(&act.outcome));
         }
-        assert_eq!(action("email.forward").map(|a| a.outcome), Some("success"));
+        assert_eq!(action("email.forward").map(|a| a.outcome), Some(Outcome::Success));
+        assert_eq!(action("email.defer").map(|a| a.outcome), Some(Outcome::Unknown));
+        assert_eq!(action("email.bounce").map(|a| a.outcome), Some(Outcome::Failure));
+        assert_eq!(outcome("failure"), Some(Outcome::Failure));
+        assert_eq!(outcome("Failure"), None);
         assert_eq!(ecs_field("original_recipient"), Some("logsieve.original_recipient"));
         assert_eq!(ecs_field("router"), None);
     }

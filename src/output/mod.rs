@@ -9,116 +9,25 @@
 //!
 //! [`events`] writes normalized events as Parquet (`normalize --output parquet DIR`).
 
+pub mod ecs;
 pub mod events;
+mod row;
+
+pub(crate) use row::iso;
+pub use row::{for_each_row, Lines, ScoreRow};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{ComponentScore, Reason, Verdict};
-use crate::record::Timestamp;
-use crate::session::{LineRef, Session, States};
+use crate::model::Verdict;
+use crate::session::{Session, States};
 
 /// Rows buffered before a Parquet row group is written.
 const ROW_GROUP: usize = 10_000;
-
-/// One line of `scores.jsonl`.
-#[derive(Debug, Serialize)]
-pub struct Row<'a> {
-    /// The entity key, window name or sequence id.
-    pub session: &'a str,
-    /// Combined score.
-    pub score: f64,
-    /// Verdict.
-    pub anomalous: bool,
-    /// The model's threshold.
-    pub threshold: f64,
-    /// Log time of the first event, if any had one.
-    pub start: Option<String>,
-    /// Log time of the last event.
-    pub end: Option<String>,
-    /// States in order.
-    pub events: Vec<&'a str>,
-    /// Why.
-    pub reasons: &'a [Reason],
-    /// Input lines.
-    pub lines: serde_json::Value,
-    /// Each component's raw score and p-value.
-    pub components: &'a [ComponentScore; 6],
-    /// How the session was cut.
-    pub closed: &'static str,
-    /// Events beyond the per-session cap.
-    pub dropped: u64,
-}
-
-/// A log time as ISO 8601 text.
-pub(crate) fn iso(t: Option<Timestamp>) -> Option<String> {
-    t.map(|t| {
-        let mut b = Vec::new();
-        t.write_iso(&mut b);
-        String::from_utf8_lossy(&b).into_owned()
-    })
-}
-
-/// Builds the output row of a scored session. `files` names the inputs read so far; with
-/// `several` inputs in the run, lines are written `file:line`.
-pub fn row<'a>(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String], several: bool) -> Row<'a> {
-    let lines = if several {
-        serde_json::Value::from(s.lines.iter().map(|l| line_ref(l, files)).collect::<Vec<_>>())
-    } else {
-        serde_json::Value::from(s.lines.iter().map(|l| l.line).collect::<Vec<_>>())
-    };
-    Row {
-        session: &s.key,
-        score: round(v.score),
-        anomalous: v.anomalous,
-        threshold: round(threshold),
-        start: iso(s.start),
-        end: iso(s.end),
-        events: s.states.iter().map(|&i| states.name(i)).collect(),
-        reasons: &v.reasons,
-        lines,
-        components: &v.components,
-        closed: s.closed.as_str(),
-        dropped: s.dropped,
-    }
-}
-
-/// An input line as written in outputs: `file:line`.
-pub(crate) fn line_ref(l: &LineRef, files: &[String]) -> String {
-    format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line)
-}
-
-/// Reads a `scores.jsonl`: each non-empty line is parsed and handed to `each`; a line that is not
-/// JSON, or that `each` refuses (its message), is an error naming the file and line.
-pub fn for_each_row(path: &Path, mut each: impl FnMut(&serde_json::Value) -> std::result::Result<(), String>) -> Result<()> {
-    use std::io::BufRead;
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|source| Error::Open { path: name.clone(), source })?;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let bad = |message: String| Error::Input { path: name.clone(), line: i as u64 + 1, message };
-        let line = line.map_err(|e| bad(e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        each(&row).map_err(bad)?;
-    }
-    Ok(())
-}
-
-/// Six significant decimals: enough to rank, and stable text.
-fn round(x: f64) -> f64 {
-    if x.is_finite() {
-        (x * 1e6).round() / 1e6
-    } else {
-        x
-    }
-}
 
 #[derive(Default)]
 struct Columns {
@@ -238,25 +147,25 @@ impl ScoreWriter {
     }
 
     /// Writes one row.
-    pub fn push(&mut self, row: &Row<'_>) -> Result<()> {
+    pub fn push(&mut self, row: &ScoreRow<'_>) -> Result<()> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, row)
             .map_err(|e| Error::Write { path: self.jsonl_path.display().to_string(), source: e.into() })?;
         self.line.push(b'\n');
         self.jsonl.write_all(&self.line).map_err(|source| Error::Write { path: self.jsonl_path.display().to_string(), source })?;
         let r = &mut self.rows;
-        r.session.push(row.session.to_owned());
+        r.session.push(row.session.clone().into_owned());
         r.score.push(row.score);
         r.anomalous.push(row.anomalous);
-        r.threshold.push(row.threshold);
+        r.threshold.push(row.threshold.unwrap_or_default());
         r.start.push(row.start.clone());
         r.end.push(row.end.clone());
         r.events.push(row.events.join(" "));
         r.n_events.push(row.events.len() as u64);
-        r.reasons.push(serde_json::to_string(row.reasons).unwrap_or_default());
-        r.lines.push(row.lines.to_string());
-        r.components.push(serde_json::to_string(row.components).unwrap_or_default());
-        r.closed.push(row.closed.to_owned());
+        r.reasons.push(serde_json::to_string(&row.reasons).unwrap_or_default());
+        r.lines.push(serde_json::to_string(&row.lines).unwrap_or_default());
+        r.components.push(serde_json::to_string(&row.components).unwrap_or_default());
+        r.closed.push(row.closed.as_str().to_owned());
         if r.session.len() >= ROW_GROUP {
             self.flush_rows()?;
         }
@@ -298,7 +207,7 @@ pub struct ScoreThread {
 
 impl ScoreThread {
     /// Starts the thread. `states` are the names known so far (ids in order); `threshold` and
-    /// `several` are as for [`row`].
+    /// `several` are as for [`ScoreRow::new`].
     pub fn spawn(mut writer: ScoreWriter, states: &States, threshold: f64, several: bool) -> Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Scored>(1024);
         let mut names = States::from_names(states.names());
@@ -310,7 +219,7 @@ impl ScoreThread {
                     names.intern(n);
                 }
                 files.extend(m.new_files);
-                writer.push(&row(&m.session, &m.verdict, threshold, &names, &files, several))?;
+                writer.push(&ScoreRow::new(&m.session, &m.verdict, threshold, &names, &files, several))?;
             }
             writer.finish()
         });
@@ -352,23 +261,22 @@ impl ScoreThread {
 mod tests {
     use super::*;
 
+    use crate::model::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source};
+    use crate::session::LineRef;
+
     fn verdict(i: u32) -> Verdict {
-        let c = ComponentScore { name: "ngram", raw: f64::from(i) / 7.0, p: 1.0 / f64::from(i + 1) };
+        let components = PerComponent::from_fn(|name| ComponentScore { name, raw: f64::from(i) / 7.0, p: 1.0 / f64::from(i + 1) });
         let reasons = if i % 3 == 0 {
+            let text = format!("state never seen in training: s{i}");
             vec![Reason {
-                kind: "unseen_state",
-                component: "ngram",
-                p: 0.01,
-                text: format!("state never seen in training: s{i}"),
                 states: vec![format!("s{i}")],
                 position: Some(0),
-                field: None,
-                value: None,
+                ..Reason::new(ReasonKind::UnseenState, Source::Component(Component::Cooccurrence), 0.01, text)
             }]
         } else {
             Vec::new()
         };
-        Verdict { score: f64::from(i) / 3.0, anomalous: i % 3 == 0, components: [c; 6], reasons }
+        Verdict { score: f64::from(i) / 3.0, anomalous: i % 3 == 0, components, reasons }
     }
 
     /// Sessions whose states and files appear part-way, as when scoring meets new states and
@@ -397,7 +305,7 @@ mod tests {
         let all = sessions();
         let mut w = ScoreWriter::create(&direct).unwrap();
         for (s, v, states, files) in &all {
-            w.push(&row(s, v, 8.5, states, files, true)).unwrap();
+            w.push(&ScoreRow::new(s, v, 8.5, states, files, true)).unwrap();
         }
         w.finish().unwrap();
         let mut t = ScoreThread::spawn(ScoreWriter::create(&threaded).unwrap(), &all[0].2, 8.5, true).unwrap();

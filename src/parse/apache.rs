@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::syslog::trim_end;
+use super::header::trim_end;
 use super::time::parse_any;
 use crate::record::{Record, RecordKind};
 

@@ -222,7 +222,7 @@ impl AutoDetect {
                 Try::No => {}
             }
         }
-        Ok(Record::new(RecordKind::Plain, syslog::trim_end(line)))
+        Ok(Record::new(RecordKind::Plain, super::header::trim_end(line)))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod apache;
 pub mod auto;
 pub mod exchange;
 pub mod generic;
+pub mod header;
 pub mod json;
 pub mod multiline;
 pub mod pattern;

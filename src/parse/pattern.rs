@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use regex::Regex;
 use serde_json::Value;
 
-use super::syslog::{split_tag, trim_end};
+use super::header::{split_tag, trim_end};
 use super::time::{parse_any, YearInference};
 use crate::record::{Record, RecordKind, Timestamp};
 

@@ -2,7 +2,7 @@
 //!
 //! Structured-data parameters become fields named `sd.<SD-ID>.<param>`; `-` is the nil value.
 
-use super::syslog::{apply_pri, scan_pri, trim_end};
+use super::header::{apply_pri, scan_pri, trim_end};
 use super::time::scan_iso;
 use crate::record::{Record, RecordKind};
 

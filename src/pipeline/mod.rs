@@ -9,26 +9,32 @@ macro_rules! outln {
     }};
 }
 
-mod learn;
+mod allow;
+mod demo;
+mod eval;
+mod feed;
+mod model_info;
+mod normalize;
+mod rules;
+mod score;
+mod templates;
+mod train;
 mod watch;
 
-use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{Datelike, Utc};
 
-use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, NormalizeArgs, RulesArgs, RulesCommand};
+use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
-use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
-use crate::normalize::{example_problem, write_ecs, Event, Normalizer, Origin};
-use crate::output::events::{self, EventWriter};
+use crate::normalize::{Event, Normalizer, Origin};
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::read::{self, InputStats, Progress, RunStats};
-use crate::record::{Record, RecordKind};
+use crate::record::Record;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,23 +60,23 @@ impl From<Outcome> for ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
-        Command::Normalize(args) => normalize(&args),
-        Command::Templates(args) => templates(&args.input),
-        Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules_test(dir.as_deref()),
-        Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules_list(dir.as_deref()),
-        Command::Train(args) => learn::train(&args),
-        Command::Merge(args) => learn::merge(&args),
-        Command::Score(args) => learn::score(&args),
-        Command::Eval(args) => learn::evaluate(&args),
-        Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => learn::model_info(&path, json),
-        Command::Allow(args) => learn::allow(&args),
+        Command::Normalize(args) => normalize::normalize(&args),
+        Command::Templates(args) => templates::templates(&args.input),
+        Command::Rules(RulesArgs { command: RulesCommand::Test { dir } }) => rules::rules_test(dir.as_deref()),
+        Command::Rules(RulesArgs { command: RulesCommand::List { dir } }) => rules::rules_list(dir.as_deref()),
+        Command::Train(args) => train::train(&args),
+        Command::Merge(args) => train::merge(&args),
+        Command::Score(args) => score::score(&args),
+        Command::Eval(args) => eval::evaluate(&args),
+        Command::Model(ModelArgs { command: ModelCommand::Info { path, json } }) => model_info::model_info(&path, json),
+        Command::Allow(args) => allow::allow(&args),
         Command::Report(args) => {
             let path = crate::report::rebuild(&args.dir, args.model.as_deref(), args.output.as_deref())?;
             outln!("{}", path.display());
             Ok(Outcome::Ok)
         }
         Command::Watch(args) => watch::watch(&args),
-        Command::Demo(args) => learn::demo(&args),
+        Command::Demo(args) => demo::demo(&args),
     }
 }
 
@@ -197,14 +203,14 @@ where
     for input in &inputs {
         let name = input.name();
         let mut stats = InputStats::new(&name);
-        let mut each = |s: events::read::Stored| {
+        let mut each = |s: crate::read::events::Stored| {
             stats.read += 1;
             stats.record(&s.record);
             sink(&s.record, s.event, &Origin { file: &s.file, line: s.line, original: &s.original })
         };
         let res = match input {
-            read::Input::Stdin => events::read::for_each_ipc(std::io::stdin().lock(), &name, &mut each),
-            read::Input::Path(path) => events::read::for_each(path, &mut each),
+            read::Input::Stdin => read::events::for_each_ipc(std::io::stdin().lock(), &name, &mut each),
+            read::Input::Path(path) => read::events::for_each(path, &mut each),
         };
         match res {
             Ok(_) => {}
@@ -306,182 +312,4 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(value).map_err(|e| err(e.into()))?;
     text.push(b'\n');
     std::fs::write(path, text).map_err(err)
-}
-
-/// `logsieve normalize`: one ECS JSON object per record on stdout, or the events in a directory
-/// (`--output FORMAT DIR`).
-fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
-    let run = match args.output.as_deref() {
-        None => {
-            let stdout = io::stdout();
-            normalize_into(&args.input, args.model.as_deref(), stdout.lock(), &Error::Stdout)?
-        }
-        Some([format, dir]) if format == "json" => {
-            let dir = Path::new(dir);
-            std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
-            let path = dir.join("events.jsonl");
-            let name = path.display().to_string();
-            let file = std::fs::File::create(&path).map_err(|source| Error::Write { path: name.clone(), source })?;
-            normalize_into(&args.input, args.model.as_deref(), file, &|source| Error::Write { path: name.clone(), source })?
-        }
-        Some([format, dir]) if format == "parquet" => normalize_parquet(&args.input, args.model.as_deref(), Path::new(dir))?,
-        Some(other) => {
-            return Err(Error::Usage(format!("--output takes `json DIR` or `parquet DIR`, not `{}`", other.join(" "))));
-        }
-    };
-    finish(&args.input, &run)
-}
-
-/// Writes the inputs' events to `dir/events.parquet`.
-fn normalize_parquet(args: &InputArgs, model: Option<&Path>, dir: &Path) -> Result<RunStats> {
-    let (rules, mut normalizer) = normalizer_for(args, model)?;
-    let mut out = EventWriter::create(dir)?;
-    let run = for_each_event(args, rules, |rec, mut event, origin| {
-        normalizer.name(&mut event, rec);
-        out.push(rec, Some(&event), origin)
-    })?;
-    out.finish()?;
-    Ok(run)
-}
-
-/// Writes the inputs' events as ECS JSON lines to `out`; `fail` names a write error.
-fn normalize_into(args: &InputArgs, model: Option<&Path>, out: impl Write, fail: &dyn Fn(io::Error) -> Error) -> Result<RunStats> {
-    let (rules, mut normalizer) = normalizer_for(args, model)?;
-    let mut out = BufWriter::with_capacity(256 * 1024, out);
-    let mut buf = Vec::with_capacity(4096);
-    let run = for_each_event(args, rules, |rec, mut event, origin| {
-        normalizer.name(&mut event, rec);
-        buf.clear();
-        write_ecs(&mut buf, rec, Some(&event), origin);
-        buf.push(b'\n');
-        out.write_all(&buf).map_err(fail)
-    })?;
-    out.flush().map_err(fail)?;
-    Ok(run)
-}
-
-/// The rules and a normalizer for `normalize`: with a model, its miner goes on from the model's.
-fn normalizer_for(args: &InputArgs, model: Option<&Path>) -> Result<(Arc<RuleSet>, Normalizer)> {
-    let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
-    let normalizer = match model {
-        None => Normalizer::new(Arc::clone(&rules)),
-        Some(path) => Normalizer::with_miner(Arc::clone(&rules), crate::model::file::load(path)?.miner.unwrap_or_default()),
-    };
-    Ok((rules, normalizer))
-}
-
-/// `logsieve templates`: the templates the miner finds, most frequent first, with an example.
-fn templates(args: &InputArgs) -> Result<Outcome> {
-    let mut miner = Miner::default();
-    let mut examples: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
-    let run = for_each_record(args, |rec, _| {
-        if rec.kind != RecordKind::Sequence {
-            let id = miner.add(&rec.message).id;
-            examples.entry(id).or_insert_with(|| rec.message.chars().take(200).collect());
-        }
-        Ok(())
-    })?;
-    let mut rows = miner.templates();
-    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let write = |out: &mut BufWriter<_>, text: String| out.write_all(text.as_bytes()).map_err(Error::Stdout);
-    write(&mut out, "id\tcount\ttemplate\texample\n".into())?;
-    for (id, template, count) in rows {
-        let example = examples.get(&id).map(String::as_str).unwrap_or("").replace(['\t', '\n'], " ");
-        write(&mut out, format!("{id}\t{count}\t{template}\t{example}\n"))?;
-    }
-    out.flush().map_err(Error::Stdout)?;
-    if !args.quiet {
-        eprintln!("logsieve: {} templates ({} evicted)", miner.len(), miner.evicted());
-    }
-    finish(args, &run)
-}
-
-/// `logsieve rules test [DIR]`: every rule's example lines must give the rule's event and fields.
-fn rules_test(dir: Option<&Path>) -> Result<Outcome> {
-    let set = Arc::new(RuleSet::load(dir)?);
-    let mut failures = 0usize;
-    let mut checked = 0usize;
-    for rule in set.rules() {
-        for ex in &rule.examples {
-            checked += 1;
-            let problem = example_problem(rule, ex, &set);
-            if let Some(p) = problem {
-                failures += 1;
-                outln!("FAIL {} ({}): {p}\n     line: {}", rule.id, rule.pack, ex.line.replace('\n', "\\n"));
-            }
-        }
-    }
-    outln!("{} rules, {checked} examples, {failures} failed", set.rules().len());
-    Ok(if failures == 0 { Outcome::Ok } else { Outcome::InputError })
-}
-
-/// `logsieve rules list`: the rules in matching order.
-fn rules_list(dir: Option<&Path>) -> Result<Outcome> {
-    let set = RuleSet::load(dir)?;
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    for rule in set.rules() {
-        writeln!(out, "{}\t{}\t{}", rule.id, rule.pack, rule.action.map(|a| a.name).unwrap_or("(entity only)")).map_err(Error::Stdout)?;
-    }
-    out.flush().map_err(Error::Stdout)?;
-    Ok(Outcome::Ok)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn inputs(files: &[&str]) -> InputArgs {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let inputs = files.iter().map(|f| format!("{root}/datasets/loghub/{f}")).collect();
-        InputArgs { inputs, format: Format::Auto, year: Some(2024), quiet: true, stats: None, rules: None }
-    }
-
-    /// What `normalize` wrote before records were classified on a thread of their own: one
-    /// normalizer, record by record.
-    fn normalized_on_one_thread(args: &InputArgs) -> Vec<u8> {
-        let mut normalizer = Normalizer::new(Arc::new(RuleSet::load(None).unwrap()));
-        let mut out = Vec::new();
-        for_each_record(args, |rec, origin| {
-            let event = normalizer.normalize(rec);
-            write_ecs(&mut out, rec, Some(&event), origin);
-            out.push(b'\n');
-            Ok(())
-        })
-        .unwrap();
-        out
-    }
-
-    #[test]
-    fn events_classified_on_threads_come_out_as_on_one_thread() {
-        // Several batches per input, and two inputs, so the file names change mid-stream.
-        let args = inputs(&["OpenSSH_2k.log", "HDFS_2k.log", "Linux_2k.log"]);
-        let mut out = Vec::new();
-        let run = normalize_into(&args, None, &mut out, &Error::Stdout).unwrap();
-        assert_eq!(run.total.read, 6000);
-        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 6000);
-        assert!(out == normalized_on_one_thread(&args), "the threaded output differs");
-    }
-
-    #[test]
-    fn an_output_error_stops_the_threads_and_is_the_one_reported() {
-        struct Failing(usize);
-        impl Write for Failing {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0 += 1;
-                if self.0 > 3 {
-                    return Err(io::Error::other("disk full"));
-                }
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let args = inputs(&["OpenSSH_2k.log", "Linux_2k.log", "HDFS_2k.log", "BGL_2k.log"]);
-        let err = normalize_into(&args, None, Failing(0), &Error::Stdout).unwrap_err();
-        assert!(matches!(err, Error::Stdout(ref e) if e.to_string() == "disk full"), "{err}");
-    }
 }

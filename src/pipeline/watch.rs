@@ -8,171 +8,29 @@
 //! Memory is bounded by the channel, the cap on open sessions and the miner's cap. SIGINT or
 //! SIGTERM (or the end of stdin) closes the open sessions, scores them and prints a summary.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::learn::{Scoring, Stepped, Stepper};
+use super::feed::Scoring;
 use super::{year_anchor, Outcome};
 use crate::cli::WatchArgs;
 use crate::error::{Error, Result};
 use crate::model::Scorer;
 use crate::normalize::Origin;
-use crate::output::row;
+use crate::output::ScoreRow;
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser};
+use crate::read::follow::{follow, read_stdin, Msg};
 use crate::read::InputStats;
+use crate::session::step::{Stepped, Stepper};
 use crate::session::{millis, LineRef, Session, Sessionizer, States};
 
 /// Lines in flight between the reader thread and the scorer.
 const CHANNEL: usize = 4096;
-/// A line longer than this is handed on in pieces (each counted as a line).
-const MAX_LINE: usize = 1 << 20;
-
-/// What the reader thread sends.
-enum Msg {
-    /// One line, without its line ending.
-    Line(String),
-    /// A followed file was truncated or replaced (rotation): reading starts again at its top.
-    Reopened(&'static str),
-    /// `--from-end`: this many lines were already in the file, so line numbers continue from it.
-    Skipped(u64),
-    /// The end of stdin.
-    Eof,
-    /// Reading failed.
-    Failed(Error),
-}
-
-/// Follows `path`: reads to the end, then polls for more; starts over when the file is truncated
-/// or replaced by a new one (rotation), after reading what the old one still held.
-fn follow(path: PathBuf, from_end: bool, poll: Duration, tx: SyncSender<Msg>, stop: Arc<AtomicBool>) {
-    let name = path.display().to_string();
-    let open = || -> std::result::Result<(BufReader<File>, u64), Error> {
-        let meta = std::fs::metadata(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
-        if meta.is_dir() {
-            return Err(Error::IsDirectory { path: name.clone() });
-        }
-        let f = File::open(&path).map_err(|source| Error::Open { path: name.clone(), source })?;
-        Ok((BufReader::with_capacity(256 * 1024, f), identity(&meta)))
-    };
-    let (mut reader, mut id) = match open() {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = tx.send(Msg::Failed(e));
-            return;
-        }
-    };
-    if from_end {
-        // Count the lines already there, so the new ones keep their line numbers in the file.
-        let mut lines = 0u64;
-        loop {
-            let chunk = match reader.fill_buf() {
-                Ok([]) => break,
-                Ok(c) => c,
-                Err(source) => {
-                    let _ = tx.send(Msg::Failed(Error::Read { path: name.clone(), line: lines + 1, source }));
-                    return;
-                }
-            };
-            lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
-            let n = chunk.len();
-            reader.consume(n);
-        }
-        if tx.send(Msg::Skipped(lines)).is_err() {
-            return;
-        }
-    }
-    let mut pos = reader.stream_position().unwrap_or(0);
-    let mut buf: Vec<u8> = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let before = buf.len();
-        let got = match (&mut reader).take((MAX_LINE - before.min(MAX_LINE)) as u64 + 1).read_until(b'\n', &mut buf) {
-            Ok(n) => n,
-            Err(source) => {
-                let _ = tx.send(Msg::Failed(Error::Read { path: name.clone(), line: 0, source }));
-                return;
-            }
-        };
-        pos += got as u64;
-        if buf.ends_with(b"\n") || buf.len() > MAX_LINE {
-            if buf.ends_with(b"\n") {
-                buf.pop();
-                if buf.ends_with(b"\r") {
-                    buf.pop();
-                }
-            }
-            let line = String::from_utf8_lossy(&buf).into_owned();
-            buf.clear();
-            if tx.send(Msg::Line(line)).is_err() {
-                return;
-            }
-            continue;
-        }
-        if got > 0 {
-            // Part of a line that is still being written: wait for its end.
-            continue;
-        }
-        std::thread::sleep(poll);
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
-        let replaced = identity(&meta) != id;
-        if replaced || meta.len() < pos {
-            // Rotated (a new file under the name) or truncated: the old file has been read to its
-            // end above; start at the top of the current one.
-            if let Ok((r, i)) = open() {
-                reader = r;
-                id = i;
-                pos = 0;
-                buf.clear();
-                if tx.send(Msg::Reopened(if replaced { "replaced (rotated)" } else { "truncated" })).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// What tells a file from the one that replaces it under the same name.
-#[cfg(unix)]
-fn identity(meta: &std::fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    meta.ino() ^ meta.dev().rotate_left(32)
-}
-
-#[cfg(not(unix))]
-fn identity(meta: &std::fs::Metadata) -> u64 {
-    meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// Reads stdin to its end.
-fn read_stdin(tx: SyncSender<Msg>) {
-    let src = match crate::read::open(&crate::read::Input::Stdin) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tx.send(Msg::Failed(e));
-            return;
-        }
-    };
-    let mut lines = src.lines;
-    loop {
-        match lines.next_line() {
-            Ok(Some(l)) => {
-                if tx.send(Msg::Line(l.text.into_owned())).is_err() {
-                    return;
-                }
-            }
-            Ok(None) => break,
-            Err(source) => {
-                let _ = tx.send(Msg::Failed(Error::Read { path: "-".into(), line: lines.line_number() + 1, source }));
-                return;
-            }
-        }
-    }
-    let _ = tx.send(Msg::Eof);
-}
 
 /// `logsieve watch`.
 pub fn watch(args: &WatchArgs) -> Result<Outcome> {
@@ -340,7 +198,7 @@ impl Watcher<'_> {
             self.scored += 1;
             self.anomalous += u64::from(v.anomalous);
             if v.anomalous || self.all {
-                let r = row(&s, &v, self.threshold, states, &self.files, false);
+                let r = ScoreRow::new(&s, &v, self.threshold, states, &self.files, false);
                 serde_json::to_writer(&mut out, &r).map_err(|e| Error::Stdout(e.into()))?;
                 out.write_all(b"\n").map_err(Error::Stdout)?;
             }

@@ -6,6 +6,8 @@
 //! last line that has no LF. Invalid UTF-8 is decoded lossily (U+FFFD) and the line kept; such
 //! lines are counted.
 
+pub mod events;
+pub mod follow;
 mod progress;
 mod stats;
 

@@ -145,9 +145,10 @@ impl Ngrams {
         p
     }
 
-    /// Learns windows and next-state counts from `sessions`.
+    /// Learns windows and next-state counts from `sessions`; `n` is 1 to 4 (checked with the
+    /// training options).
     pub fn fit<'a>(n: usize, rare_share: f64, vocabulary: usize, sessions: impl Iterator<Item = &'a Featured>) -> Self {
-        let n = n.clamp(1, 4);
+        debug_assert!((1..=4).contains(&n), "n-gram length {n}");
         let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::default(); n + 1];
         let mut windows = 0u64;
         for s in sessions {

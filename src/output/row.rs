@@ -1,0 +1,213 @@
+//! One row of `scores.jsonl`: written by `score` and `watch`, read back by `eval`, `allow` and
+//! `report DIR` through the same type, so the contract lives in one place.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{ComponentScore, PerComponent, Reason, Verdict};
+use crate::record::Timestamp;
+use crate::session::{Closed, LineRef, Session, States};
+
+/// Input lines of a session: bare 1-based numbers when the run read one input, `file:line`
+/// otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Lines {
+    /// Line numbers in the run's one input.
+    Numbers(Vec<u64>),
+    /// `file:line` references.
+    Refs(Vec<String>),
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines::Numbers(Vec::new())
+    }
+}
+
+impl Lines {
+    /// The lines of `refs`; `files` names the inputs, and with `several` the lines name them.
+    pub fn of(refs: &[LineRef], files: &[String], several: bool) -> Self {
+        if several {
+            Lines::Refs(refs.iter().map(|l| line_ref(l, files)).collect())
+        } else {
+            Lines::Numbers(refs.iter().map(|l| l.line).collect())
+        }
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        match self {
+            Lines::Numbers(v) => v.len(),
+            Lines::Refs(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The i-th line as (file, number); `single` names the file of a bare number. `None` for a
+    /// reference that does not end in `:number`.
+    pub fn get(&self, i: usize, single: &str) -> Option<(String, u64)> {
+        match self {
+            Lines::Numbers(v) => Some((single.to_owned(), *v.get(i)?)),
+            Lines::Refs(v) => {
+                let (f, n) = v.get(i)?.rsplit_once(':')?;
+                Some((f.to_owned(), n.parse().ok()?))
+            }
+        }
+    }
+}
+
+/// An input line as written in outputs: `file:line`.
+pub(crate) fn line_ref(l: &LineRef, files: &[String]) -> String {
+    format!("{}:{}", files.get(l.file as usize).map(String::as_str).unwrap_or("-"), l.line)
+}
+
+/// One line of `scores.jsonl`. Reading accepts the rows of other tools too: only `session`,
+/// `score` and `anomalous` are required, and a numeric session id is read as its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow<'a> {
+    /// The entity key, window name or sequence id.
+    #[serde(deserialize_with = "session_key")]
+    pub session: Cow<'a, str>,
+    /// Combined score.
+    pub score: f64,
+    /// Verdict.
+    pub anomalous: bool,
+    /// The model's threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Log time of the first event, if any had one.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Log time of the last event.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// States in order.
+    #[serde(default)]
+    pub events: Vec<Cow<'a, str>>,
+    /// Why.
+    #[serde(default)]
+    pub reasons: Cow<'a, [Reason]>,
+    /// Input lines.
+    #[serde(default)]
+    pub lines: Lines,
+    /// Each component's raw score and p-value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<PerComponent<ComponentScore>>,
+    /// How the session was cut.
+    #[serde(default = "closed_default")]
+    pub closed: Closed,
+    /// Events beyond the per-session cap.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+fn closed_default() -> Closed {
+    Closed::EndOfInput
+}
+
+fn session_key<'de, 'a, D: Deserializer<'de>>(d: D) -> std::result::Result<Cow<'a, str>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Key {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(Cow::Owned(match Key::deserialize(d)? {
+        Key::Text(s) => s,
+        Key::Number(n) => n.to_string(),
+    }))
+}
+
+/// A log time as ISO 8601 text.
+pub(crate) fn iso(t: Option<Timestamp>) -> Option<String> {
+    t.map(|t| {
+        let mut b = Vec::new();
+        t.write_iso(&mut b);
+        String::from_utf8_lossy(&b).into_owned()
+    })
+}
+
+/// Six significant decimals: enough to rank, and stable text.
+fn round(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        x
+    }
+}
+
+impl<'a> ScoreRow<'a> {
+    /// The row of a scored session. `files` names the inputs read so far; with `several` inputs
+    /// in the run, lines are written `file:line`.
+    pub fn new(s: &'a Session, v: &'a Verdict, threshold: f64, states: &'a States, files: &[String], several: bool) -> Self {
+        ScoreRow {
+            session: Cow::Borrowed(&s.key),
+            score: round(v.score),
+            anomalous: v.anomalous,
+            threshold: Some(round(threshold)),
+            start: iso(s.start),
+            end: iso(s.end),
+            events: s.states.iter().map(|&i| Cow::Borrowed(states.name(i))).collect(),
+            reasons: Cow::Borrowed(&v.reasons),
+            lines: Lines::of(&s.lines, files, several),
+            components: Some(v.components),
+            closed: s.closed,
+            dropped: s.dropped,
+        }
+    }
+}
+
+/// Reads a `scores.jsonl`: each non-empty line is parsed as a [`ScoreRow`] and handed to `each`;
+/// a line that is not a row, or that `each` refuses (its message), is an error naming the file
+/// and line.
+pub fn for_each_row(path: &Path, mut each: impl FnMut(ScoreRow<'_>) -> std::result::Result<(), String>) -> Result<()> {
+    use std::io::BufRead;
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let bad = |message: String| Error::Input { path: name.clone(), line: i as u64 + 1, message };
+        let line = line.map_err(|e| bad(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: ScoreRow<'_> = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        each(row).map_err(bad)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_other_tools_need_only_session_score_and_verdict() {
+        let r: ScoreRow<'_> = serde_json::from_str(r#"{"session":17,"score":1.5,"anomalous":true}"#).unwrap();
+        assert_eq!((r.session.as_ref(), r.score, r.anomalous, r.closed), ("17", 1.5, true, Closed::EndOfInput));
+        assert!(r.lines.is_empty() && r.reasons.is_empty() && r.components.is_none());
+        let err = serde_json::from_str::<ScoreRow<'_>>(r#"{"session":"a","score":"high","anomalous":true}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn lines_read_back_as_written() {
+        let files = ["a.log".to_owned(), "dir/b:c.log".to_owned()];
+        let refs = [LineRef { file: 0, line: 3 }, LineRef { file: 1, line: 9 }];
+        let text = serde_json::to_string(&Lines::of(&refs, &files, true)).unwrap();
+        assert_eq!(text, r#"["a.log:3","dir/b:c.log:9"]"#);
+        let back: Lines = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.get(1, "-"), Some(("dir/b:c.log".to_owned(), 9)));
+        let bare: Lines = serde_json::from_str("[4,5]").unwrap();
+        assert_eq!((bare.len(), bare.get(0, "x.log")), (2, Some(("x.log".to_owned(), 4))));
+        assert_eq!(bare.get(2, "x.log"), None);
+    }
+}

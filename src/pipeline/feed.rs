@@ -1,0 +1,171 @@
+//! What `train`, `score` and `watch` share: the options from flags and config file, the model
+//! loaded for scoring, and feeding the inputs through normalize and sessionize.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::for_each_event;
+use crate::cli::{InputArgs, SessionArgs, TrainArgs};
+use crate::error::{Error, Result};
+use crate::model::{compile_key, file, Model, TrainOptions, TrainParams};
+use crate::normalize::miner::Miner;
+use crate::normalize::rules::RuleSet;
+use crate::normalize::{Coverage, Normalizer};
+use crate::read::RunStats;
+use crate::session::step::{Stepped, Stepper};
+use crate::session::{LineRef, Session, SessionConfig, SessionStats, Sessionizer, States};
+
+impl SessionArgs {
+    /// Applies the session flags over a configuration and its session key.
+    pub(super) fn apply(&self, cfg: &mut SessionConfig, key: &mut Option<String>) {
+        if let Some(k) = &self.session_key {
+            *key = Some(k.clone());
+        }
+        if let Some(t) = self.idle_timeout {
+            cfg.idle_timeout = t;
+        }
+        if let Some(t) = self.end_grace {
+            cfg.end_grace = t;
+        }
+        if let Some(n) = self.max_open_sessions {
+            cfg.max_open = n;
+        }
+        if let Some(n) = self.window {
+            cfg.window.events = n;
+        }
+        if let Some(s) = self.window_secs {
+            cfg.window.seconds = Some(s);
+        }
+        if let Some(s) = self.window_step {
+            cfg.window.step = Some(s);
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The training options: the config file's (or the defaults), the flags over them, checked.
+    pub(super) fn params(&self) -> Result<TrainParams> {
+        let mut options = match &self.config {
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+                toml::from_str::<TrainOptions>(&text).map_err(|e| Error::Usage(format!("{name}: {e}")))?
+            }
+            None => TrainOptions::default(),
+        };
+        self.session.apply(&mut options.session, &mut options.session_key);
+        if let Some(n) = self.ngram {
+            options.ngram = usize::from(n);
+        }
+        if let Some(r) = self.max_fpr {
+            options.max_fpr = r;
+        }
+        Ok(options.check()?)
+    }
+}
+
+/// What feeding the inputs through normalize and sessionize gave.
+pub(super) struct Fed {
+    pub run: RunStats,
+    pub sessions: SessionStats,
+    pub events: u64,
+    /// Which layer named each record's state.
+    pub coverage: Coverage,
+}
+
+/// Reads the inputs, normalizes each record, and hands each closed session to `sink`. Gives the
+/// normalizer back (its miner has learnt the messages).
+pub(super) fn feed(
+    input: &InputArgs,
+    normalizer: Normalizer,
+    states: &mut States,
+    key: Option<&Regex>,
+    params: &[String],
+    config: &SessionConfig,
+    mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
+) -> Result<(Fed, Normalizer)> {
+    let mut sessionizer = Sessionizer::new(config.clone());
+    let mut stepper = Stepper::new(normalizer, key, params);
+    let mut files: Vec<String> = Vec::new();
+    let mut closed: Vec<Session> = Vec::new();
+    let mut sequences = 0u64;
+    let rules = stepper.normalizer.rules();
+    let run = for_each_event(input, rules, |rec, event, origin| {
+        if files.last().map(String::as_str) != Some(origin.file) {
+            files.push(origin.file.to_owned());
+        }
+        let line = LineRef { file: (files.len() - 1) as u32, line: origin.line };
+        match stepper.step_event(rec, event, origin, line, states) {
+            Stepped::Sequence(s) => {
+                sequences += 1;
+                sink(s, states, &files)?;
+            }
+            Stepped::Step(step) => {
+                sessionizer.push(&stepper.keys, origin.file, step, &mut |s| closed.push(s));
+                for s in closed.drain(..) {
+                    sink(s, states, &files)?;
+                }
+            }
+            Stepped::Unkeyed => {}
+        }
+        Ok(())
+    })?;
+    sessionizer.finish(&mut |s| closed.push(s));
+    for s in closed.drain(..) {
+        sink(s, states, &files)?;
+    }
+    let mut stats = sessionizer.stats();
+    stats.sessions += sequences;
+    let mut coverage = stepper.coverage;
+    coverage.skipped = run.total.skipped_total();
+    let fed = Fed { run, sessions: stats, events: stepper.events, coverage };
+    Ok((fed, stepper.normalizer))
+}
+
+/// The session counters on stderr (unless quiet).
+pub(super) fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
+    if quiet {
+        return;
+    }
+    let s = &fed.sessions;
+    eprintln!(
+        "logsieve: {} records, {} sessions ({} windows, {} timed out, {} evicted at the cap of open sessions; at most {} open)",
+        fed.events, s.sessions, s.windows, s.timed_out, s.evicted, s.peak_open
+    );
+    if s.dropped_events > 0 {
+        eprintln!("logsieve: {} events beyond the per-session cap were counted but not kept", s.dropped_events);
+    }
+    if key && fed.coverage.unkeyed > 0 {
+        eprintln!("logsieve: {} records matched no --session-key and are in no session", fed.coverage.unkeyed);
+    }
+}
+
+/// What scoring needs besides the input: the model, how to cut sessions, the entity key and a
+/// normalizer carrying the model's template miner.
+pub(super) struct Scoring {
+    pub model: Model,
+    pub config: SessionConfig,
+    pub key: Option<Regex>,
+    pub normalizer: Normalizer,
+}
+
+impl Scoring {
+    /// Loads the model and applies the session flags over its settings; warns when the rule
+    /// packs differ from the model's.
+    pub fn load(path: &Path, session: &SessionArgs, rules: Option<&Path>, quiet: bool) -> Result<Self> {
+        let model = file::load(path)?;
+        let mut config = model.options.session.clone();
+        let mut key_text = model.options.session_key.clone();
+        session.apply(&mut config, &mut key_text);
+        config.check()?;
+        let key = compile_key(key_text.as_deref())?;
+        let rules = Arc::new(RuleSet::load(rules)?);
+        let normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
+        if normalizer.rules_digest() != model.info.rules && !quiet {
+            eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
+        }
+        Ok(Scoring { model, config, key, normalizer })
+    }
+}

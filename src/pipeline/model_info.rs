@@ -1,0 +1,88 @@
+//! `logsieve model info`: what a model holds.
+
+use std::path::Path;
+
+use super::Outcome;
+use crate::error::Result;
+use crate::model::file::{self, FORMAT_VERSION};
+use crate::normalize::miner::Miner;
+
+/// `logsieve model info`.
+pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
+    let m = file::load(path)?;
+    let templates = m.miner.as_ref().map_or(0, Miner::len);
+    let fields: Vec<(String, usize)> = m.values.fields.iter().map(|(f, v)| (f.clone(), v.len())).collect();
+    if json {
+        let v = serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "info": m.info,
+            "options": m.options,
+            "states": m.states.len(),
+            "templates": templates,
+            "ngrams": m.ngrams.distinct(),
+            "pairs": m.pairs.len(),
+            "fields": fields,
+            "vector_dims": m.vectors.width(),
+            "pca_components": m.vectors.pca.as_ref().map(|p| p.k),
+            "neighbours": m.vectors.rows,
+            "threshold": m.calibration.threshold,
+            "max_fpr": m.calibration.max_fpr,
+            "held_out": m.calibration.held_out,
+            "held_out_above": m.calibration.held_out_above,
+            "allowances": m.allowances,
+        });
+        outln!("{v}");
+        return Ok(Outcome::Ok);
+    }
+    outln!("model        {} (format version {FORMAT_VERSION}, logsieve {}, rule packs {})", path.display(), m.info.logsieve, m.info.rules);
+    outln!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
+    let o = &m.options;
+    outln!(
+        "options      ngram {}, max_fpr {}, rare_share {}, folds {}, params [{}], session_key {}",
+        o.ngram,
+        o.max_fpr,
+        o.rare_share,
+        o.folds,
+        o.params.join(", "),
+        o.session_key.as_deref().unwrap_or("(rule packs)")
+    );
+    let s = &o.session;
+    let window = match s.window.seconds {
+        Some(secs) => format!("{secs} s"),
+        None => format!("{} events", s.window.events),
+    };
+    outln!(
+        "sessions     idle timeout {} s, end grace {} s, at most {} open, {} events each; windows of {window}{}",
+        s.idle_timeout,
+        s.end_grace,
+        s.max_open,
+        s.max_events,
+        s.window.step.map(|st| format!(", step {st}")).unwrap_or_default()
+    );
+    outln!("states       {} ({} templates in the miner)", m.states.len(), templates);
+    outln!("ngrams       {} distinct windows of {} (from {} windows)", m.ngrams.distinct(), o.ngram, m.ngrams.windows);
+    outln!("cooccurrence {} state pairs", m.pairs.len());
+    let f: Vec<String> = fields.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+    outln!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
+    outln!(
+        "vectors      {} dimensions, PCA {} components, {} distinct training vectors for kNN",
+        m.vectors.width(),
+        m.vectors.pca.as_ref().map_or("none".to_owned(), |p| p.k.to_string()),
+        m.vectors.rows
+    );
+    let c = &m.calibration;
+    outln!(
+        "threshold    {:.4} for max FPR {} ({} of {} held-out clean sessions above it)",
+        c.threshold,
+        c.max_fpr,
+        c.held_out_above,
+        c.held_out
+    );
+    if m.allowances.is_empty() {
+        outln!("allowances   none");
+    }
+    for a in &m.allowances {
+        outln!("allowance    {} at {}{}", a.what, a.when, a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+    }
+    Ok(Outcome::Ok)
+}

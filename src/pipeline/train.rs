@@ -1,0 +1,92 @@
+//! `logsieve train` and `logsieve merge`: sessions → a model (or a shard of one).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::feed::{feed, report_sessions};
+use super::{finish, Outcome};
+use crate::cli::{MergeArgs, TrainArgs};
+use crate::error::{Error, Result};
+use crate::model::components::Featured;
+use crate::model::file;
+use crate::model::shard::{canonical, Shard};
+use crate::model::{Model, ModelInfo};
+use crate::normalize::rules::RuleSet;
+use crate::normalize::Normalizer;
+use crate::session::States;
+
+/// `logsieve train`.
+pub fn train(args: &TrainArgs) -> Result<Outcome> {
+    let params = args.params()?;
+    let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
+    let mut states = States::default();
+    let mut sessions: Vec<Featured> = Vec::new();
+    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, params.key(), &params.params, &params.session, |s, _, _| {
+        sessions.push(Featured { states: s.states, params: s.params });
+        Ok(())
+    })?;
+    report_sessions(&fed, args.input.quiet, params.key().is_some());
+    if let Some((n, first)) = normalizer.mined_apart() {
+        return Err(Error::Data(format!(
+            "{n} stored events name templates that contradict earlier ones (first: {first}): the inputs were normalized apart, so their template states do not name the same messages; normalize them in one run, or each with --model of one shared model"
+        )));
+    }
+    if args.shard {
+        let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
+        let shard = Shard::new(sessions, &states, params.into_options(), Some(normalizer.miner().clone()), info);
+        file::save_shard(&shard, &args.model)?;
+        if !args.input.quiet {
+            eprintln!(
+                "logsieve: shard {}: {} sessions ({} distinct), {} states; join shards with `logsieve merge`",
+                args.model.display(),
+                shard.info.sessions,
+                shard.sessions.len(),
+                shard.states.len()
+            );
+        }
+        return finish(&args.input, &fed.run);
+    }
+    let (sessions, states) = canonical(sessions, states.names());
+    let mut model = Model::train(&sessions, &states, params)?;
+    model.miner = Some(normalizer.miner().clone());
+    model.info.rules = normalizer.rules_digest();
+    model.info.inputs = args.input.inputs.clone();
+    file::save(&model, &args.model)?;
+    if !args.input.quiet {
+        print_trained(&model, &args.model);
+    }
+    finish(&args.input, &fed.run)
+}
+
+/// `logsieve merge`: the model one process would train on the shards' data.
+pub fn merge(args: &MergeArgs) -> Result<Outcome> {
+    let shards = args.shards.iter().map(|p| file::load_shard(p)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let names: Vec<String> = args.shards.iter().map(|p| p.display().to_string()).collect();
+    let merged = Shard::merge(&shards, &names).map_err(Error::Data)?;
+    let mut model = Model::train(&merged.sessions, &merged.states, merged.options.check()?)?;
+    model.miner = merged.miner;
+    model.info.rules = merged.rules;
+    model.info.inputs = merged.inputs;
+    file::save(&model, &args.model)?;
+    if !args.quiet {
+        eprintln!("logsieve: merged {} shards: {} sessions, {} events", shards.len(), model.info.sessions, model.info.events);
+        print_trained(&model, &args.model);
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The one-line summary of a trained model on stderr.
+fn print_trained(model: &Model, path: &Path) {
+    let c = &model.calibration;
+    eprintln!(
+        "logsieve: model {}: {} states, {} distinct {}-grams, threshold {:.3} (max FPR {}; {} of {} held-out clean sessions above it)",
+        path.display(),
+        model.states.len(),
+        model.ngrams.distinct(),
+        model.options.ngram,
+        c.threshold,
+        c.max_fpr,
+        c.held_out_above,
+        c.held_out
+    );
+}

@@ -1,0 +1,130 @@
+//! From a normalized event to what its sessions take: the state, the entity keys (the rule's, or
+//! `--session-key`'s first capture group) and the parameter values the model learns. Shared by
+//! `train`, `score` and `watch`.
+
+use std::net::IpAddr;
+
+use regex::Regex;
+
+use super::{LineRef, Session, States, Step};
+use crate::normalize::rules::Role;
+use crate::normalize::{Coverage, Event, Normalizer, Origin};
+use crate::record::Record;
+
+/// What one record became.
+#[derive(Debug)]
+pub enum Stepped {
+    /// A pre-parsed sequence: a whole session.
+    Sequence(Session),
+    /// An event for the sessions named in [`Stepper::keys`] (none: the window stream).
+    Step(Step),
+    /// `--session-key` was given and matched nothing on the line.
+    Unkeyed,
+}
+
+/// Turns records into session steps; see the module docs.
+pub struct Stepper<'a> {
+    /// The normalizer, whose miner names template states.
+    pub normalizer: Normalizer,
+    key: Option<&'a Regex>,
+    params: &'a [String],
+    /// The keys of the last [`Stepped::Step`].
+    pub keys: Vec<String>,
+    /// Records stepped.
+    pub events: u64,
+    /// Which layer named each record.
+    pub coverage: Coverage,
+}
+
+impl<'a> Stepper<'a> {
+    /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
+    pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
+        Stepper { normalizer, key, params, keys: Vec::new(), events: 0, coverage: Coverage::default() }
+    }
+
+    /// Normalizes a record and steps it.
+    pub fn step(&mut self, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+        let event = self.normalizer.classify(rec);
+        self.step_event(rec, event, origin, line, states)
+    }
+
+    /// [`Stepper::step`] for a record already classified ([`Normalizer::classify`]).
+    pub fn step_event(&mut self, rec: &Record, mut event: Event, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+        self.events += 1;
+        if let Some(seq) = &rec.sequence {
+            self.coverage.sequence += 1;
+            let ids = seq.events.iter().map(|e| states.intern(e)).collect();
+            return Stepped::Sequence(Session::sequence(seq.id.clone(), ids, line));
+        }
+        self.normalizer.name(&mut event, rec);
+        self.coverage.count(event.layer());
+        self.keys.clear();
+        match self.key {
+            Some(rx) => {
+                for c in rx.captures_iter(origin.original) {
+                    // The first capture group, or the whole match when there is none.
+                    if let Some(m) = c.get(1).or_else(|| c.get(0)) {
+                        if !self.keys.iter().any(|k| k == m.as_str()) {
+                            self.keys.push(m.as_str().to_owned());
+                        }
+                    }
+                }
+                if self.keys.is_empty() {
+                    self.coverage.unkeyed += 1;
+                    return Stepped::Unkeyed;
+                }
+            }
+            None => self.keys.extend(event.session_key.iter().cloned()),
+        }
+        let mut values = Vec::new();
+        for p in self.params {
+            values.extend(event.values(p, rec).into_iter().filter_map(|v| learned_value(p, v)));
+        }
+        Stepped::Step(Step {
+            state: states.intern(&event.state),
+            time: rec.timestamp,
+            line,
+            params: values,
+            ends: event.role == Some(Role::End),
+            starts: event.role == Some(Role::Start),
+        })
+    }
+}
+
+/// The (field, value) the model learns for a value of a parameter field: the value itself, but a
+/// source address as its network (`source_net`, IPv4 /24, IPv6 /64), which generalises better
+/// than the address; an address that does not parse is left out.
+pub fn learned_value(field: &str, value: String) -> Option<(String, String)> {
+    match field {
+        "source_ip" => network(&value).map(|n| ("source_net".to_owned(), n)),
+        _ => Some((field.to_owned(), value)),
+    }
+}
+
+/// The network of an address (IPv4 /24, IPv6 /64).
+fn network(ip: &str) -> Option<String> {
+    match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_learned_as_their_network() {
+        let v = |f: &str, x: &str| learned_value(f, x.to_owned());
+        assert_eq!(v("source_ip", "10.1.2.3"), Some(("source_net".into(), "10.1.2.0/24".into())));
+        assert_eq!(v("source_ip", "2001:db8:1:2:3::9"), Some(("source_net".into(), "2001:db8:1:2::/64".into())));
+        assert_eq!(v("source_ip", "example.org"), None);
+        assert_eq!(v("user", "root"), Some(("user".into(), "root".into())));
+    }
+}
