@@ -26,8 +26,10 @@ pub enum YearAnchor {
 /// Assigns years to year-less stamps of one input, rolling over at new year.
 ///
 /// Going forward, a month more than six months earlier than the previous stamp's month means the
-/// year turned (Dec → Jan); a month more than six months later means a stamp out of order from
-/// the year before, which does not move the current year.
+/// year turned (Dec → Jan). A November or December stamp right after the turn (the current month
+/// January or February) is a straggler from the year before (buffered writes around new year),
+/// which does not move the current year. Any other later month is the same year, after a gap:
+/// years never run backwards otherwise (`Mar 8` then `Dec 31` is one year, not two).
 #[derive(Debug, Clone)]
 pub struct YearInference {
     anchor: YearAnchor,
@@ -61,7 +63,7 @@ impl YearInference {
                 if month + 6 < last {
                     self.current = Some((year + 1, month));
                     year + 1
-                } else if month > last + 6 {
+                } else if month > last + 6 && last <= 2 && month >= 11 {
                     year - 1
                 } else {
                     self.current = Some((year, month));
@@ -378,6 +380,11 @@ mod tests {
         assert_eq!([y.year_for(11), y.year_for(1), y.year_for(3)], [2025, 2026, 2026]);
         let mut y = YearInference::new(YearAnchor::LastWritten { year: 2026, month: 3 });
         assert_eq!(y.year_for(2), 2026);
+        // A gap of months is not disorder: the years stay in order.
+        let mut y = YearInference::new(YearAnchor::LastWritten { year: 2026, month: 11 });
+        assert_eq!([y.year_for(3), y.year_for(12), y.year_for(1)], [2026, 2026, 2027]);
+        let mut y = years(2025);
+        assert_eq!([y.year_for(2), y.year_for(12), y.year_for(2)], [2025, 2024, 2025]);
     }
 
     #[test]
