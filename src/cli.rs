@@ -7,9 +7,19 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::parse::Format;
 
+/// The first steps, under the top-level help.
+const START_HERE: &str = "\
+Start here:
+  logsieve train clean/*.log --model site.model       learn normal from a clean period
+  logsieve score new.log --model site.model --out run  verdicts, reasons and run/report.html
+  logsieve allow --model site.model --session KEY --scores run/scores.jsonl --note 'reviewed'
+                                                       mark a reviewed false positive normal
+  logsieve watch /var/log/auth.log --model site.model  alert on a live log
+  logsieve demo                                        all of it on the bundled HDFS data";
+
 /// Learns what normal looks like in a clean stretch of logs and shows what deviates in new logs.
 #[derive(Debug, Parser)]
-#[command(name = "logsieve", version, about, propagate_version = true, max_term_width = 100)]
+#[command(name = "logsieve", version, about, propagate_version = true, max_term_width = 100, after_help = START_HERE)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -57,8 +67,9 @@ pub struct InputArgs {
     /// Log files or globs; `-` or none reads stdin. Gzip is detected by content.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Input format: auto, syslog, json, apache, exchange, sequences, or
-    /// `pattern:<header template>` (e.g. `pattern:<Date> <Time> <Level> <Component>: <Content>`).
+    /// Input format: auto, syslog, json, apache, exchange, sequences (`id,e1 e2 ...` per line),
+    /// events (the events.parquet of `normalize --output parquet`), or `pattern:<header
+    /// template>` (e.g. `pattern:<Date> <Time> <Level> <Component>: <Content>`).
     #[arg(long, short = 'f', default_value = "auto", value_parser = parse_format, value_name = "F")]
     pub format: Format,
     /// Year of the first year-less timestamp (RFC 3164); the default is the year the file was
@@ -221,6 +232,11 @@ pub struct ScoreArgs {
     /// events drawn from several logs).
     #[arg(long)]
     pub lines_with_file: bool,
+    /// Score even when the model does not fit the log (more than 90% of the events in states it
+    /// never saw, or its session key matches no record); without it such a run writes nothing
+    /// and exits 2.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `logsieve eval`.

@@ -11,10 +11,10 @@ mod common;
 use common::{data, logsieve, ok, s, scores, sshd_training_log};
 
 /// The HDFS v1 sequences: train on every other normal session, score the rest and the abnormal
-/// ones. Recall and false-positive rate on held-out real sessions (the referee's full run is in
-/// the closing note; here the bounds are loose on purpose, as the bundled sample is smaller).
+/// ones; every session is scored, a PR curve is drawn, every flagged session says why and names
+/// its line. (How well they are told apart is in tests/quality.rs.)
 #[test]
-fn hdfs_sequences_are_told_apart() {
+fn hdfs_sequences_are_scored_with_reasons_and_lines() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let seq = |n: &str| data(&format!("hdfs/sequences/{n}"));
@@ -25,9 +25,7 @@ fn hdfs_sequences_are_told_apart() {
     assert_eq!(rows.len(), 1373 + 1500);
     let out = ok(&["eval", "--scores", s(&p("out/scores.jsonl")), "--labels", s(&seq("test_labels.csv")), "--json"]);
     let r: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(r["missing"], 0);
-    assert!(r["recall"].as_f64().unwrap() >= 0.98, "{r}");
-    assert!(r["fpr"].as_f64().unwrap() <= 0.005, "{r}");
+    assert_eq!((r["missing"].as_u64(), r["sessions"].as_u64()), (Some(0), Some(1373 + 1500)), "{r}");
     let svg = std::fs::read_to_string(p("out/pr_curve.svg")).expect("PR curve drawn");
     assert!(svg.contains("<svg") && svg.contains("precision"));
     // Every flagged session says why; a sequence's line is its file and line in the input.
@@ -48,11 +46,11 @@ fn hdfs_raw_split() -> (PathBuf, PathBuf, Vec<String>) {
     (data("hdfs/demo/train.log"), labels, anomalous)
 }
 
-/// Raw HDFS lines, sessions keyed by block id: every anomalous block is flagged, at most a couple
-/// of held-out normal blocks are, the reasons point at real lines of that block, and every field
-/// of the output contract is there.
+/// Raw HDFS lines, sessions keyed by block id: one session per block, the reasons point at real
+/// lines of that block, and every field of the output contract is there. (How many anomalous
+/// blocks are found is in tests/quality.rs.)
 #[test]
-fn raw_hdfs_blocks_all_anomalies_found_with_reasons_on_real_lines() {
+fn raw_hdfs_blocks_scored_with_reasons_on_real_lines() {
     let dir = tempfile::tempdir().unwrap();
     let (train, labels, anomalous) = hdfs_raw_split();
     let model = dir.path().join("hdfs.model");
@@ -62,14 +60,9 @@ fn raw_hdfs_blocks_all_anomalies_found_with_reasons_on_real_lines() {
     let raw = data("hdfs/logai_HDFS_AD_5k.log");
     ok(&["score", s(&raw), "--session-key", key, "--model", s(&model), "--out", s(&out), "-q"]);
     let rows = scores(&out);
-    let flagged: Vec<&str> = rows.iter().filter(|r| r["anomalous"] == true).map(|r| r["session"].as_str().unwrap()).collect();
-    for a in &anomalous {
-        assert!(flagged.contains(&a.as_str()), "anomalous block {a} not flagged");
-    }
     let e = ok(&["eval", "--scores", s(&out.join("scores.jsonl")), "--labels", s(&labels), "--json"]);
     let r: Value = serde_json::from_str(e.trim()).unwrap();
-    assert_eq!(r["tp"], 10);
-    assert!(r["fp"].as_u64().unwrap() <= 2, "{r}");
+    assert_eq!(r["missing"], 0, "every labelled block is scored: {r}");
     // One session per block (blocks live half a day: the default timeouts keep them whole).
     let keys: std::collections::HashSet<&str> = rows.iter().map(|r| r["session"].as_str().unwrap()).collect();
     assert_eq!(keys.len(), rows.len());
@@ -89,7 +82,12 @@ fn raw_hdfs_blocks_all_anomalies_found_with_reasons_on_real_lines() {
         }
         assert!(row["start"].as_str().unwrap().starts_with("2008-11-"), "{}", row["start"]);
     }
-    let flagged_row = rows.iter().find(|r| r["session"] == anomalous[0].as_str()).unwrap();
+    // The highest-scoring anomalous block's reasons.
+    let flagged_row = rows
+        .iter()
+        .filter(|r| anomalous.iter().any(|a| r["session"] == a.as_str()))
+        .max_by(|a, b| a["score"].as_f64().unwrap().total_cmp(&b["score"].as_f64().unwrap()))
+        .unwrap();
     let reasons = flagged_row["reasons"].as_array().unwrap();
     assert!(!reasons.is_empty());
     for r in reasons {
@@ -208,10 +206,25 @@ fn models_are_deterministic_inspectable_and_checked() {
     }
     let json: Value = serde_json::from_str(ok(&["model", "info", s(&p("a")), "--json"]).trim()).unwrap();
     assert!(json["info"]["sessions"].as_u64().unwrap() > 100, "{json}");
-    // A model of another kind of log: every state unknown, and the user is told.
-    let (code, _, err) = logsieve(&["score", s(&data("loghub/BGL_2k.log")), "--model", s(&p("a")), "--out", s(&p("bgl"))]);
+    // A model of another kind of log: the user is told plainly, and nothing is written unless
+    // asked to go on.
+    let bgl = data("loghub/BGL_2k.log");
+    let (code, _, err) = logsieve(&["score", s(&bgl), "--model", s(&p("a")), "--out", s(&p("bgl"))]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the model does not fit this log: 1981 of 2000 events (99%) are in states it never saw"), "{err}");
+    assert!(err.contains("OpenSSH_2k.log") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_dir(p("bgl")).unwrap().count(), 0, "a refused run writes nothing");
+    let (code, _, err) = logsieve(&["score", s(&bgl), "--model", s(&p("a")), "--out", s(&p("bgl")), "--force"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning: 1981 of 2000 events are in states the model never saw"), "{err}");
+    assert!(err.contains("warning: the model does not fit this log") && p("bgl/scores.jsonl").exists(), "{err}");
+    // The model's own session key (from training) that matches nothing is named as the model's.
+    let hdfs = data("loghub/HDFS_2k.log");
+    ok(&["train", s(&hdfs), "--model", s(&p("blk")), "--session-key", r"(blk_-?\d+)", "-q"]);
+    let (code, _, err) = logsieve(&["score", s(&log), "--model", s(&p("blk")), "--out", s(&p("ssh"))]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(r"2000 records did not match the session key `(blk_-?\d+)` (the model's, from training)"), "{err}");
+    assert!(err.contains(r"its session key `(blk_-?\d+)` (from training) matched none of the 2000 records"), "{err}");
+    assert!(!err.contains("--session-key `"), "no --session-key was given: {err}");
     std::fs::write(p("cut"), &a[..a.len() / 2]).unwrap();
     let (code, _, err) = logsieve(&["score", s(&log), "--model", s(&p("cut")), "--out", s(&p("o"))]);
     assert_eq!(code, 2);

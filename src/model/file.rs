@@ -83,6 +83,16 @@ pub enum ModelError {
         /// What failed.
         what: String,
     },
+    /// The place to write it does not exist, or is a directory.
+    #[error("{path}: cannot write {kind} there: {why}")]
+    Destination {
+        /// What the file should hold.
+        kind: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Writing failed.
     #[error("{path}: cannot write {kind}: {source}")]
     Write {
@@ -205,16 +215,36 @@ fn unframe<T: DeserializeOwned>(bytes: &[u8], path: &str, magic: &[u8; 16], kind
     postcard::from_bytes(payload).map_err(|e| ModelError::Corrupt { kind, path, what: e.to_string() })
 }
 
+/// The directory a model or shard at `path` goes to.
+fn parent(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+/// Checks that a model (`kind` "model") or shard can be written at `path` before the work that
+/// makes it: its directory exists (it is not created: a mistyped path should not make one), and
+/// the path is not a directory.
+pub fn check_destination(path: &Path, kind: &'static str) -> Result<(), ModelError> {
+    let bad = |why: String| ModelError::Destination { kind, path: path.display().to_string(), why };
+    let dir = parent(path);
+    if !dir.is_dir() {
+        return Err(bad(format!("no directory {}", dir.display())));
+    }
+    if path.is_dir() {
+        return Err(bad("it is a directory; name a file in it".into()));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` atomically: to a temporary file in the same directory, synced, then renamed.
 fn write_atomic(bytes: &[u8], path: &Path, kind: &'static str) -> Result<(), ModelError> {
     let name = path.display().to_string();
     let err = |source| ModelError::Write { kind, path: name.clone(), source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
+    check_destination(path, kind)?;
+    let dir = parent(path);
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| kind.into());
-    std::fs::create_dir_all(&dir).map_err(err)?;
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -111,7 +111,13 @@ impl TrainOptions {
 /// Compiles a `--session-key` regex.
 pub fn compile_key(key: Option<&str>) -> Result<Option<Regex>, ParamsError> {
     let Some(k) = key else { return Ok(None) };
-    Regex::new(k).map(Some).map_err(|e| bad("--session-key", format!("is not a valid regex: {e}")))
+    Regex::new(k).map(Some).map_err(|e| {
+        // The regex crate draws the pattern and a caret over several lines; its last line says
+        // what is wrong.
+        let text = e.to_string();
+        let what = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("").trim_start_matches("error: ").to_owned();
+        bad("--session-key", format!("is not a valid regex: {what}"))
+    })
 }
 
 impl SessionConfig {
@@ -170,7 +176,7 @@ mod tests {
             (TrainOptions { rare_share: -0.1, ..Default::default() }, "rare_share must be at least 0"),
             (TrainOptions { folds: 1, ..Default::default() }, "folds must be at least 2, not 1"),
             (TrainOptions { params: vec![" ".into()], ..Default::default() }, "params names an empty field"),
-            (TrainOptions { session_key: Some("(".into()), ..Default::default() }, "--session-key is not a valid regex: regex parse error"),
+            (TrainOptions { session_key: Some("(".into()), ..Default::default() }, "--session-key is not a valid regex: unclosed group"),
         ];
         for (o, want) in cases {
             let err = o.check().unwrap_err().to_string();

@@ -12,9 +12,11 @@
 pub mod ecs;
 pub mod events;
 mod row;
+mod staging;
 
 pub(crate) use row::iso;
 pub use row::{for_each_row, Lines, ScoreRow};
+pub use staging::Staging;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -37,6 +37,7 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         session,
         fail_on_anomaly: false,
         lines_with_file: false,
+        force: false,
     })?;
     let events = args.out.join("events.jsonl");
     let name = events.display().to_string();

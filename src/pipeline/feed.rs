@@ -124,8 +124,9 @@ pub(super) fn feed(
     Ok((fed, stepper.normalizer))
 }
 
-/// The session counters on stderr (unless quiet).
-pub(super) fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
+/// The session counters on stderr (unless quiet); `key` is the session key in use, and whether
+/// the run gave it (else it is the model's, from training).
+pub(super) fn report_sessions(fed: &Fed, quiet: bool, key: Option<(&str, bool)>) {
     if quiet {
         return;
     }
@@ -137,8 +138,15 @@ pub(super) fn report_sessions(fed: &Fed, quiet: bool, key: bool) {
     if s.dropped_events > 0 {
         eprintln!("logsieve: {} events beyond the per-session cap were counted but not kept", s.dropped_events);
     }
-    if key && fed.coverage.unkeyed > 0 {
-        eprintln!("logsieve: {} records matched no --session-key and are in no session", fed.coverage.unkeyed);
+    if let Some((key, given)) = key {
+        if fed.coverage.unkeyed > 0 {
+            let whose = if given { "--session-key" } else { "the model's, from training" };
+            eprintln!(
+                "logsieve: {} records did not match the session key `{}` ({whose}) and are in no session",
+                fed.coverage.unkeyed,
+                crate::error::printable(key)
+            );
+        }
     }
 }
 

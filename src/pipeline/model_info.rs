@@ -65,9 +65,9 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
     let f: Vec<String> = fields.iter().map(|(f, n)| format!("{f} ({n})")).collect();
     outln!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
     outln!(
-        "vectors      {} dimensions, PCA {} components, {} distinct training vectors for kNN",
+        "vectors      {} dimensions, PCA {}, {} distinct training vectors for kNN",
         m.vectors.width(),
-        m.vectors.pca.as_ref().map_or("none".to_owned(), |p| p.k.to_string()),
+        m.vectors.pca.as_ref().map_or("none".to_owned(), |p| format!("{} components", p.k)),
         m.vectors.rows
     );
     let c = &m.calibration;

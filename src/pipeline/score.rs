@@ -6,7 +6,7 @@ use super::{finish, Outcome};
 use crate::cli::ScoreArgs;
 use crate::error::{Error, Result};
 use crate::model::Scorer;
-use crate::output::{ScoreThread, ScoreWriter};
+use crate::output::{ScoreThread, ScoreWriter, Staging};
 use crate::parse::Format;
 use crate::report::{cause, Collector, Listed, RunInfo};
 use crate::session::{millis, States};
@@ -27,7 +27,8 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
             Format::Events => crate::read::events::raw_files(&inputs) > 1,
             _ => inputs.len() > 1,
         };
-    let mut writer = ScoreThread::spawn(ScoreWriter::create(&args.out)?, &states, threshold, several)?;
+    let staging = Staging::new(&args.out)?;
+    let mut writer = ScoreThread::spawn(ScoreWriter::create(staging.dir())?, &states, threshold, several)?;
     let (mut scored, mut anomalous) = (0u64, 0u64);
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
@@ -44,6 +45,8 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
         anomalous += u64::from(v.anomalous);
         writer.push(s, v, names, files)
     })?;
+    let key_text = args.session.session_key.clone().or_else(|| model.options.session_key.clone());
+    report_sessions(&fed, args.input.quiet, key_text.as_deref().map(|k| (k, args.session.session_key.is_some())));
     if let Some((n, first)) = normalizer.mined_apart() {
         // Template states of such events name other messages than the model's: say so loudly,
         // the verdicts of sessions holding them are not to be trusted.
@@ -54,27 +57,78 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
         );
     }
     writer.finish()?;
+    let outcome = finish(&args.input, &fed.run)?;
+    if outcome == Outcome::InputError {
+        // A verdict on part of the input passes for a verdict on all of it: nothing is written.
+        eprintln!("logsieve: nothing written to {}: an input could not be read (see above)", args.out.display());
+        return Ok(outcome);
+    }
+    let fit = Fit { records: fed.events, sessions: fed.sessions.sessions, events, unknown };
+    if let Some(why) = fit.mismatch(key_text.as_deref().filter(|_| args.session.session_key.is_none())) {
+        let inputs = &model.info.inputs;
+        let mut trained = inputs.iter().take(3).cloned().collect::<Vec<_>>().join(" ");
+        if inputs.len() > 3 {
+            trained += &format!(" and {} more", inputs.len() - 3);
+        }
+        if !args.force {
+            return Err(Error::Data(format!(
+                "{}: the model does not fit this log: {why}. It was trained on {trained}. Train a model on this kind of log (and --format), or give --force to score anyway; nothing was written",
+                args.model.display()
+            )));
+        }
+        if !args.input.quiet {
+            eprintln!("logsieve: warning: the model does not fit this log: {why} (scored anyway: --force)");
+        }
+    } else if events > 0 && unknown * 2 > events && !args.input.quiet {
+        eprintln!(
+            "logsieve: warning: {unknown} of {events} events are in states the model never saw: was it trained on this kind of log (and --format)?"
+        );
+    }
     let mut info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
     info.describe(collector.states().chain(model.states.iter().map(String::as_str)), normalizer.miner());
-    info.save(&args.out)?;
+    info.save(staging.dir())?;
     collector.attach_raw_lines();
-    let report_path = args.out.join("report.html");
     let html = crate::report::render(&collector, &model, &info, &args.out.join("scores.jsonl"));
-    std::fs::write(&report_path, html).map_err(|source| Error::Write { path: report_path.display().to_string(), source })?;
-    report_sessions(&fed, args.input.quiet, key.is_some());
+    let staged = staging.dir().join("report.html");
+    std::fs::write(&staged, html).map_err(|source| Error::Write { path: staged.display().to_string(), source })?;
+    staging.commit()?;
     if !args.input.quiet {
         eprintln!(
             "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {}, {} and the report {}",
             args.out.join("scores.jsonl").display(),
             args.out.join("scores.parquet").display(),
-            report_path.display()
+            args.out.join("report.html").display()
         );
     }
-    if events > 0 && unknown * 2 > events && !args.input.quiet {
-        eprintln!(
-            "logsieve: warning: {unknown} of {events} events are in states the model never saw: was it trained on this kind of log (and --format)?"
-        );
+    Ok(if args.fail_on_anomaly && anomalous > 0 { Outcome::Anomalies } else { outcome })
+}
+
+/// How much of a scoring run's input the model knew: enough to tell a model of another kind of
+/// log from a log with news in it.
+struct Fit {
+    records: u64,
+    sessions: u64,
+    events: u64,
+    unknown: u64,
+}
+
+impl Fit {
+    /// At least this many events before the share of unknown ones is judged.
+    const EVENTS: u64 = 100;
+    /// More than this share of events in states the model never saw: another kind of log. A log
+    /// with news in it (an attack, a fault) still has most of its events in known states.
+    const UNKNOWN: f64 = 0.9;
+
+    /// Why the model does not fit the input, if it does not; `model_key` is the model's own
+    /// session key when the run did not give one.
+    fn mismatch(&self, model_key: Option<&str>) -> Option<String> {
+        if let Some(key) = model_key {
+            if self.records > 0 && self.sessions == 0 {
+                return Some(format!("its session key `{key}` (from training) matched none of the {} records", self.records));
+            }
+        }
+        let share = self.unknown as f64 / self.events.max(1) as f64;
+        (self.events >= Self::EVENTS && share > Self::UNKNOWN)
+            .then(|| format!("{} of {} events ({:.0}%) are in states it never saw", self.unknown, self.events, share * 100.0))
     }
-    let outcome = finish(&args.input, &fed.run)?;
-    Ok(if outcome == Outcome::Ok && args.fail_on_anomaly && anomalous > 0 { Outcome::Anomalies } else { outcome })
 }

@@ -18,6 +18,7 @@ use crate::session::States;
 /// `logsieve train`.
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let params = args.params()?;
+    file::check_destination(&args.model, if args.shard { "shard" } else { "model" })?;
     let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
     let mut states = States::default();
     let mut sessions: Vec<Featured> = Vec::new();
@@ -25,7 +26,13 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         sessions.push(Featured { states: s.states, params: s.params });
         Ok(())
     })?;
-    report_sessions(&fed, args.input.quiet, params.key().is_some());
+    report_sessions(&fed, args.input.quiet, params.session_key.as_deref().map(|k| (k, true)));
+    if fed.run.inputs.iter().any(|i| i.error.is_some()) {
+        // A baseline from part of the clean period passes for one from all of it.
+        let outcome = finish(&args.input, &fed.run)?;
+        eprintln!("logsieve: no {} written: an input could not be read (see above)", if args.shard { "shard" } else { "model" });
+        return Ok(outcome);
+    }
     if let Some((n, first)) = normalizer.mined_apart() {
         return Err(Error::Data(format!(
             "{n} stored events name templates that contradict earlier ones (first: {first}): the inputs were normalized apart, so their template states do not name the same messages; normalize them in one run, or each with --model of one shared model"
@@ -60,6 +67,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
 
 /// `logsieve merge`: the model one process would train on the shards' data.
 pub fn merge(args: &MergeArgs) -> Result<Outcome> {
+    file::check_destination(&args.model, "model")?;
     let shards = args.shards.iter().map(|p| file::load_shard(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     let names: Vec<String> = args.shards.iter().map(|p| p.display().to_string()).collect();
     let merged = Shard::merge(&shards, &names).map_err(Error::Data)?;
