@@ -133,7 +133,8 @@ fn a_raw_log_partitioned_by_entity_merges_to_the_one_process_model() {
     ok(&["train", "-q", s(&train), "--session-key", KEY, "--model", s(&single)]);
     let new = data("hdfs/demo/new.log");
     let (n, flagged) = same_verdicts("auto", &[s(&new)], &[], &single, &merged, dir.path());
-    assert_eq!((n, flagged), (60, 10));
+    assert_eq!(n, 60, "one verdict per block");
+    assert!(flagged > 0, "the demo's new logs hold anomalous blocks");
     // Everything `model info` shows agrees but the inputs: states, templates, windows, pairs,
     // values, vectors, threshold.
     let info = |m: &Path| {
