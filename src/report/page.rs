@@ -1,9 +1,10 @@
 //! The page itself: the HTML of `report.html` from a [`Collector`], the model and the run's
 //! accounting, with everything taken from the logs escaped.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 
 use super::{plots, Collector, InputRow, RunInfo, REASONS};
 use crate::model::Model;
@@ -12,6 +13,11 @@ use crate::model::Model;
 /// terminal escapes in a log line cannot reach the page as anything but a mark.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_into(s, &mut out);
+    out
+}
+
+fn escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -24,7 +30,22 @@ pub fn esc(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+}
+
+/// Text from outside (log content, file names, keys) on the page: maud escapes markup, and this
+/// also turns control characters into U+FFFD ([`esc`]). Every string the page shows goes
+/// through it.
+struct Text<'a>(&'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        escape_into(self.0, buffer);
+    }
+}
+
+/// Text for the page, see [`Text`].
+fn t(s: &str) -> Text<'_> {
+    Text(s)
 }
 
 /// Reasons grouped by cause shown at most.
@@ -32,17 +53,18 @@ const CAUSES_SHOWN: usize = 15;
 /// Marked states described at most under a listed session.
 const MEANT: usize = 8;
 
-/// A cause in words, escaped, with each state that names a message template given its template
-/// as a tooltip.
-fn with_titles(words: &str, templates: &std::collections::BTreeMap<String, String>) -> String {
-    words
-        .split(' ')
-        .map(|w| match templates.get(w) {
-            Some(t) => format!("<span class=ev title=\"{}\">{}</span>", esc(t), esc(w)),
-            None => esc(w),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A cause in words, with each state that names a message template given its template as a
+/// tooltip.
+fn with_titles(words: &str, templates: &BTreeMap<String, String>) -> Markup {
+    html! {
+        @for (i, w) in words.split(' ').enumerate() {
+            @if i > 0 { " " }
+            @match templates.get(w) {
+                Some(tpl) => span.ev title=(t(tpl)) { (t(w)) },
+                None => (t(w)),
+            }
+        }
+    }
 }
 
 /// The states whose share of events moved most between training and the new logs.
@@ -98,239 +120,283 @@ fn allow_command(model: &str, key: &str, scores: &Path) -> Option<String> {
     Some(format!("{} 'reviewed: ...'", shlex::try_join(words).ok()?))
 }
 
+/// The page's style sheet.
+const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}h1{margin-bottom:4px}h2{margin-top:28px}\
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}\
+th{background:#f3f3f3}#top th{cursor:pointer}.num{text-align:right}.ev{font-family:monospace;font-size:12px}\
+.ev span{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}.ev span.hit{background:#fbb;font-weight:bold}\
+.lines{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}summary{cursor:pointer;color:#555;margin-top:6px}.lines span.hit{background:#fdd}tbody{border-top:2px solid #999}\
+.lines b{color:#777;font-weight:normal}.big{font-size:20px}small{color:#666}svg{max-width:100%;height:auto}\
+ul{margin:0;padding-left:18px}ul.meant{font-size:12px;margin-top:4px;color:#333}code{font-size:12px}code.tpl{color:#555}.allow{font-size:12px;color:#555;margin-top:4px}.allow code{user-select:all;background:#f6f6f6;padding:1px 4px}ul.meant b{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}.bad{color:#c00;font-weight:bold}";
+
+/// Sorting the sessions table by a click on a heading.
+const SORT_SCRIPT: &str = "document.querySelectorAll('#top thead th').forEach((th,i)=>th.onclick=()=>{const t=th.closest('table');\
+const bodies=[...t.tBodies];const num=i==2;const d=th.dataset.d=th.dataset.d==='a'?'d':'a';\
+bodies.sort((a,b)=>{const x=a.rows[0].cells[i].innerText,y=b.rows[0].cells[i].innerText;const c=num?parseFloat(x)-parseFloat(y):x.localeCompare(y);return d==='a'?c:-c});\
+bodies.forEach(b=>t.appendChild(b))});";
+
 /// Writes the report page; `scores` is the `scores.jsonl` it was drawn from, which the `allow`
 /// commands it offers name.
 pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> String {
     let threshold = model.calibration.threshold;
-    let mut h = String::with_capacity(64 * 1024);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>logsieve report</title><style>\
-body{{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}}h1{{margin-bottom:4px}}h2{{margin-top:28px}}\
-table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}}\
-th{{background:#f3f3f3}}#top th{{cursor:pointer}}.num{{text-align:right}}.ev{{font-family:monospace;font-size:12px}}\
-.ev span{{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}}.ev span.hit{{background:#fbb;font-weight:bold}}\
-.lines{{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}}summary{{cursor:pointer;color:#555;margin-top:6px}}.lines span.hit{{background:#fdd}}tbody{{border-top:2px solid #999}}\
-.lines b{{color:#777;font-weight:normal}}.big{{font-size:20px}}small{{color:#666}}svg{{max-width:100%;height:auto}}\
-ul{{margin:0;padding-left:18px}}ul.meant{{font-size:12px;margin-top:4px;color:#333}}code{{font-size:12px}}code.tpl{{color:#555}}.allow{{font-size:12px;color:#555;margin-top:4px}}.allow code{{user-select:all;background:#f6f6f6;padding:1px 4px}}ul.meant b{{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}}.bad{{color:#c00;font-weight:bold}}</style></head><body>"
-    );
-    let _ = write!(
-        h,
-        "<h1>logsieve report</h1><p class=\"big\"><b>{}</b> of {} sessions anomalous (threshold {:.2}, for a false-positive rate of {} on held-out clean sessions)</p>",
-        c.anomalous, c.sessions, threshold, model.calibration.max_fpr
-    );
-    if c.threshold.is_some_and(|t| (t - threshold).abs() > 1e-6) {
-        let _ = write!(
-            h,
-            "<p class=bad>The scores were written with threshold {:.3}; the model now says {:.3}.</p>",
-            c.threshold.unwrap_or_default(),
-            threshold
-        );
-    }
-    if c.anomalous > 0 {
-        h.push_str("<p><a href=\"#flagged\">The anomalous sessions, with their reasons and lines</a></p>");
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "logsieve report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "logsieve report" }
+                p.big {
+                    b { (c.anomalous) } " of " (c.sessions) " sessions anomalous (threshold " (format!("{threshold:.2}"))
+                    ", for a false-positive rate of " (model.calibration.max_fpr) " on held-out clean sessions)"
+                }
+                @if let Some(written) = c.threshold.filter(|t| (t - threshold).abs() > 1e-6) {
+                    p.bad { "The scores were written with threshold " (format!("{written:.3}")) "; the model now says " (format!("{threshold:.3}")) "." }
+                }
+                @if c.anomalous > 0 {
+                    p { a href="#flagged" { "The anomalous sessions, with their reasons and lines" } }
+                }
+                (causes(c, info))
+                (inputs(c, model, info))
+                h2 { "Score over " (if c.timed { "log time" } else { "the input" }) }
+                p { small { "One dot per session; red above the threshold (the black line)." } }
+                (PreEscaped(plots::timeline(c, threshold)))
+                h2 { "Score histogram: new sessions against held-out training sessions" }
+                (PreEscaped(plots::histogram(c, model)))
+                h2 { "Nomenclature coverage" }
+                p { small { "What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart." } }
+                (PreEscaped(plots::coverage(&info.coverage)))
+                (shift_section(c, model, info))
+                (sessions(c, info, scores))
+                script { (PreEscaped(SORT_SCRIPT)) }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
+}
+
+/// Why sessions were flagged: the causes most anomalous sessions give.
+fn causes(c: &Collector, info: &RunInfo) -> Markup {
+    let causes = c.top_causes(CAUSES_SHOWN);
+    if causes.is_empty() {
+        return html! {};
     }
     let rank: HashMap<&str, usize> = c.top.iter().enumerate().map(|(i, l)| (l.key.as_str(), i)).collect();
-    let causes = c.top_causes(CAUSES_SHOWN);
-    if !causes.is_empty() {
-        let _ = write!(
-            h,
-            "<h2>Why sessions were flagged</h2><p><small>The reasons the anomalous sessions give, where in the session left out, by how many \
-anomalous sessions give each ({} distinct{}). A session usually gives several. Hover a state for its message template.</small></p>\
-<table><tr><th>reason</th><th>anomalous sessions</th><th>highest-scoring of them</th></tr>",
-            c.causes.len(),
-            if c.causes_dropped > 0 { format!("; {} more not counted once {} were held", c.causes_dropped, super::CAUSES) } else { String::new() }
-        );
-        for (words, g) in causes {
-            // A cause about one state (unseen) says what the state's message is.
-            let template = g
-                .state
-                .as_ref()
-                .and_then(|s| info.templates.get(s))
-                .map(|t| format!("<br><code class=tpl>{}</code>", esc(t)))
-                .unwrap_or_default();
-            let key = match rank.get(g.key.as_str()) {
-                Some(i) => format!("<a href=\"#s{i}\">{}</a>", esc(&g.key)),
-                None => esc(&g.key),
-            };
-            let _ = write!(
-                h,
-                "<tr><td>{}{template}</td><td class=num>{}</td><td class=ev>{key} <small>({:.2})</small></td></tr>",
-                with_titles(words, &info.templates),
-                g.sessions,
-                g.score
-            );
+    let dropped = if c.causes_dropped > 0 {
+        format!("; {} more not counted once {} were held", c.causes_dropped, super::CAUSES)
+    } else {
+        String::new()
+    };
+    html! {
+        h2 { "Why sessions were flagged" }
+        p { small { "The reasons the anomalous sessions give, where in the session left out, by how many anomalous sessions give each ("
+            (c.causes.len()) " distinct" (dropped) "). A session usually gives several. Hover a state for its message template." } }
+        table {
+            tr { th { "reason" } th { "anomalous sessions" } th { "highest-scoring of them" } }
+            @for (words, g) in causes {
+                tr {
+                    td {
+                        (with_titles(words, &info.templates))
+                        // A cause about one state (unseen) says what the state's message is.
+                        @if let Some(tpl) = g.state.as_ref().and_then(|s| info.templates.get(s)) {
+                            br; code.tpl { (t(tpl)) }
+                        }
+                    }
+                    td.num { (g.sessions) }
+                    td.ev {
+                        @match rank.get(g.key.as_str()) {
+                            Some(i) => a href=(format!("#s{i}")) { (t(&g.key)) },
+                            None => (t(&g.key)),
+                        }
+                        " " small { "(" (format!("{:.2}", g.score)) ")" }
+                    }
+                }
+            }
         }
-        h.push_str("</table>");
     }
-    let _ = write!(h, "<h2>Input</h2><table><tr><th>file</th><th>lines read</th><th>parsed</th><th>skipped</th><th>no timestamp</th></tr>");
-    let row = |h: &mut String, i: &InputRow, tag: &str| {
+}
+
+/// The input accounting, the session counters and the model.
+fn inputs(c: &Collector, model: &Model, info: &RunInfo) -> Markup {
+    let row = |i: &InputRow, head: bool| {
         let skipped: u64 = i.skipped.values().sum();
         let why: Vec<String> = i.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let _ = write!(
-            h,
-            "<tr><{tag}>{}{}</{tag}><{tag} class=num>{}</{tag}><{tag} class=num>{}</{tag}><{tag} class=num title=\"{}\">{skipped}</{tag}><{tag} class=num>{}</{tag}></tr>",
-            esc(&i.file),
-            i.error.as_deref().map(|e| format!("<br><span class=bad>{}</span>", esc(e))).unwrap_or_default(),
-            i.read,
-            i.parsed,
-            esc(&why.join(", ")),
-            i.without_timestamp
-        );
+        let cells = html! {
+            (t(&i.file))
+            @if let Some(e) = &i.error { br; span.bad { (t(e)) } }
+        };
+        html! {
+            tr {
+                @if head {
+                    th { (cells) } th.num { (i.read) } th.num { (i.parsed) } th.num title=(t(&why.join(", "))) { (skipped) } th.num { (i.without_timestamp) }
+                } @else {
+                    td { (cells) } td.num { (i.read) } td.num { (i.parsed) } td.num title=(t(&why.join(", "))) { (skipped) } td.num { (i.without_timestamp) }
+                }
+            }
+        }
     };
-    for i in &info.inputs {
-        row(&mut h, i, "td");
-    }
-    row(&mut h, &InputRow { file: "total".into(), error: None, ..info.total.clone() }, "th");
-    h.push_str("</table>");
     let s = &info.sessions;
-    let _ = write!(
-        h,
-        "<p>{} events in {} sessions ({} windows of events without an entity key, {} closed by the idle timeout, {} evicted at the cap of open sessions{}). \
-Model <code>{}</code>: trained on {} sessions, {} states, {}-grams, logsieve {}, rule packs {}{}.</p>",
-        c.events,
-        c.sessions,
-        s.windows,
-        s.timed_out,
-        s.evicted,
-        if info.coverage.unkeyed > 0 { format!("; {} records matched no --session-key and are in no session", info.coverage.unkeyed) } else { String::new() },
-        esc(&info.model),
-        model.info.sessions,
-        model.states.len(),
-        model.options.ngram,
-        esc(&model.info.logsieve),
-        esc(&model.info.rules),
-        if model.allowances.is_empty() { String::new() } else { format!(", {} review allowances", model.allowances.len()) }
-    );
-    if !model.allowances.is_empty() {
-        let items: String = model
-            .allowances
-            .iter()
-            .map(|a| {
-                format!("<li><code>{}</code> <small>{}</small> {}</li>", esc(&a.what), esc(&a.when), esc(a.note.as_deref().unwrap_or("")))
-            })
-            .collect();
-        let _ = write!(
-            h,
-            "<details><summary>What review allowed in this model ({})</summary><ul>{items}</ul></details>",
-            model.allowances.len()
-        );
+    let unkeyed = if info.coverage.unkeyed > 0 {
+        format!("; {} records matched no session key and are in no session", info.coverage.unkeyed)
+    } else {
+        String::new()
+    };
+    let allowances = if model.allowances.is_empty() { String::new() } else { format!(", {} review allowances", model.allowances.len()) };
+    html! {
+        h2 { "Input" }
+        table {
+            tr { th { "file" } th { "lines read" } th { "parsed" } th { "skipped" } th { "no timestamp" } }
+            @for i in &info.inputs { (row(i, false)) }
+            (row(&InputRow { file: "total".into(), error: None, ..info.total.clone() }, true))
+        }
+        p {
+            (c.events) " events in " (c.sessions) " sessions (" (s.windows) " windows of events without an entity key, " (s.timed_out)
+            " closed by the idle timeout, " (s.evicted) " evicted at the cap of open sessions" (unkeyed) "). Model " code { (t(&info.model)) }
+            ": trained on " (model.info.sessions) " sessions, " (model.states.len()) " states, " (model.options.ngram) "-grams, logsieve "
+            (t(&model.info.logsieve)) ", rule packs " (t(&model.info.rules)) (allowances) "."
+        }
+        @if !model.allowances.is_empty() {
+            details {
+                summary { "What review allowed in this model (" (model.allowances.len()) ")" }
+                ul {
+                    @for a in &model.allowances {
+                        li { code { (t(&a.what)) } " " small { (t(&a.when)) } " " (t(a.note.as_deref().unwrap_or(""))) }
+                    }
+                }
+            }
+        }
     }
-    let _ = write!(h, "<h2>Score over {}</h2>", if c.timed { "log time" } else { "the input" });
-    h.push_str("<p><small>One dot per session; red above the threshold (the black line).</small></p>");
-    h.push_str(&plots::timeline(c, threshold));
-    h.push_str("<h2>Score histogram: new sessions against held-out training sessions</h2>");
-    h.push_str(&plots::histogram(c, model));
-    h.push_str("<h2>Nomenclature coverage</h2><p><small>What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart.</small></p>");
-    h.push_str(&plots::coverage(&info.coverage));
+}
+
+/// The largest shifts in state frequency, as a chart and a table.
+fn shift_section(c: &Collector, model: &Model, info: &RunInfo) -> Markup {
     let shifted = shifts(c, model);
-    h.push_str("<h2>Largest shifts in state frequency</h2><p><small>The states whose share of all events moved most between the training \
-sessions (<span style=\"color:#0a0\">&#9632;</span> upper bar) and the new logs (<span style=\"color:#00f\">&#9632;</span> lower bar), \
-ranked by their term of the Hellinger distance, so states that appear or vanish come first; a state with no training bar is new.</small></p>");
-    h.push_str(&plots::shifts(&shifted));
     // Template states get their message template; states given by the input (sequences) or
     // standard names have none, and then there is no such column.
     let templated = shifted.iter().any(|r| info.templates.contains_key(&r.0));
-    let _ = write!(
-        h,
-        "<table><tr><th>state</th><th>share in training</th><th>share in the new logs</th>{}</tr>",
-        if templated { "<th>message template</th>" } else { "" }
-    );
-    for (name, tr, nw) in &shifted {
-        let template = match info.templates.get(name) {
-            Some(t) => format!("<td class=ev>{}</td>", esc(t)),
-            None if templated => "<td></td>".to_owned(),
-            None => String::new(),
-        };
-        let _ = write!(
-            h,
-            "<tr><td class=ev>{}</td><td class=num>{:.2}%</td><td class=num>{:.2}%</td>{template}</tr>",
-            esc(name),
-            tr * 100.0,
-            nw * 100.0
-        );
+    html! {
+        h2 { "Largest shifts in state frequency" }
+        p { small { "The states whose share of all events moved most between the training sessions ("
+            span style="color:#0a0" { "\u{25A0}" } " upper bar) and the new logs (" span style="color:#00f" { "\u{25A0}" }
+            " lower bar), ranked by their term of the Hellinger distance, so states that appear or vanish come first; a state with no training bar is new." } }
+        (PreEscaped(plots::shifts(&shifted)))
+        table {
+            tr { th { "state" } th { "share in training" } th { "share in the new logs" } @if templated { th { "message template" } } }
+            @for (name, tr, nw) in &shifted {
+                tr {
+                    td.ev { (t(name)) }
+                    td.num { (format!("{:.2}%", tr * 100.0)) }
+                    td.num { (format!("{:.2}%", nw * 100.0)) }
+                    @match info.templates.get(name) {
+                        Some(tpl) => td.ev { (t(tpl)) },
+                        None if templated => td {},
+                        None => {},
+                    }
+                }
+            }
+        }
     }
-    h.push_str("</table>");
-    let _ = write!(
-        h,
-        "<h2 id=flagged>Highest-scoring sessions</h2><p><small>The {} sessions with the highest scores, most anomalous first (click a heading to sort). \
-Under each: its states in order, those in a window or a state never seen in training in red, and the input lines behind it, read back from the inputs \
-when the report was written. A flagged session that review finds normal is marked so with the <code>logsieve allow</code> command under it; \
-score the logs again, and sessions with its states are no longer flagged.</small></p>\
-<table id=top><thead><tr><th>session</th><th>time span</th><th>score</th><th>verdict</th><th>why</th><th>new values</th></tr></thead>",
-        c.top.len()
-    );
-    for (rank, l) in c.top.iter().enumerate() {
-        let events: String = runs(&l.events, &l.marked)
-            .iter()
-            .map(|&(e, n, m)| {
-                let times = if n > 1 { format!(" ×{n}") } else { String::new() };
-                let title = info.templates.get(e).map(|t| format!(" title=\"{}\"", esc(t))).unwrap_or_default();
-                format!("<span{}{title}>{}{times}</span>", if m { " class=hit" } else { "" }, esc(e))
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let item = |r: &String| format!("<li>{}</li>", esc(r));
-        let mut reasons: String = l.reasons.iter().take(REASONS).map(item).collect();
-        if l.reasons.len() > REASONS {
-            let more: String = l.reasons.iter().skip(REASONS).map(item).collect();
-            let _ = write!(reasons, "<details><summary>{} more</summary>{more}</details>", l.reasons.len() - REASONS);
-        }
-        let values: String = l.values.iter().map(|v| format!("<li>{}</li>", esc(v))).collect();
-        // What the marked states stand for, when they are message templates.
-        let mut meant: Vec<&str> = Vec::new();
-        for (e, _) in l.events.iter().zip(&l.marked).filter(|(_, m)| **m) {
-            if !meant.contains(&e.as_str()) {
-                meant.push(e);
+}
+
+/// The highest-scoring sessions, each with its states, reasons, values and raw lines.
+fn sessions(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
+    html! {
+        h2 #flagged { "Highest-scoring sessions" }
+        p { small { "The " (c.top.len()) " sessions with the highest scores, most anomalous first (click a heading to sort). \
+    Under each: its states in order, those in a window or a state never seen in training in red, and the input lines behind it, read back from the inputs \
+    when the report was written. A flagged session that review finds normal is marked so with the " code { "logsieve allow" } " command under it; \
+    score the logs again, and sessions with its states are no longer flagged." } }
+        table #top {
+            thead { tr { th { "session" } th { "time span" } th { "score" } th { "verdict" } th { "why" } th { "new values" } } }
+            @for (rank, l) in c.top.iter().enumerate() {
+                (session(rank, l, info, scores))
             }
         }
-        let meant: String = meant
-            .iter()
-            .filter_map(|e| Some(format!("<li><b>{}</b> <code>{}</code></li>", esc(e), esc(info.templates.get(*e)?))))
-            .take(MEANT)
-            .collect();
-        let meant = if meant.is_empty() { meant } else { format!("<ul class=meant>{meant}</ul>") };
-        let allow = match allow_command(&info.model, &l.key, scores) {
-            Some(cmd) if l.anomalous => format!("<div class=allow>Normal after review? <code>{}</code></div>", esc(&cmd)),
-            _ => String::new(),
-        };
-        let mut lines = String::new();
-        let mut next = 0;
-        for (k, (i, f, n)) in l.lines.iter().enumerate() {
-            let i = *i;
-            if i > next {
-                let _ = writeln!(lines, "<b>... {} lines</b>", i - next);
+    }
+}
+
+/// One listed session: its row and the row under it.
+fn session(rank: usize, l: &super::Listed, info: &RunInfo, scores: &Path) -> Markup {
+    // What the marked states stand for, when they are message templates.
+    let mut meant: Vec<(&str, &str)> = Vec::new();
+    for (e, _) in l.events.iter().zip(&l.marked).filter(|(_, m)| **m) {
+        if let Some(tpl) = info.templates.get(e) {
+            if !meant.iter().any(|(x, _)| *x == e.as_str()) && meant.len() < MEANT {
+                meant.push((e, tpl));
             }
+        }
+    }
+    let allow = allow_command(&info.model, &l.key, scores).filter(|_| l.anomalous);
+    html! {
+        tbody id=(format!("s{rank}")) {
+            tr {
+                td.ev { (t(&l.key)) }
+                td { small { (t(l.start.as_deref().unwrap_or("-"))) br; (t(l.end.as_deref().unwrap_or("-"))) } }
+                td.num { (format!("{:.2}", l.score)) }
+                td { @if l.anomalous { span.bad { "anomalous" } } @else { "below threshold" } }
+                td { ul {
+                    @for r in l.reasons.iter().take(REASONS) { li { (t(r)) } }
+                    @if l.reasons.len() > REASONS {
+                        details {
+                            summary { (l.reasons.len() - REASONS) " more" }
+                            @for r in l.reasons.iter().skip(REASONS) { li { (t(r)) } }
+                        }
+                    }
+                } }
+                td.ev { ul { @for v in &l.values { li { (t(v)) } } } }
+            }
+            tr { td colspan="6" {
+                div.ev {
+                    (l.events.len()) " states: "
+                    @for (i, (e, n, m)) in runs(&l.events, &l.marked).into_iter().enumerate() {
+                        @if i > 0 { " " }
+                        span class=[m.then_some("hit")] title=[info.templates.get(e).map(|x| t(x))] { (t(e)) @if n > 1 { " \u{d7}" (n) } }
+                    }
+                }
+                @if !meant.is_empty() {
+                    ul.meant { @for (e, tpl) in &meant { li { b { (t(e)) } " " code { (t(tpl)) } } } }
+                }
+                @if let Some(cmd) = allow {
+                    div.allow { "Normal after review? " code { (t(&cmd)) } }
+                }
+                details open[l.anomalous && rank < 10] {
+                    summary { (l.total_lines) " input lines (those behind the red states first)" }
+                    div.lines { (raw_lines(l)) }
+                }
+            } }
+        }
+    }
+}
+
+/// The raw input lines of a listed session, with the gaps between them counted.
+fn raw_lines(l: &super::Listed) -> Markup {
+    // Each shown line with how many lines of the session are left out before it.
+    let mut next = 0;
+    let shown: Vec<(usize, &str, u64, &str, bool)> = l
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(k, (i, f, n))| {
+            let gap = i.saturating_sub(next);
             next = i + 1;
-            let hit = if l.marked.get(i).copied().unwrap_or(false) { " class=hit" } else { "" };
-            let text = l.raw.get(k).cloned().flatten().map(|t| esc(&t)).unwrap_or_default();
-            let _ = writeln!(lines, "<span{hit}><b>{}:{n}</b>  {text}</span>", esc(f));
+            let text = l.raw.get(k).and_then(|r| r.as_deref()).unwrap_or("");
+            (gap, f.as_str(), *n, text, l.marked.get(*i).copied().unwrap_or(false))
+        })
+        .collect();
+    let rest = l.total_lines.saturating_sub(next);
+    html! {
+        @for (gap, file, n, text, hit) in shown {
+            @if gap > 0 { b { "... " (gap) " lines" } "\n" }
+            span class=[hit.then_some("hit")] { b { (t(file)) ":" (n) } "  " (t(text)) }
+            "\n"
         }
-        if l.total_lines > next {
-            let _ = writeln!(lines, "<b>... {} lines (all in \"lines\" of scores.jsonl)</b>", l.total_lines - next);
-        }
-        let _ = write!(
-            h,
-            "<tbody id=s{rank}><tr><td class=ev>{}</td><td><small>{}<br>{}</small></td><td class=num>{:.2}</td><td>{}</td><td><ul>{reasons}</ul></td><td class=ev><ul>{values}</ul></td></tr>\
-<tr><td colspan=6><div class=ev>{} states: {events}</div>{meant}{allow}<details{}><summary>{} input lines (those behind the red states first)</summary><div class=lines>{lines}</div></details></td></tr></tbody>",
-            esc(&l.key),
-            esc(l.start.as_deref().unwrap_or("-")),
-            esc(l.end.as_deref().unwrap_or("-")),
-            l.score,
-            if l.anomalous { "<span class=bad>anomalous</span>" } else { "below threshold" },
-            l.events.len(),
-            if l.anomalous && rank < 10 { " open" } else { "" },
-            l.total_lines,
-        );
+        @if rest > 0 { b { "... " (rest) " lines (all in \"lines\" of scores.jsonl)" } "\n" }
     }
-    h.push_str("</table>");
-    h.push_str(
-        "<script>document.querySelectorAll('#top thead th').forEach((th,i)=>th.onclick=()=>{const t=th.closest('table');\
-const bodies=[...t.tBodies];const num=i==2;const d=th.dataset.d=th.dataset.d==='a'?'d':'a';\
-bodies.sort((a,b)=>{const x=a.rows[0].cells[i].innerText,y=b.rows[0].cells[i].innerText;const c=num?parseFloat(x)-parseFloat(y):x.localeCompare(y);return d==='a'?c:-c});\
-bodies.forEach(b=>t.appendChild(b))});</script></body></html>\n",
-    );
-    h
 }
 
 #[cfg(test)]

@@ -2,12 +2,10 @@
 //! model whose verdicts equal those of one process trained on all of it, whatever the order of
 //! the shards; shards that cannot be joined honestly are refused.
 
-mod common;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use common::{data, logsieve, ok, s, scores};
+use crate::common::{data, logsieve, ok, s, scores};
 use polars::prelude::*;
 
 const KEY: &str = r"blk_-?\d+";

@@ -6,8 +6,6 @@
 //! Each command runs the real binary in a scratch directory holding small hand-made logs, with
 //! relative paths, so the text does not depend on where the repository is.
 
-mod common;
-
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -15,7 +13,7 @@ use assert_cmd::Command;
 /// A scratch directory with the logs the commands read.
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.log"), common::sshd_training_log()).unwrap();
+    std::fs::write(dir.path().join("train.log"), crate::common::sshd_training_log()).unwrap();
     let new = "Jan  2 09:00:00 host sshd[7001]: Accepted password for alice from 10.0.0.2 port 50001 ssh2\n\
 Jan  2 09:00:05 host sshd[7001]: pam_unix(sshd:session): session closed for user alice\n\
 Jan  2 09:01:00 host sshd[7002]: Accepted password for mallory from 203.0.113.9 port 50002 ssh2\n\

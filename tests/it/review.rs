@@ -1,15 +1,13 @@
 //! The review side through the real binary: the demo run, the report and its rebuild, the example
 //! models, and `watch` on stdin and on a growing, rotated file.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{data, logsieve, ok, root, s, scores, sshd_training_log};
+use crate::common::{data, logsieve, ok, root, s, scores, sshd_training_log};
 use serde_json::Value;
 
 /// `logsieve demo` needs no flags: it trains on the bundled clean HDFS blocks, scores the others,
@@ -80,9 +78,12 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     let why = &html[html.find("<h2>Why sessions were flagged</h2>").expect("the causes table")..html.find("<h2>Input</h2>").unwrap()];
     let row = why.split("<tr>").find(|r| r.contains("state never seen in training")).unwrap();
     assert!(row.contains(&format!(">{}</span>", state)), "{row}");
-    assert!(row.contains(&format!("<td class=num>{n}</td>")), "{row}");
+    assert!(row.contains(&format!("<td class=\"num\">{n}</td>")), "{row}");
     assert!(
-        row.contains(&format!("<code class=tpl>{}</code>", templates[*state].as_str().unwrap().replace('<', "&lt;").replace('>', "&gt;"))),
+        row.contains(&format!(
+            "<code class=\"tpl\">{}</code>",
+            templates[*state].as_str().unwrap().replace('<', "&lt;").replace('>', "&gt;")
+        )),
         "{row}"
     );
     // Drawn again from the run directory: the same causes, shifts and sessions, described by
@@ -95,7 +96,7 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     // The largest shifts in state frequency start with a state that appears or vanishes.
     let shifts = &html[html.find("<th>message template</th>").unwrap()..];
     let first: Vec<&str> =
-        shifts.split("<tr>").nth(1).unwrap().split("<td class=num>").skip(1).map(|c| c.split('<').next().unwrap()).collect();
+        shifts.split("<tr>").nth(1).unwrap().split("<td class=\"num\">").skip(1).map(|c| c.split('<').next().unwrap()).collect();
     assert!(first.contains(&"0.00%"), "{first:?}");
 }
 
@@ -108,7 +109,7 @@ fn the_allow_command_the_report_offers_marks_that_session_normal() {
     let out = dir.path().join("demo");
     ok(&["demo", "--out", s(&out)]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    let marker = "<div class=allow>Normal after review? <code>";
+    let marker = "<div class=\"allow\">Normal after review? <code>";
     let start = html.find(marker).expect("an allow command") + marker.len();
     let cmd = &html[start..start + html[start..].find("</code>").unwrap()];
     let cmd = cmd.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
@@ -193,9 +194,9 @@ fn report_rebuilds_from_the_run_directory_and_keeps_log_content_inert() {
     let again = std::fs::read_to_string(p("o/report.html")).unwrap();
     inert(&again);
     // The same sessions in the same order, with the same lines.
-    let table = |html: &str| html[html.find("<table id=top>").unwrap()..].to_owned();
+    let table = |html: &str| html[html.find("<table id=\"top\">").unwrap()..].to_owned();
     assert_eq!(table(&first), table(&again));
-    assert_eq!(section(&first, "<h2>Largest shifts", "<h2 id=flagged>"), section(&again, "<h2>Largest shifts", "<h2 id=flagged>"));
+    assert_eq!(section(&first, "<h2>Largest shifts", "<h2 id=\"flagged\">"), section(&again, "<h2>Largest shifts", "<h2 id=\"flagged\">"));
     // Elsewhere, with the model named explicitly.
     ok(&["report", s(&p("o")), "--model", s(&p("m")), "--output", s(&p("elsewhere.html"))]);
     assert!(std::fs::read_to_string(p("elsewhere.html")).unwrap().contains("sessions anomalous"));

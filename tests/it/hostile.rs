@@ -2,12 +2,10 @@
 //! every case is read with each line accounted for, or refused with a message naming the file;
 //! nothing panics, and log content stays inert on the terminal, in JSON and in the report.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{logsieve, s};
+use crate::common::{logsieve, s};
 use serde_json::Value;
 
 /// The nasty inputs, written into `dir`: (file, readable).
@@ -177,7 +175,7 @@ fn file_names_with_escape_sequences_are_shown_escaped() {
 #[test]
 fn a_real_model_damaged_at_every_byte_is_refused() {
     use logsieve::model::file::{decode, ModelError};
-    let bytes = std::fs::read(common::root().join("models/hdfs-demo.model")).unwrap();
+    let bytes = std::fs::read(crate::common::root().join("models/hdfs-demo.model")).unwrap();
     assert!(decode(&bytes, "m").is_ok());
     for cut in 0..bytes.len() {
         let e = decode(&bytes[..cut], "m").unwrap_err();
@@ -202,7 +200,7 @@ fn a_real_model_damaged_at_every_byte_is_refused() {
     let mid = b.len() / 2;
     b[mid] ^= 4;
     std::fs::write(&flipped, &b).unwrap();
-    let input = common::data("hdfs/demo/new.log");
+    let input = crate::common::data("hdfs/demo/new.log");
     for (model, says) in [
         (&future, "model format version 99, but this logsieve reads version"),
         (&cut, "model is truncated"),

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-mod common;
-
-use common::{data, logsieve, ok, s, scores, sshd_training_log};
+use crate::common::{data, logsieve, ok, s, scores, sshd_training_log};
 
 /// The HDFS v1 sequences: train on every other normal session, score the rest and the abnormal
 /// ones; every session is scored, a PR curve is drawn, every flagged session says why and names

@@ -7,9 +7,7 @@
 //! (`../shared/bench`) measure the full sets and the held-out ones, and the closing notes quote
 //! them.
 
-mod common;
-
-use common::{data, ok, s};
+use crate::common::{data, ok, s};
 use serde_json::Value;
 
 /// Runs `eval --json` on a run directory.
