@@ -16,7 +16,11 @@ fn read(name: &str, states: &mut States) -> Vec<Featured> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter_map(|l| l.split_once(','))
-        .map(|(_, events)| Featured { states: events.split(' ').map(|e| states.intern(e)).collect(), params: Vec::new() })
+        .map(|(key, events)| Featured {
+            key: key.to_owned(),
+            states: events.split(' ').map(|e| states.intern(e)).collect(),
+            params: Vec::new(),
+        })
         .collect()
 }
 

@@ -190,6 +190,17 @@ pub struct TrainArgs {
     /// Target false-positive rate on held-out clean sessions [default: 0.001].
     #[arg(long, value_name = "RATE")]
     pub max_fpr: Option<f64>,
+    /// The expected share of anomalous sessions in the training period: at most this share of
+    /// the training sessions, the most anomalous, is set aside (listed by `model info` and the
+    /// report) before the final fit, and an error message held by fewer than this share of the
+    /// sessions stays evidence [default: 0.05; 0 trusts the period as clean].
+    #[arg(long, value_name = "SHARE")]
+    pub contamination: Option<f64>,
+    /// For `--format sequences`: the message template of each event id, one per line (line N
+    /// for id N), or loghub's EventId,EventTemplate CSV. The model keeps them: they tell which
+    /// ids are errors and give the report their wording.
+    #[arg(long, value_name = "FILE")]
+    pub templates: Option<PathBuf>,
     /// Write a shard (what this partition of the data teaches) to --model instead of a model;
     /// `logsieve merge` joins shards into the model one process would train on all of them.
     #[arg(long)]

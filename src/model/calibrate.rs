@@ -20,6 +20,9 @@ const TAIL_FROM: f64 = 0.98;
 const QUANTILES: usize = 1000;
 /// The smallest p-value used (keeps scores finite).
 const P_FLOOR: f64 = 1e-300;
+/// The p-value of an error state that no or few training sessions held: a session holding one
+/// is anomalous whatever the threshold (see `Model::train` for why errors are not calibrated).
+pub const ERROR_P: f64 = 1e-9;
 
 /// A null distribution: quantiles and a fitted exponential tail.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -116,14 +119,17 @@ impl Calibration {
 
     /// The combined score and each component's p-value.
     pub fn combine(&self, raw: &PerComponent<f64>) -> (f64, PerComponent<f64>) {
-        let p = PerComponent::from_fn(|c| self.components[c].p(raw[c]));
-        let score = Component::GROUPS
-            .iter()
-            .map(|g| {
-                let min = g.iter().map(|&c| p[c]).fold(1.0, f64::min);
-                -(min * g.len() as f64).clamp(P_FLOOR, 1.0).ln()
-            })
-            .sum();
+        let p = PerComponent::from_fn(|c| match c {
+            // Errors are evidence by rule, not by how often held-out sessions held them.
+            Component::Errors if raw[c] > 0.0 => ERROR_P,
+            Component::Errors => 1.0,
+            _ => self.components[c].p(raw[c]),
+        });
+        let terms = Component::GROUPS.iter().map(|g| {
+            let min = g.iter().map(|&c| p[c]).fold(1.0, f64::min);
+            -(min * g.len() as f64).clamp(P_FLOOR, 1.0).ln()
+        });
+        let score = terms.sum();
         (score, p)
     }
 }

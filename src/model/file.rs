@@ -25,7 +25,7 @@ use super::Model;
 const MAGIC: &[u8; 16] = b"LOGSIEVE-MODEL\n\0";
 const SHARD_MAGIC: &[u8; 16] = b"LOGSIEVE-SHARD\n\0";
 /// The model format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Why a model file cannot be used.
@@ -265,6 +265,7 @@ mod tests {
     fn small_model() -> Model {
         let sessions: Vec<crate::model::components::Featured> = (0..20u32)
             .map(|i| crate::model::components::Featured {
+                key: String::new(),
                 states: vec![0, 1 + i % 3, 4],
                 params: vec![("user".into(), format!("u{}", i % 2))],
             })
@@ -302,12 +303,14 @@ mod tests {
 
     #[test]
     fn a_shard_is_refused_like_a_model_and_not_taken_for_one() {
-        let sessions: Vec<crate::model::components::Featured> =
-            (0..6u32).map(|i| crate::model::components::Featured { states: vec![0, 1 + i % 2], params: Vec::new() }).collect();
+        let sessions: Vec<crate::model::components::Featured> = (0..6u32)
+            .map(|i| crate::model::components::Featured { key: String::new(), states: vec![0, 1 + i % 2], params: Vec::new() })
+            .collect();
         let states = crate::session::States::from_names(&["a", "b", "c"].map(String::from));
         let mut miner = crate::normalize::miner::Miner::default();
         miner.add("disk sda1 full");
-        let shard = Shard::new(sessions, &states, crate::model::TrainOptions::default(), Some(miner), Default::default());
+        let shard =
+            Shard::new(sessions, &states, crate::model::TrainOptions::default(), Some(miner), Default::default(), Default::default());
         let bytes = encode_shard(&shard);
         assert!(decode_shard(&bytes, "s").is_ok());
         for cut in 0..bytes.len() {

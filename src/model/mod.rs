@@ -1,27 +1,24 @@
 //! The featurize, model and score stages: a baseline learned from clean sessions, and the verdict
-//! on a new session with the reasons behind it.
-//!
-//! Training cross-fits: the clean sessions are split into folds, each fold is scored by
-//! components trained on the others, and those held-out scores calibrate the combination and the
-//! threshold ([`calibrate`]); the saved components are then trained on every session. Labels are
-//! never used.
+//! on a new session with the reasons behind it. How training copes with a clean period that is
+//! not perfectly clean is in `train.rs`.
 
 pub mod calibrate;
 pub mod components;
 pub mod file;
 mod params;
 pub mod shard;
+mod train;
 mod verdict;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::miner::Miner;
 use crate::session::States;
 use calibrate::Calibration;
-use components::{Featured, Finding, Neighbours, Ngrams, Pairs, Values, Vectors};
+use components::{Finding, Neighbours, Ngrams, Pairs, Values, Vectors};
 pub use params::{compile_key, ParamsError, TrainOptions, TrainParams};
-pub use verdict::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
+pub use train::{SetAside, SetAsideList};
+pub use verdict::{marked_events, Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
 
 /// A review decision that made something normal (kept in the model, shown by `model info`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +55,11 @@ pub struct Model {
     pub options: TrainOptions,
     /// State names by id.
     pub states: Vec<String>,
+    /// The names of the error states (sorted).
+    pub errors: Vec<String>,
+    /// Message templates of states the input names by id (`--format sequences` with
+    /// `--templates`): state → template.
+    pub templates: std::collections::BTreeMap<String, String>,
     /// The template miner, so template states keep their ids when scoring.
     pub miner: Option<Miner>,
     /// Windows and next-state model.
@@ -74,37 +76,36 @@ pub struct Model {
     pub allowances: Vec<Allowance>,
     /// State sequences of sessions allowed by review: a session with one of them is not flagged.
     pub allowed_sessions: Vec<Vec<String>>,
+    /// Training sessions set aside as anomalous.
+    pub set_aside: SetAsideList,
 }
 
-/// The components trained on one set of sessions.
-struct Fitted {
-    ngrams: Ngrams,
-    pairs: Pairs,
-    values: Values,
-    vectors: Vectors,
-}
-
-impl Fitted {
-    fn fit(sessions: &[&Featured], options: &TrainOptions, vocabulary: usize) -> Self {
-        Fitted {
-            ngrams: Ngrams::fit(options.ngram, options.rare_share, vocabulary, sessions.iter().copied()),
-            pairs: Pairs::fit(sessions.iter().copied()),
-            values: Values::fit(sessions.iter().copied()),
-            vectors: Vectors::fit(sessions),
-        }
-    }
-}
-
-/// The parts of a model that score, borrowed from a [`Model`] or a fold's [`Fitted`].
+/// The parts of a model that score, borrowed from a [`Model`] or a fold's fitted components.
 struct Parts<'a> {
     ngrams: &'a Ngrams,
     pairs: &'a Pairs,
     values: &'a Values,
     vectors: &'a Vectors,
     neighbours: &'a Neighbours<'a>,
+    /// Error states held by fewer than this share of the training sessions are evidence.
+    error_share: f64,
+    /// Which states are errors.
+    states: &'a States,
 }
 
-impl Parts<'_> {
+impl<'a> Parts<'a> {
+    fn of(f: &'a train::Fitted, neighbours: &'a Neighbours<'a>, options: &TrainOptions, states: &'a States) -> Self {
+        Parts {
+            ngrams: &f.ngrams,
+            pairs: &f.pairs,
+            values: &f.values,
+            vectors: &f.vectors,
+            neighbours,
+            error_share: options.contamination,
+            states,
+        }
+    }
+
     /// Raw component scores and findings of one session.
     fn raw_scores(&self, states: &[u32], params: &[(String, String)], findings: &mut Vec<Finding>) -> PerComponent<f64> {
         let x = self.vectors.vector(states);
@@ -118,12 +119,10 @@ impl Parts<'_> {
         raw[Component::Values] = self.values.score(params, findings);
         raw[Component::Pca] = self.vectors.spe(&x);
         raw[Component::Knn] = self.neighbours.distance(&x);
+        raw[Component::Errors] = self.pairs.score_errors(states, self.error_share, |s| self.states.is_error(s), findings);
         raw.map(|v| (v * 1e9).round() / 1e9)
     }
 }
-
-/// At most this many held-out sessions per fold are scored for the calibration.
-const HELD_OUT_PER_FOLD: usize = 20_000;
 
 /// Why a model cannot be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,73 +133,6 @@ pub enum TrainError {
 }
 
 impl Model {
-    /// Learns a model from clean sessions. `states` names the state ids the sessions use.
-    pub fn train(sessions: &[Featured], states: &States, params: TrainParams) -> Result<Self, TrainError> {
-        let options = params.into_options();
-        let n = sessions.len();
-        if n < 2 {
-            return Err(TrainError::TooFewSessions(n));
-        }
-        let vocabulary = states.len();
-        let folds = options.folds.clamp(2, n);
-        // The folds' fits and the final fit on every session are independent: they run in
-        // parallel (rayon), and the held-out scores are joined in fold order, so the model is the
-        // same byte for byte whatever the number of threads.
-        let all: Vec<&Featured> = sessions.iter().collect();
-        let mut results: Vec<(Vec<PerComponent<f64>>, Option<Fitted>)> = (0..=folds)
-            .into_par_iter()
-            .map(|f| {
-                if f == folds {
-                    return (Vec::new(), Some(Fitted::fit(&all, &options, vocabulary)));
-                }
-                let train: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, s)| s).collect();
-                let held: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, s)| s).collect();
-                let fitted = Fitted::fit(&train, &options, vocabulary);
-                let matrix = fitted.vectors.neighbour_matrix();
-                let neighbours = Neighbours::new(&matrix);
-                let stride = held.len().div_ceil(HELD_OUT_PER_FOLD).max(1);
-                let parts = Parts {
-                    ngrams: &fitted.ngrams,
-                    pairs: &fitted.pairs,
-                    values: &fitted.values,
-                    vectors: &fitted.vectors,
-                    neighbours: &neighbours,
-                };
-                let mut findings = Vec::new();
-                let raw = held
-                    .iter()
-                    .step_by(stride)
-                    .map(|s| {
-                        findings.clear();
-                        parts.raw_scores(&s.states, &s.params, &mut findings)
-                    })
-                    .collect();
-                (raw, None)
-            })
-            .collect();
-        let fitted = results.pop().and_then(|r| r.1).ok_or(TrainError::TooFewSessions(n))?;
-        let raw: Vec<PerComponent<f64>> = results.into_iter().flat_map(|r| r.0).collect();
-        let calibration = Calibration::fit(&raw, options.max_fpr);
-        Ok(Model {
-            info: ModelInfo {
-                logsieve: env!("CARGO_PKG_VERSION").to_owned(),
-                sessions: n as u64,
-                events: sessions.iter().map(|s| s.states.len() as u64).sum(),
-                ..ModelInfo::default()
-            },
-            options,
-            states: states.names().to_vec(),
-            miner: None,
-            ngrams: fitted.ngrams,
-            pairs: fitted.pairs,
-            values: fitted.values,
-            vectors: fitted.vectors,
-            calibration,
-            allowances: Vec::new(),
-            allowed_sessions: Vec::new(),
-        })
-    }
-
     /// The id of a state name, adding it to the model's states if new.
     fn state_id(&mut self, name: &str) -> u32 {
         match self.states.iter().position(|s| s == name) {
@@ -272,18 +204,26 @@ pub struct Scorer<'m> {
 impl<'m> Scorer<'m> {
     /// A scorer for `model`; `matrix` is `model.vectors.neighbour_matrix()`, kept by the caller.
     pub fn new(model: &'m Model, matrix: &'m ndarray::Array2<f64>) -> Self {
-        Scorer { model, neighbours: Neighbours::new(matrix) }
+        Scorer { model, neighbours: Neighbours::new(matrix).with_counts(&model.vectors.counts, model.options.neighbours()) }
     }
 
     /// The verdict on a session's states and parameter values; `names` names the state ids.
     pub fn score(&self, states: &[u32], params: &[(String, String)], names: &States) -> Verdict {
         let m = self.model;
         let mut findings = Vec::new();
-        let parts = Parts { ngrams: &m.ngrams, pairs: &m.pairs, values: &m.values, vectors: &m.vectors, neighbours: &self.neighbours };
+        let parts = Parts {
+            ngrams: &m.ngrams,
+            pairs: &m.pairs,
+            values: &m.values,
+            vectors: &m.vectors,
+            neighbours: &self.neighbours,
+            error_share: m.options.contamination,
+            states: names,
+        };
         let raw = parts.raw_scores(states, params, &mut findings);
         let (score, p) = m.calibration.combine(&raw);
         let components = PerComponent::from_fn(|c| ComponentScore { name: c, raw: raw[c], p: p[c] });
-        let mut anomalous = score > m.calibration.threshold;
+        let mut anomalous = score > m.calibration.threshold || raw[Component::Errors] > 0.0;
         let mut reasons = verdict::explain(&findings, &components, names, states.len());
         if anomalous && !m.allowed_sessions.is_empty() {
             let seq: Vec<&str> = states.iter().map(|&i| names.name(i)).collect();

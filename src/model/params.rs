@@ -17,8 +17,13 @@ pub struct TrainOptions {
     pub ngram: usize,
     /// Target false-positive rate of the threshold, on held-out clean sessions.
     pub max_fpr: f64,
-    /// A window seen in less than this share of all training windows is rare (t-stide).
+    /// A window held by less than this share of the training sessions is rare (t-stide), with a
+    /// weight graded by how few held it.
     pub rare_share: f64,
+    /// The expected share of anomalous sessions in the training period: at most this share is
+    /// set aside as anomalous before the final fit, and an error state held by fewer than this
+    /// share of the sessions stays evidence.
+    pub contamination: f64,
     /// Folds for cross-fitting the calibration (at least 2; at most one per session).
     pub folds: usize,
     /// Parameter fields whose values are learned (`source_ip` is learned as its network,
@@ -35,7 +40,8 @@ impl Default for TrainOptions {
         TrainOptions {
             ngram: 3,
             max_fpr: 0.001,
-            rare_share: 1e-4,
+            rare_share: 0.001,
+            contamination: 0.05,
             folds: 5,
             params: ["user", "target_user", "method", "logon_type", "source_ip"].map(String::from).to_vec(),
             session_key: None,
@@ -84,7 +90,22 @@ impl TrainParams {
     }
 }
 
+/// How many training sessions must lie as close as a session's count vector for it to count as
+/// near (the kNN component), when the clean period may hold anomalous sessions: one or two of
+/// them must not vouch for a vector alone.
+const NEIGHBOURS: u64 = 5;
+
 impl TrainOptions {
+    /// The k of the kNN component: [`NEIGHBOURS`], or 1 for a period trusted as clean
+    /// (`contamination` 0).
+    pub fn neighbours(&self) -> u64 {
+        if self.contamination > 0.0 {
+            NEIGHBOURS
+        } else {
+            1
+        }
+    }
+
     /// Checks every option's range: the one place where options are validated.
     pub fn check(self) -> Result<TrainParams, ParamsError> {
         if !(1..=4).contains(&self.ngram) {
@@ -95,6 +116,9 @@ impl TrainOptions {
         }
         if !(0.0..1.0).contains(&self.rare_share) {
             return Err(bad("rare_share", format!("must be at least 0 and below 1, not {}", self.rare_share)));
+        }
+        if !(0.0..0.5).contains(&self.contamination) {
+            return Err(bad("--contamination", format!("must be at least 0 and below 0.5, not {}", self.contamination)));
         }
         if self.folds < 2 {
             return Err(bad("folds", format!("must be at least 2, not {}", self.folds)));

@@ -24,6 +24,8 @@ use crate::session::States;
 /// A distinct session and how often it occurred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counted {
+    /// The smallest key among the identical sessions (how set-aside sessions are listed).
+    pub key: String,
     /// State ids (into [`Shard::states`]) in order.
     pub states: Vec<u32>,
     /// Distinct (field, value) pairs.
@@ -41,6 +43,10 @@ pub struct Shard {
     pub options: TrainOptions,
     /// State names by id, sorted.
     pub states: Vec<String>,
+    /// The names of the error states (sorted).
+    pub errors: Vec<String>,
+    /// Message templates of states the input names by id (`--templates`).
+    pub templates: std::collections::BTreeMap<String, String>,
     /// Distinct sessions in canonical order.
     pub sessions: Vec<Counted>,
     /// The template miner the partition's events were named by.
@@ -50,7 +56,8 @@ pub struct Shard {
 /// Sessions and their state table in canonical form: state ids in name order, sessions sorted by
 /// state sequence, then parameters. Training on it gives the same model whatever order the
 /// sessions came in.
-pub fn canonical(mut sessions: Vec<Featured>, names: &[String]) -> (Vec<Featured>, States) {
+pub fn canonical(mut sessions: Vec<Featured>, table: &States) -> (Vec<Featured>, States) {
+    let names = table.names();
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
     order.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
     let mut new_id = vec![0u32; names.len()];
@@ -64,11 +71,11 @@ pub fn canonical(mut sessions: Vec<Featured>, names: &[String]) -> (Vec<Featured
         }
     }
     sessions.sort_unstable_by(by_content);
-    (sessions, States::from_names(&sorted))
+    (sessions, States::with_errors(&sorted, &table.error_names()))
 }
 
 fn by_content(a: &Featured, b: &Featured) -> Ordering {
-    a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params))
+    a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params)).then_with(|| a.key.cmp(&b.key))
 }
 
 /// Runs of equal sessions as [`Counted`]; `sessions` must be sorted ([`canonical`]).
@@ -76,8 +83,9 @@ fn counted(sessions: Vec<Featured>) -> Vec<Counted> {
     let mut out: Vec<Counted> = Vec::new();
     for s in sessions {
         match out.last_mut() {
+            // Sorted: the first of a run has the smallest key.
             Some(last) if last.states == s.states && last.params == s.params => last.count += 1,
-            _ => out.push(Counted { states: s.states, params: s.params, count: 1 }),
+            _ => out.push(Counted { key: s.key, states: s.states, params: s.params, count: 1 }),
         }
     }
     out
@@ -88,7 +96,7 @@ fn counted(sessions: Vec<Featured>) -> Vec<Counted> {
 pub struct Merged {
     /// Every session, canonical order.
     pub sessions: Vec<Featured>,
-    /// The state table.
+    /// The state table, error states marked.
     pub states: States,
     /// The shards' options.
     pub options: TrainOptions,
@@ -98,14 +106,25 @@ pub struct Merged {
     pub rules: String,
     /// The shards' inputs, sorted.
     pub inputs: Vec<String>,
+    /// The templates of states named by id.
+    pub templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Shard {
-    /// A shard from a partition's sessions, with the state table they index.
-    pub fn new(sessions: Vec<Featured>, states: &States, options: TrainOptions, miner: Option<Miner>, info: ModelInfo) -> Self {
-        let (sessions, states) = canonical(sessions, states.names());
+    /// A shard from a partition's sessions, with the state table they index (error states
+    /// marked) and the templates of states named by id.
+    pub fn new(
+        sessions: Vec<Featured>,
+        states: &States,
+        options: TrainOptions,
+        miner: Option<Miner>,
+        templates: std::collections::BTreeMap<String, String>,
+        info: ModelInfo,
+    ) -> Self {
+        let errors = states.error_names();
+        let (sessions, states) = canonical(sessions, states);
         let info = ModelInfo { sessions: sessions.len() as u64, events: sessions.iter().map(|s| s.states.len() as u64).sum(), ..info };
-        Shard { info, options, states: states.names().to_vec(), sessions: counted(sessions), miner }
+        Shard { info, options, states: states.names().to_vec(), errors, templates, sessions: counted(sessions), miner }
     }
 
     /// What is inconsistent in a loaded shard, if anything.
@@ -121,6 +140,9 @@ impl Shard {
             if let Some(id) = s.states.iter().find(|&&id| id as usize >= n) {
                 return Some(format!("state id {id} beyond the {n} states"));
             }
+        }
+        if self.errors.iter().any(|e| self.states.binary_search(e).is_err()) {
+            return Some("an error state is not among the states".into());
         }
         if self.sessions.iter().map(|s| s.count).sum::<u64>() != self.info.sessions {
             return Some("session counts do not add up to the shard's total".into());
@@ -139,6 +161,9 @@ impl Shard {
             if s.options != first.options {
                 return Err(format!("{name} was trained with other options than {}", names[0]));
             }
+            if s.templates != first.templates {
+                return Err(format!("{name} was trained with other --templates than {}", names[0]));
+            }
             if s.info.rules != first.info.rules {
                 return Err(format!(
                     "{name} was trained with other rule packs ({}) than {} ({})",
@@ -149,12 +174,16 @@ impl Shard {
         let mut all: Vec<String> = shards.iter().flat_map(|s| s.states.iter().cloned()).collect();
         all.sort_unstable();
         all.dedup();
-        let states = States::from_names(&all);
+        let mut errors: Vec<String> = shards.iter().flat_map(|s| s.errors.iter().cloned()).collect();
+        errors.sort_unstable();
+        errors.dedup();
+        let states = States::with_errors(&all, &errors);
         let mut sessions = Vec::with_capacity(shards.iter().flat_map(|s| &s.sessions).map(|c| c.count as usize).sum());
         for s in shards {
             let ids: Vec<u32> = s.states.iter().map(|n| states.get(n).unwrap_or(u32::MAX)).collect();
             for c in &s.sessions {
-                let featured = Featured { states: c.states.iter().map(|&i| ids[i as usize]).collect(), params: c.params.clone() };
+                let featured =
+                    Featured { key: c.key.clone(), states: c.states.iter().map(|&i| ids[i as usize]).collect(), params: c.params.clone() };
                 sessions.extend(std::iter::repeat_n(featured, c.count as usize));
             }
         }
@@ -164,7 +193,15 @@ impl Shard {
         let mut inputs: Vec<String> = shards.iter().flat_map(|s| s.info.inputs.iter().cloned()).collect();
         inputs.sort_unstable();
         inputs.dedup();
-        Ok(Merged { sessions, states, options: first.options.clone(), miner, rules: first.info.rules.clone(), inputs })
+        Ok(Merged {
+            sessions,
+            states,
+            options: first.options.clone(),
+            miner,
+            rules: first.info.rules.clone(),
+            inputs,
+            templates: first.templates.clone(),
+        })
     }
 }
 
@@ -175,7 +212,11 @@ mod tests {
 
     fn featured(names: &[&str], states: &States, user: &str) -> Featured {
         let mut s = states.clone();
-        Featured { states: names.iter().map(|n| s.intern(n)).collect(), params: vec![("user".into(), user.into())] }
+        Featured {
+            key: format!("{user}{}", names.len()),
+            states: names.iter().map(|n| s.intern(n)).collect(),
+            params: vec![("user".into(), user.into())],
+        }
     }
 
     /// Sessions over a state table interned in the order given.
@@ -200,7 +241,7 @@ mod tests {
         let options = TrainOptions { folds: 3, ..TrainOptions::default() };
         // One process, sessions closing in one order and states interned in another.
         let (all, states) = partition(&["close", "fail", "open", "auth", "cmd"], &ROWS);
-        let (all, states) = canonical(all, states.names());
+        let (all, states) = canonical(all, &states);
         let single = super::super::file::encode(&Model::train(&all, &states, options.clone().check().unwrap()).unwrap());
         // Three partitions, each with its own state table.
         let parts = [
@@ -208,7 +249,8 @@ mod tests {
             partition(&["open", "fail", "close", "auth"], &[ROWS[2], ROWS[5], ROWS[1]]),
             partition(&["open", "auth", "cmd", "close"], &[ROWS[7], ROWS[4]]),
         ];
-        let shards: Vec<Shard> = parts.into_iter().map(|(s, st)| Shard::new(s, &st, options.clone(), None, ModelInfo::default())).collect();
+        let shards: Vec<Shard> =
+            parts.into_iter().map(|(s, st)| Shard::new(s, &st, options.clone(), None, Default::default(), ModelInfo::default())).collect();
         let names: Vec<String> = (0..3).map(|i| format!("s{i}")).collect();
         assert!(shards.iter().all(|s| s.problem().is_none()));
         let counts: Vec<u64> = shards[0].sessions.iter().map(|c| c.count).collect();
@@ -225,8 +267,9 @@ mod tests {
     #[test]
     fn shards_with_other_options_or_counts_that_do_not_add_up_are_refused() {
         let (s, st) = partition(&["a", "b"], &[(&["a", "b"], "x")]);
-        let one = Shard::new(s.clone(), &st, TrainOptions::default(), None, ModelInfo::default());
-        let other = Shard::new(s, &st, TrainOptions { ngram: 4, ..TrainOptions::default() }, None, ModelInfo::default());
+        let one = Shard::new(s.clone(), &st, TrainOptions::default(), None, Default::default(), ModelInfo::default());
+        let other =
+            Shard::new(s, &st, TrainOptions { ngram: 4, ..TrainOptions::default() }, None, Default::default(), ModelInfo::default());
         let e = Shard::merge(&[one.clone(), other], &["one".into(), "two".into()]).unwrap_err();
         assert!(e.contains("two was trained with other options than one"), "{e}");
         let mut bad = one;

@@ -28,18 +28,36 @@ pub enum Component {
     Pca,
     /// The count vector's distance to the nearest training session.
     Knn,
+    /// Error states that no or few training sessions held (not calibrated: evidence by rule).
+    Errors,
 }
 
 impl Component {
     /// How many components there are.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = Component::LAST as usize + 1;
+    /// The last variant: adding a component means moving this, and the compiler then asks for
+    /// it in [`Component::ALL`] (its length), in every match, and in [`Component::GROUPS`]' check.
+    const LAST: Component = Component::Errors;
     /// Every component, in the order of component arrays and outputs.
-    pub const ALL: [Component; Component::COUNT] =
-        [Component::Ngram, Component::Transition, Component::Cooccurrence, Component::Values, Component::Pca, Component::Knn];
+    pub const ALL: [Component; Component::COUNT] = [
+        Component::Ngram,
+        Component::Transition,
+        Component::Cooccurrence,
+        Component::Values,
+        Component::Pca,
+        Component::Knn,
+        Component::Errors,
+    ];
     /// Components that measure the same thing, combined as one group (their smallest p,
-    /// Bonferroni-corrected): sequence order, co-occurrence, parameter values, event counts.
-    pub const GROUPS: [&'static [Component]; 4] =
-        [&[Component::Ngram, Component::Transition], &[Component::Cooccurrence], &[Component::Values], &[Component::Pca, Component::Knn]];
+    /// Bonferroni-corrected): sequence order, co-occurrence, parameter values, event counts,
+    /// errors.
+    pub const GROUPS: [&'static [Component]; 5] = [
+        &[Component::Ngram, Component::Transition],
+        &[Component::Cooccurrence],
+        &[Component::Values],
+        &[Component::Pca, Component::Knn],
+        &[Component::Errors],
+    ];
 
     /// The name used in outputs.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +68,7 @@ impl Component {
             Component::Values => "values",
             Component::Pca => "pca",
             Component::Knn => "knn",
+            Component::Errors => "errors",
         }
     }
 }
@@ -136,6 +155,8 @@ pub enum ReasonKind {
     NewValue,
     /// Event counts far from the training sessions'.
     CountDeviation,
+    /// An error state that no or few training sessions held.
+    ErrorState,
     /// Review marked a session with these states normal.
     Allowed,
 }
@@ -151,6 +172,7 @@ impl ReasonKind {
             ReasonKind::UnseenPair => "unseen_pair",
             ReasonKind::NewValue => "new_value",
             ReasonKind::CountDeviation => "count_deviation",
+            ReasonKind::ErrorState => "error_state",
             ReasonKind::Allowed => "allowed",
         }
     }
@@ -241,6 +263,25 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
 }
 
+/// Which events the reasons point at: a window's states (without the padding), or one state
+/// (unseen, or an error).
+pub fn marked_events(events: usize, reasons: &[Reason]) -> Vec<bool> {
+    let mut marked = vec![false; events];
+    for r in reasons {
+        if let Some(p) = r.position {
+            let padding = r.states.iter().filter(|x| *x == "^" || *x == "$").count();
+            let n = match r.kind {
+                ReasonKind::UnseenState | ReasonKind::ErrorState => 1,
+                _ => r.states.len().saturating_sub(padding).max(1),
+            };
+            for m in marked.iter_mut().skip(p).take(n) {
+                *m = true;
+            }
+        }
+    }
+    marked
+}
+
 /// At most this many reasons of one kind are listed per session.
 const REASONS_PER_KIND: usize = 5;
 
@@ -271,13 +312,30 @@ pub(super) fn explain(findings: &[Finding], comps: &PerComponent<ComponentScore>
                     format!("window never seen in training: {} (at event {})", names(window, states).join(" → "), at + 1),
                 )
             },
-            Finding::RareWindow { window, at, count } => Reason {
+            Finding::RareWindow { window, at, count, of } => Reason {
                 states: names(window, states),
                 position: Some(*at),
                 ..base(
                     ReasonKind::RareWindow,
                     Component::Ngram,
-                    format!("rare window: {} (at event {}; seen {count}× in training)", names(window, states).join(" → "), at + 1),
+                    format!(
+                        "rare window: {} (at event {}; in {count} of {of} training sessions)",
+                        names(window, states).join(" → "),
+                        at + 1
+                    ),
+                )
+            },
+            Finding::ErrorState { state, at, sessions, of } => Reason {
+                states: vec![states.name(*state).to_owned()],
+                position: Some(*at),
+                ..base(
+                    ReasonKind::ErrorState,
+                    Component::Errors,
+                    if *sessions == 0 {
+                        format!("error never seen in training: {} (at event {})", states.name(*state), at + 1)
+                    } else {
+                        format!("error seen in only {sessions} of {of} training sessions: {} (at event {})", states.name(*state), at + 1)
+                    },
                 )
             },
             Finding::Transition { window, at, probability } => {
@@ -358,15 +416,24 @@ mod tests {
     }
 
     #[test]
+    fn every_component_is_listed_once_in_order_and_in_one_group() {
+        for (i, c) in Component::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c}");
+            let groups = Component::GROUPS.iter().filter(|g| g.contains(c)).count();
+            assert_eq!(groups, 1, "{c} is in {groups} groups");
+        }
+    }
+
+    #[test]
     fn component_arrays_are_indexed_by_component_and_checked_on_reading() {
         let mut per = PerComponent::from_fn(|c| c as usize * 10);
         per[Component::Values] += 1;
         assert_eq!(per[Component::Values], 31);
         let text = serde_json::to_string(&per).unwrap();
-        assert_eq!(text, "[0,10,20,31,40,50]");
+        assert_eq!(text, "[0,10,20,31,40,50,60]");
         assert_eq!(serde_json::from_str::<PerComponent<usize>>(&text).unwrap(), per);
         let err = serde_json::from_str::<PerComponent<usize>>("[1,2]").unwrap_err();
-        assert!(err.to_string().contains("2 component values, not 6"), "{err}");
+        assert!(err.to_string().contains("2 component values, not 7"), "{err}");
     }
 
     mod erased {

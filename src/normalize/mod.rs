@@ -18,6 +18,7 @@
 pub mod generic;
 pub mod miner;
 pub mod rules;
+pub mod severity;
 pub mod vocabulary;
 
 use std::sync::Arc;

@@ -3,9 +3,10 @@
 //!
 //! Fields (both files): `session`, `score`, `anomalous`, `threshold`, `start`, `end`, `events`
 //! (the state sequence), `reasons`, `lines` (1-based input lines; `file:line` strings when there
-//! are several inputs), plus `components` (each component's raw score and p-value), `closed`
+//! are several inputs), `reason_lines` (the lines behind the reasons, in the same form), plus `components` (each component's raw score and p-value), `closed`
 //! (how the session was cut) and `dropped` (events beyond the per-session cap). In Parquet,
-//! `events` is one space-separated string and `reasons`, `lines` and `components` are JSON text.
+//! `events` is one space-separated string and `reasons`, `lines`, `reason_lines` and
+//! `components` are JSON text.
 //!
 //! [`events`] writes normalized events as Parquet (`normalize --output parquet DIR`).
 
@@ -43,6 +44,7 @@ struct Columns {
     n_events: Vec<u64>,
     reasons: Vec<String>,
     lines: Vec<String>,
+    reason_lines: Vec<String>,
     components: Vec<String>,
     closed: Vec<String>,
 }
@@ -64,6 +66,7 @@ impl Columns {
                 Column::new("n_events".into(), c.n_events),
                 Column::new("reasons".into(), c.reasons),
                 Column::new("lines".into(), c.lines),
+                Column::new("reason_lines".into(), c.reason_lines),
                 Column::new("components".into(), c.components),
                 Column::new("closed".into(), c.closed),
             ],
@@ -166,6 +169,7 @@ impl ScoreWriter {
         r.n_events.push(row.events.len() as u64);
         r.reasons.push(serde_json::to_string(&row.reasons).unwrap_or_default());
         r.lines.push(serde_json::to_string(&row.lines).unwrap_or_default());
+        r.reason_lines.push(serde_json::to_string(&row.reason_lines).unwrap_or_default());
         r.components.push(serde_json::to_string(&row.components).unwrap_or_default());
         r.closed.push(row.closed.as_str().to_owned());
         if r.session.len() >= ROW_GROUP {

@@ -99,6 +99,10 @@ pub struct ScoreRow<'a> {
     /// Input lines.
     #[serde(default)]
     pub lines: Lines,
+    /// The input lines behind the reasons: the events of unseen or rare windows, unseen and error
+    /// states, and where new values came in (same form as `lines`).
+    #[serde(default)]
+    pub reason_lines: Lines,
     /// Each component's raw score and p-value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<PerComponent<ComponentScore>>,
@@ -159,11 +163,33 @@ impl<'a> ScoreRow<'a> {
             events: s.states.iter().map(|&i| Cow::Borrowed(states.name(i))).collect(),
             reasons: Cow::Borrowed(&v.reasons),
             lines: Lines::of(&s.lines, files, several),
+            reason_lines: Lines::of(&reason_lines(s, &v.reasons), files, several),
             components: Some(v.components),
             closed: s.closed,
             dropped: s.dropped,
         }
     }
+}
+
+/// The input lines behind a session's reasons, in input order: the events the reasons mark, and
+/// the events new values came with.
+pub fn reason_lines(s: &Session, reasons: &[Reason]) -> Vec<LineRef> {
+    if s.closed == Closed::Sequence {
+        // One line holds the whole session.
+        return if reasons.iter().any(|r| r.position.is_some() || r.new_value().is_some()) { s.lines.clone() } else { Vec::new() };
+    }
+    let mut marked = crate::model::marked_events(s.states.len(), reasons);
+    for (f, v) in reasons.iter().filter_map(Reason::new_value) {
+        if let Some(k) = s.params.iter().position(|(pf, pv)| pf == f && pv == v) {
+            if let Some(m) = s.param_at.get(k).and_then(|&at| marked.get_mut(at)) {
+                *m = true;
+            }
+        }
+    }
+    let mut out: Vec<LineRef> = marked.iter().zip(&s.lines).filter(|(m, _)| **m).map(|(_, l)| *l).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Reads a `scores.jsonl`: each non-empty line is parsed as a [`ScoreRow`] and handed to `each`;

@@ -27,6 +27,8 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         session: session.clone(),
         ngram: None,
         max_fpr: None,
+        contamination: None,
+        templates: None,
         shard: false,
     })?;
     eprintln!("== score the new logs: {}", path("new.log"));

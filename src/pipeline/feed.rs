@@ -1,6 +1,7 @@
 //! What `train`, `score` and `watch` share: the options from flags and config file, the model
 //! loaded for scoring, and feeding the inputs through normalize and sessionize.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +11,6 @@ use super::for_each_event;
 use crate::cli::{InputArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::model::{compile_key, file, Model, TrainOptions, TrainParams};
-use crate::normalize::miner::Miner;
 use crate::normalize::rules::RuleSet;
 use crate::normalize::{Coverage, Normalizer};
 use crate::read::RunStats;
@@ -44,6 +44,43 @@ impl SessionArgs {
     }
 }
 
+/// Reads `--templates FILE`: one message template per line, line N for event id N (as
+/// `HDFS_templates.csv` ships them), or loghub's `EventId,EventTemplate` CSV (an id `E5` is
+/// also known as `5`).
+pub(super) fn read_templates(path: &Path) -> Result<BTreeMap<String, String>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines().peekable();
+    if lines.peek().is_some_and(|l| l.trim_start_matches('\u{feff}').starts_with("EventId,")) {
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let headers = reader.headers().map_err(|e| Error::Input { path: name.clone(), line: 1, message: e.to_string() })?.clone();
+        let col = |n: &str| headers.iter().position(|h| h == n);
+        let (Some(id), Some(tpl)) = (col("EventId"), col("EventTemplate")) else {
+            return Err(Error::Input { path: name, line: 1, message: "a CSV of templates needs EventId and EventTemplate columns".into() });
+        };
+        for row in reader.records() {
+            let row =
+                row.map_err(|e| Error::Input { path: name.clone(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() })?;
+            let (Some(k), Some(t)) = (row.get(id), row.get(tpl)) else { continue };
+            if let Some(digits) = k.strip_prefix('E').filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+                out.insert(digits.to_owned(), t.to_owned());
+            }
+            out.insert(k.to_owned(), t.to_owned());
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            if !line.trim().is_empty() {
+                out.insert((i + 1).to_string(), line.trim().to_owned());
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Input { path: name, line: 0, message: "no templates in the file".into() });
+    }
+    Ok(out)
+}
+
 impl TrainArgs {
     /// The training options: the config file's (or the defaults), the flags over them, checked.
     pub(super) fn params(&self) -> Result<TrainParams> {
@@ -62,6 +99,9 @@ impl TrainArgs {
         if let Some(r) = self.max_fpr {
             options.max_fpr = r;
         }
+        if let Some(c) = self.contamination {
+            options.contamination = c;
+        }
         Ok(options.check()?)
     }
 }
@@ -77,17 +117,19 @@ pub(super) struct Fed {
 
 /// Reads the inputs, normalizes each record, and hands each closed session to `sink`. Gives the
 /// normalizer back (its miner has learnt the messages).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn feed(
     input: &InputArgs,
     normalizer: Normalizer,
     states: &mut States,
     key: Option<&Regex>,
     params: &[String],
+    templates: &BTreeMap<String, String>,
     config: &SessionConfig,
     mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
 ) -> Result<(Fed, Normalizer)> {
     let mut sessionizer = Sessionizer::new(config.clone());
-    let mut stepper = Stepper::new(normalizer, key, params);
+    let mut stepper = Stepper::new(normalizer, key, params).with_templates(templates);
     let mut files: Vec<String> = Vec::new();
     let mut closed: Vec<Session> = Vec::new();
     let mut sequences = 0u64;
@@ -170,7 +212,7 @@ impl Scoring {
         config.check()?;
         let key = compile_key(key_text.as_deref())?;
         let rules = Arc::new(RuleSet::load(rules)?);
-        let normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_else(Miner::default));
+        let normalizer = Normalizer::with_miner(rules, model.miner.clone().unwrap_or_default());
         if normalizer.rules_digest() != model.info.rules && !quiet {
             eprintln!("logsieve: warning: the rule packs differ from the model's ({}): states may not match; retrain", model.info.rules);
         }

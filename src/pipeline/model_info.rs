@@ -30,6 +30,9 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
             "held_out": m.calibration.held_out,
             "held_out_above": m.calibration.held_out_above,
             "allowances": m.allowances,
+            "contamination": m.options.contamination,
+            "errors": m.errors,
+            "set_aside": m.set_aside,
         });
         outln!("{v}");
         return Ok(Outcome::Ok);
@@ -38,10 +41,11 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
     outln!("trained on   {} sessions, {} events from {}", m.info.sessions, m.info.events, m.info.inputs.join(" "));
     let o = &m.options;
     outln!(
-        "options      ngram {}, max_fpr {}, rare_share {}, folds {}, params [{}], session_key {}",
+        "options      ngram {}, max_fpr {}, rare_share {}, contamination {}, folds {}, params [{}], session_key {}",
         o.ngram,
         o.max_fpr,
         o.rare_share,
+        o.contamination,
         o.folds,
         o.params.join(", "),
         o.session_key.as_deref().unwrap_or("(rule packs)")
@@ -78,6 +82,26 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
         c.held_out_above,
         c.held_out
     );
+    outln!(
+        "errors       {} error states{}",
+        m.errors.len(),
+        if m.errors.is_empty() { String::new() } else { format!(": {}", m.errors.iter().take(8).cloned().collect::<Vec<_>>().join(", ")) }
+    );
+    let a = &m.set_aside;
+    outln!(
+        "set aside    {} of {} training sessions as anomalous (contamination {}){}",
+        a.total,
+        m.info.sessions,
+        o.contamination,
+        if a.total == 0 { "" } else { ":" }
+    );
+    for s in a.listed.iter().take(20) {
+        let same = if s.sessions > 1 { format!(" (and {} identical)", s.sessions - 1) } else { String::new() };
+        outln!("  {}{same}, score {:.2}: {}", s.key, s.score, s.reasons.first().map(String::as_str).unwrap_or("-"));
+    }
+    if a.listed.len() > 20 {
+        outln!("  ... {} more distinct sessions (model info --json lists {})", a.listed.len() - 20, a.listed.len());
+    }
     if m.allowances.is_empty() {
         outln!("allowances   none");
     }

@@ -15,7 +15,7 @@ use crate::session::{millis, States};
 pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let Scoring { model, config, key, normalizer } =
         Scoring::load(&args.model, &args.session, args.input.rules.as_deref(), args.input.quiet)?;
-    let mut states = States::from_names(&model.states);
+    let mut states = States::with_errors(&model.states, &model.errors);
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
     let threshold = model.calibration.threshold;
@@ -33,18 +33,19 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
     let mut collector = Collector::default();
-    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &config, |s, names, files| {
-        events += s.states.len() as u64;
-        unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
-        let v = scorer.score(&s.states, &s.params, names);
-        let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
-        let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
-        let causes = v.reasons.iter().filter_map(cause);
-        collector.push(&s.key, v.score, v.anomalous, start, &state_names, causes, || Listed::from_session(&s, &v, names, files));
-        scored += 1;
-        anomalous += u64::from(v.anomalous);
-        writer.push(s, v, names, files)
-    })?;
+    let (fed, normalizer) =
+        feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &model.templates, &config, |s, names, files| {
+            events += s.states.len() as u64;
+            unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
+            let v = scorer.score(&s.states, &s.params, names);
+            let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
+            let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
+            let causes = v.reasons.iter().filter_map(cause);
+            collector.push(&s.key, v.score, v.anomalous, start, &state_names, causes, || Listed::from_session(&s, &v, names, files));
+            scored += 1;
+            anomalous += u64::from(v.anomalous);
+            writer.push(s, v, names, files)
+        })?;
     let key_text = args.session.session_key.clone().or_else(|| model.options.session_key.clone());
     report_sessions(&fed, args.input.quiet, key_text.as_deref().map(|k| (k, args.session.session_key.is_some())));
     if let Some((n, first)) = normalizer.mined_apart() {

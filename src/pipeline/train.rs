@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::feed::{feed, report_sessions};
+use std::collections::BTreeMap;
+
+use super::feed::{feed, read_templates, report_sessions};
 use super::{finish, Outcome};
 use crate::cli::{MergeArgs, TrainArgs};
 use crate::error::{Error, Result};
@@ -19,13 +21,18 @@ use crate::session::States;
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let params = args.params()?;
     file::check_destination(&args.model, if args.shard { "shard" } else { "model" })?;
+    let templates = match &args.templates {
+        Some(path) => read_templates(path)?,
+        None => BTreeMap::new(),
+    };
     let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
     let mut states = States::default();
     let mut sessions: Vec<Featured> = Vec::new();
-    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, params.key(), &params.params, &params.session, |s, _, _| {
-        sessions.push(Featured { states: s.states, params: s.params });
-        Ok(())
-    })?;
+    let (fed, normalizer) =
+        feed(&args.input, normalizer, &mut states, params.key(), &params.params, &templates, &params.session, |s, _, _| {
+            sessions.push(Featured { key: s.key, states: s.states, params: s.params });
+            Ok(())
+        })?;
     report_sessions(&fed, args.input.quiet, params.session_key.as_deref().map(|k| (k, true)));
     if fed.run.inputs.iter().any(|i| i.error.is_some()) {
         // A baseline from part of the clean period passes for one from all of it.
@@ -40,7 +47,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     }
     if args.shard {
         let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
-        let shard = Shard::new(sessions, &states, params.into_options(), Some(normalizer.miner().clone()), info);
+        let shard = Shard::new(sessions, &states, params.into_options(), Some(normalizer.miner().clone()), templates, info);
         file::save_shard(&shard, &args.model)?;
         if !args.input.quiet {
             eprintln!(
@@ -53,9 +60,10 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         }
         return finish(&args.input, &fed.run);
     }
-    let (sessions, states) = canonical(sessions, states.names());
+    let (sessions, states) = canonical(sessions, &states);
     let mut model = Model::train(&sessions, &states, params)?;
     model.miner = Some(normalizer.miner().clone());
+    model.templates = templates;
     model.info.rules = normalizer.rules_digest();
     model.info.inputs = args.input.inputs.clone();
     file::save(&model, &args.model)?;
@@ -73,6 +81,7 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome> {
     let merged = Shard::merge(&shards, &names).map_err(Error::Data)?;
     let mut model = Model::train(&merged.sessions, &merged.states, merged.options.check()?)?;
     model.miner = merged.miner;
+    model.templates = merged.templates;
     model.info.rules = merged.rules;
     model.info.inputs = merged.inputs;
     file::save(&model, &args.model)?;

@@ -53,14 +53,14 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
             path.to_owned()
         }
     };
-    let mut states = States::from_names(&model.states);
+    let mut states = States::with_errors(&model.states, &model.errors);
     let matrix = model.vectors.neighbour_matrix();
     let scorer = Scorer::new(&model, &matrix);
     let mut run = Watcher {
         parser: LineParser::new(&args.format, year_anchor(args.year, None)),
         joiner: Joiner::new(matches!(args.format, Format::Auto)),
         stats: InputStats::new(&name),
-        stepper: Stepper::new(normalizer, key.as_ref(), &model.options.params),
+        stepper: Stepper::new(normalizer, key.as_ref(), &model.options.params).with_templates(&model.templates),
         sessionizer: Sessionizer::new(config),
         files: vec![name.clone()],
         closed: Vec::new(),

@@ -9,7 +9,7 @@ use crate::model::{Component, Reason, ReasonKind, Source};
 pub fn cause(r: &Reason) -> Option<(String, Option<String>)> {
     let chain = r.states.join(" → ");
     let state = match (r.kind, r.states.as_slice()) {
-        (ReasonKind::UnseenState, [one]) => Some(one.clone()),
+        (ReasonKind::UnseenState | ReasonKind::ErrorState, [one]) => Some(one.clone()),
         _ => None,
     };
     let words = match r.kind {
@@ -17,6 +17,7 @@ pub fn cause(r: &Reason) -> Option<(String, Option<String>)> {
         ReasonKind::UnseenWindow => format!("window never seen in training: {chain}"),
         ReasonKind::RareWindow => format!("rare window: {chain}"),
         ReasonKind::UnseenState => format!("state never seen in training: {chain}"),
+        ReasonKind::ErrorState => format!("error never or rarely seen in training: {chain}"),
         ReasonKind::NewValue => format!("new value {}={}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?")),
         ReasonKind::CountDeviation if r.component == Source::Component(Component::Pca) => {
             "event counts outside the normal subspace (PCA)".to_owned()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::causes::{cause, Cause};
 use super::{CAUSES, POINTS, RAW_CHARS, RAW_LINES, TOP};
-use crate::model::{Reason, ReasonKind, Verdict};
+use crate::model::{Reason, Verdict};
 use crate::output::{iso, ScoreRow};
 use crate::session::{Session, States};
 
@@ -105,20 +105,9 @@ pub fn pick(n: usize, marked: &[bool]) -> Vec<usize> {
     pick
 }
 
-/// Which events the reasons point at: a window's states (without the padding), or one unseen
-/// state.
+/// Which events the reasons point at (see [`crate::model::marked_events`]).
 pub fn marks(events: usize, reasons: &[Reason]) -> Vec<bool> {
-    let mut marked = vec![false; events];
-    for r in reasons {
-        if let Some(p) = r.position {
-            let padding = r.states.iter().filter(|x| *x == "^" || *x == "$").count();
-            let n = if r.kind == ReasonKind::UnseenState { 1 } else { r.states.len().saturating_sub(padding).max(1) };
-            for m in marked.iter_mut().skip(p).take(n) {
-                *m = true;
-            }
-        }
-    }
-    marked
+    crate::model::marked_events(events, reasons)
 }
 
 /// What the report is drawn from; see the module docs.
@@ -314,7 +303,7 @@ fn parse_iso(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Component, Source};
+    use crate::model::{Component, ReasonKind, Source};
 
     #[test]
     fn picked_lines_put_the_marked_ones_first() {

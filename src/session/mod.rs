@@ -26,11 +26,14 @@ use serde::{Deserialize, Serialize};
 use crate::record::Timestamp;
 
 /// Interned state names. Ids below the model's vocabulary size are states seen in training;
-/// states first seen while scoring get the next ids.
+/// states first seen while scoring get the next ids. Each state also carries whether it is an
+/// error: any of its events was logged at error level or worse, or its message template reads
+/// as one ([`crate::normalize::severity`]).
 #[derive(Debug, Clone, Default)]
 pub struct States {
     names: Vec<String>,
     ids: HashMap<String, u32>,
+    errors: Vec<bool>,
 }
 
 impl States {
@@ -41,6 +44,37 @@ impl States {
             s.intern(n);
         }
         s
+    }
+
+    /// A table holding `names` as ids `0..names.len()`, those in `errors` (sorted names) marked
+    /// as errors.
+    pub fn with_errors(names: &[String], errors: &[String]) -> Self {
+        let mut s = States::from_names(names);
+        for e in errors {
+            if let Some(id) = s.get(e) {
+                s.mark_error(id);
+            }
+        }
+        s
+    }
+
+    /// Marks a state as an error.
+    pub fn mark_error(&mut self, id: u32) {
+        if let Some(e) = self.errors.get_mut(id as usize) {
+            *e = true;
+        }
+    }
+
+    /// Whether a state is an error.
+    pub fn is_error(&self, id: u32) -> bool {
+        self.errors.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// The names of the states marked as errors, sorted.
+    pub fn error_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.names.iter().zip(&self.errors).filter(|(_, e)| **e).map(|(n, _)| n.clone()).collect();
+        v.sort_unstable();
+        v
     }
 
     /// The id of `name`, interning it if new. Past [`MAX_STATES`] names, every new name gets the
@@ -55,6 +89,7 @@ impl States {
         }
         let id = self.names.len() as u32;
         self.names.push(name.to_owned());
+        self.errors.push(false);
         self.ids.insert(name.to_owned(), id);
         id
     }
@@ -169,6 +204,8 @@ pub struct Session {
     pub lines: Vec<LineRef>,
     /// Distinct parameter values, in order of first appearance.
     pub params: Vec<(String, String)>,
+    /// For each of `params`, the index (into `states`) of the event it first came with.
+    pub param_at: Vec<usize>,
     /// Log time of the first and last event that had one.
     pub start: Option<Timestamp>,
     /// See `start`.
@@ -186,6 +223,7 @@ impl Session {
             states: Vec::new(),
             lines: Vec::new(),
             params: Vec::new(),
+            param_at: Vec::new(),
             start: None,
             end: None,
             dropped: 0,
@@ -204,11 +242,13 @@ impl Session {
             self.dropped += 1;
             return;
         }
+        let at = self.states.len();
         self.states.push(step.state);
         self.lines.push(step.line);
         for p in &step.params {
             if !self.params.contains(p) && self.params.len() < 64 {
                 self.params.push(p.clone());
+                self.param_at.push(at);
             }
         }
     }

@@ -1,15 +1,23 @@
-//! From a normalized event to what its sessions take: the state, the entity keys (the rule's, or
-//! `--session-key`'s first capture group) and the parameter values the model learns. Shared by
-//! `train`, `score` and `watch`.
+//! From a normalized event to what its sessions take: the state (marked when it is an error), the
+//! entity keys and the parameter values the model learns. Shared by `train`, `score` and `watch`.
+//!
+//! An event's keys are `--session-key`'s first capture group when given, else its rule's entity.
+//! An event no rule keys, from a process with a pid, joins the entity its process's keyed events
+//! last belonged to, or else the process itself (`app@host:pid`): an sshd message no rule knows
+//! stays in its connection's session. Only events without any entity go to windows.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use regex::Regex;
 
 use super::{LineRef, Session, States, Step};
 use crate::normalize::rules::Role;
-use crate::normalize::{Coverage, Event, Normalizer, Origin};
+use crate::normalize::{severity, Coverage, Event, Normalizer, Origin};
 use crate::record::Record;
+
+/// At most this many processes are remembered with their entity (then the memory starts over).
+const PROCESSES: usize = 100_000;
 
 /// What one record became.
 #[derive(Debug)]
@@ -34,12 +42,31 @@ pub struct Stepper<'a> {
     pub events: u64,
     /// Which layer named each record.
     pub coverage: Coverage,
+    /// Message templates of states named by id (sequences), which tell their error states.
+    templates: Option<&'a BTreeMap<String, String>>,
+    /// Process (`app@host:pid`) → the entity its last keyed event belonged to.
+    entity_of: HashMap<String, String>,
 }
 
 impl<'a> Stepper<'a> {
     /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
     pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
-        Stepper { normalizer, key, params, keys: Vec::new(), events: 0, coverage: Coverage::default() }
+        Stepper {
+            normalizer,
+            key,
+            params,
+            keys: Vec::new(),
+            events: 0,
+            coverage: Coverage::default(),
+            templates: None,
+            entity_of: HashMap::new(),
+        }
+    }
+
+    /// With the templates of states a sequences input names by id (`--templates`).
+    pub fn with_templates(mut self, templates: &'a BTreeMap<String, String>) -> Self {
+        self.templates = (!templates.is_empty()).then_some(templates);
+        self
     }
 
     /// Normalizes a record and steps it.
@@ -53,11 +80,22 @@ impl<'a> Stepper<'a> {
         self.events += 1;
         if let Some(seq) = &rec.sequence {
             self.coverage.sequence += 1;
-            let ids = seq.events.iter().map(|e| states.intern(e)).collect();
+            let ids = seq
+                .events
+                .iter()
+                .map(|e| {
+                    let id = states.intern(e);
+                    if self.templates.and_then(|t| t.get(e)).is_some_and(|t| severity::is_error_text(t)) {
+                        states.mark_error(id);
+                    }
+                    id
+                })
+                .collect();
             return Stepped::Sequence(Session::sequence(seq.id.clone(), ids, line));
         }
         self.normalizer.name(&mut event, rec);
         self.coverage.count(event.layer());
+        let error = severity::is_error(rec, &event);
         self.keys.clear();
         match self.key {
             Some(rx) => {
@@ -74,20 +112,50 @@ impl<'a> Stepper<'a> {
                     return Stepped::Unkeyed;
                 }
             }
-            None => self.keys.extend(event.session_key.iter().cloned()),
+            None => self.entity_keys(rec, &event),
         }
         let mut values = Vec::new();
         for p in self.params {
             values.extend(event.values(p, rec).into_iter().filter_map(|v| learned_value(p, v)));
         }
+        let state = states.intern(&event.state);
+        if error {
+            states.mark_error(state);
+        }
         Stepped::Step(Step {
-            state: states.intern(&event.state),
+            state,
             time: rec.timestamp,
             line,
             params: values,
             ends: event.role == Some(Role::End),
             starts: event.role == Some(Role::Start),
         })
+    }
+}
+
+impl Stepper<'_> {
+    /// The keys of an event without `--session-key`: its rule's entity; else, from a process
+    /// with a pid, the entity its process's keyed events last had, or the process.
+    fn entity_keys(&mut self, rec: &Record, event: &Event) {
+        let process = rec.pid.map(|pid| format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-")));
+        match (&event.session_key, process) {
+            (Some(k), process) => {
+                self.keys.push(k.clone());
+                if let Some(p) = process {
+                    if self.entity_of.len() >= PROCESSES {
+                        self.entity_of.clear();
+                    }
+                    if self.entity_of.get(&p) != Some(k) {
+                        self.entity_of.insert(p, k.clone());
+                    }
+                }
+            }
+            (None, Some(p)) => {
+                let k = self.entity_of.get(&p).cloned().unwrap_or(p);
+                self.keys.push(k);
+            }
+            (None, None) => {}
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 //! is stranger) and the findings behind it:
 //!
 //! - [`Ngrams`]: stide / t-stide windows of `n` states with start/end padding (unseen and rare
-//!   windows), and next-state probabilities (Witten-Bell interpolated n-gram model);
-//! - [`Pairs`]: which states occur together in one session (an unseen state, or two known
-//!   states never seen in the same session);
+//!   windows, by how many training sessions held them), and next-state probabilities
+//!   (Witten-Bell interpolated n-gram model);
+//! - [`Pairs`]: which states occur together in one session, in how many sessions (an unseen
+//!   state, two known states never seen in the same session, and error states that few
+//!   sessions held);
 //! - [`Values`]: per-field value sets with frequencies for the parameter fields;
 //! - [`Vectors`] (in `vectors.rs`): per-session state-count vectors (tf-idf), a PCA residual
 //!   (SPE) (linfa-linalg) and the distance to the nearest training session (linfa-nn), after Liao
@@ -12,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +23,27 @@ use crate::session::{PAD_END, PAD_START};
 mod vectors;
 pub use vectors::{sparse_key, Neighbours, Subspace, Vectors};
 
-/// What the components learn from: a session's states and parameter values.
+/// Rarity, graded: how much a window (or state) that `df` of `n` training sessions held counts as
+/// evidence. Never seen: 1. Seen in fewer than `share` of the sessions (t-stide's rare windows):
+/// how many halvings below that floor, in twos, `ln(share·n/df) / ln 4`, so a quarter of the
+/// floor or rarer weighs as unseen. It depends on `df/n` only: more clean data never makes the
+/// detector blind to what it flagged before. Common: 0.
+pub fn rarity(df: u64, n: u64, share: f64) -> f64 {
+    if df == 0 {
+        return 1.0;
+    }
+    let floor = share * n as f64;
+    if df as f64 >= floor {
+        return 0.0;
+    }
+    ((floor / df as f64).ln() / 4f64.ln()).min(1.0)
+}
+
+/// What the components learn from: a session's entity key, states and parameter values.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Featured {
+    /// The session's key (for listing the training sessions set aside).
+    pub key: String,
     /// State ids in order.
     pub states: Vec<u32>,
     /// Distinct (field, value) pairs.
@@ -40,14 +60,28 @@ pub enum Finding {
         /// Index into the session's states.
         at: usize,
     },
-    /// A window seen, but rarely.
+    /// A window seen, but in few training sessions.
     RareWindow {
         /// The window (padding included).
         window: Vec<u32>,
         /// Index into the session's states.
         at: usize,
-        /// How often it was seen in training.
+        /// In how many training sessions it was seen.
         count: u32,
+        /// Training sessions in all.
+        of: u64,
+    },
+    /// An error state (an error-level message, or a template that reads as an error) that no or
+    /// few training sessions held: evidence however often it occurred there.
+    ErrorState {
+        /// The state.
+        state: u32,
+        /// Where it first occurs.
+        at: usize,
+        /// In how many training sessions it was seen.
+        sessions: u64,
+        /// Training sessions in all.
+        of: u64,
     },
     /// The least likely next state.
     Transition {
@@ -113,14 +147,16 @@ mod sorted_maps {
 pub struct Ngrams {
     /// Window length.
     pub n: usize,
-    /// A window seen in less than this share of all training windows is rare.
+    /// A window held by less than this share of the training sessions is rare.
     pub rare_share: f64,
-    /// `[0]`: padded windows of length n → count; `[k]` for k in 1..=n: k-grams of the
-    /// next-state model → count.
+    /// `[0]`: padded windows of length n → training sessions holding it; `[k]` for k in 1..=n:
+    /// k-grams of the next-state model → count.
     #[serde(with = "sorted_maps")]
     grams: Vec<HashMap<u128, u32>>,
     /// Training windows in all.
     pub windows: u64,
+    /// Training sessions in all.
+    pub sessions: u64,
     /// Known states (for the uniform floor of the next-state model).
     vocabulary: u32,
     /// Per order k: context → (occurrences, distinct followers); rebuilt on load.
@@ -150,12 +186,18 @@ impl Ngrams {
     pub fn fit<'a>(n: usize, rare_share: f64, vocabulary: usize, sessions: impl Iterator<Item = &'a Featured>) -> Self {
         debug_assert!((1..=4).contains(&n), "n-gram length {n}");
         let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::default(); n + 1];
-        let mut windows = 0u64;
+        let (mut windows, mut count) = (0u64, 0u64);
+        let mut seen: Vec<u128> = Vec::new();
         for s in sessions {
+            count += 1;
             let p = Self::windows_of(n, &s.states);
-            for w in p.windows(n) {
-                *grams[0].entry(pack(w)).or_default() += 1;
-                windows += 1;
+            seen.clear();
+            seen.extend(p.windows(n).map(pack));
+            windows += seen.len() as u64;
+            seen.sort_unstable();
+            seen.dedup();
+            for w in &seen {
+                *grams[0].entry(*w).or_default() += 1;
             }
             let q = Self::lm_sequence(n, &s.states);
             for i in n - 1..q.len() {
@@ -164,7 +206,7 @@ impl Ngrams {
                 }
             }
         }
-        let mut m = Ngrams { n, rare_share, grams, windows, vocabulary: vocabulary as u32, contexts: Vec::new() };
+        let mut m = Ngrams { n, rare_share, grams, windows, sessions: count, vocabulary: vocabulary as u32, contexts: Vec::new() };
         m.rebuild();
         m
     }
@@ -206,7 +248,7 @@ impl Ngrams {
         v
     }
 
-    /// How often a window was seen.
+    /// In how many training sessions a window was seen.
     pub fn count(&self, window: &[u32]) -> u32 {
         self.grams.first().and_then(|g| g.get(&pack(window))).copied().unwrap_or(0)
     }
@@ -241,21 +283,24 @@ impl Ngrams {
         p
     }
 
-    /// stide / t-stide: unseen windows count 1, rare ones ¼. Returns the score and the findings.
+    /// stide / t-stide: Σ over the session's windows of their [`rarity`] (unseen 1, rare graded
+    /// by how many training sessions held them). Returns the score and the findings.
     pub fn score_windows(&self, states: &[u32], findings: &mut Vec<Finding>) -> f64 {
         let n = self.n;
         let p = Self::windows_of(n, states);
-        let rare_below = self.rare_share * self.windows as f64;
         let mut score = 0.0;
         for (i, w) in p.windows(n).enumerate() {
             let at = i.saturating_sub(n - 1).min(states.len().saturating_sub(1));
             let c = self.count(w);
+            let r = rarity(u64::from(c), self.sessions, self.rare_share);
+            if r <= 0.0 {
+                continue;
+            }
+            score += r;
             if c == 0 {
-                score += 1.0;
                 findings.push(Finding::UnseenWindow { window: w.to_vec(), at });
-            } else if f64::from(c) < rare_below {
-                score += 0.25;
-                findings.push(Finding::RareWindow { window: w.to_vec(), at, count: c });
+            } else {
+                findings.push(Finding::RareWindow { window: w.to_vec(), at, count: c, of: self.sessions });
             }
         }
         score
@@ -285,13 +330,16 @@ impl Ngrams {
     }
 }
 
-/// Which states occur together in one session.
+/// Which states occur together in one session, and in how many sessions: `(a, a)` counts the
+/// sessions that hold `a`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Pairs {
-    /// Sorted (a, b), a ≤ b, of states seen in one session; (a, a) means a was seen.
-    pairs: Vec<(u32, u32)>,
+    /// Sorted (a, b), a ≤ b, of states seen in one session, with the sessions holding both.
+    pairs: Vec<((u32, u32), u32)>,
+    /// Training sessions in all.
+    pub sessions: u64,
     #[serde(skip)]
-    set: HashSet<(u32, u32)>,
+    map: HashMap<(u32, u32), u32>,
 }
 
 /// At most this many distinct states of a session are paired (bounds the work per session).
@@ -320,18 +368,22 @@ fn pairs_of(states: &[u32]) -> Vec<(u32, u32)> {
 impl Pairs {
     /// Learns the pairs.
     pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
-        let mut set = HashSet::default();
+        let mut map: HashMap<(u32, u32), u32> = HashMap::default();
+        let mut n = 0u64;
         for s in sessions {
-            set.extend(pairs_of(&s.states));
+            n += 1;
+            for p in pairs_of(&s.states) {
+                *map.entry(p).or_default() += 1;
+            }
         }
-        let mut pairs: Vec<(u32, u32)> = set.iter().copied().collect();
+        let mut pairs: Vec<((u32, u32), u32)> = map.iter().map(|(p, c)| (*p, *c)).collect();
         pairs.sort_unstable();
-        Pairs { pairs, set }
+        Pairs { pairs, sessions: n, map }
     }
 
-    /// Rebuilds the lookup set (after loading).
+    /// Rebuilds the lookup map (after loading).
     pub fn rebuild(&mut self) {
-        self.set = self.pairs.iter().copied().collect();
+        self.map = self.pairs.iter().copied().collect();
     }
 
     /// Pairs known.
@@ -344,23 +396,27 @@ impl Pairs {
         self.pairs.is_empty()
     }
 
+    /// In how many training sessions a state was seen.
+    pub fn state_sessions(&self, state: u32) -> u64 {
+        u64::from(self.map.get(&(state, state)).copied().unwrap_or(0))
+    }
+
     /// Marks the states of a session as seen together (an allowance).
     pub fn allow(&mut self, states: &[u32]) {
         for p in pairs_of(states) {
-            if self.set.insert(p) {
-                self.pairs.push(p);
-            }
+            *self.map.entry(p).or_default() += 1;
         }
+        self.pairs = self.map.iter().map(|(p, c)| (*p, *c)).collect();
         self.pairs.sort_unstable();
     }
 
     /// Unseen states plus pairs of known states never seen together.
     pub fn score(&self, states: &[u32], findings: &mut Vec<Finding>) -> f64 {
         let d = distinct_states(states);
-        let known: Vec<u32> = d.iter().copied().filter(|&s| self.set.contains(&(s, s))).collect();
+        let known: Vec<u32> = d.iter().copied().filter(|&s| self.map.contains_key(&(s, s))).collect();
         let mut score = 0.0;
         for &s in &d {
-            if !self.set.contains(&(s, s)) {
+            if !self.map.contains_key(&(s, s)) {
                 score += 1.0;
                 let at = states.iter().position(|&x| x == s).unwrap_or(0);
                 findings.push(Finding::UnseenState { state: s, at });
@@ -368,11 +424,31 @@ impl Pairs {
         }
         for (i, &a) in known.iter().enumerate() {
             for &b in &known[i + 1..] {
-                if !self.set.contains(&(a, b)) {
+                if !self.map.contains_key(&(a, b)) {
                     score += 1.0;
                     findings.push(Finding::UnseenPair { states: (a, b) });
                 }
             }
+        }
+        score
+    }
+
+    /// The error states of a session that fewer than `share` of the training sessions held
+    /// (none, or a few: a contaminated clean period); `is_error` tells error states. Returns
+    /// how many, and the findings.
+    pub fn score_errors(&self, states: &[u32], share: f64, is_error: impl Fn(u32) -> bool, findings: &mut Vec<Finding>) -> f64 {
+        let mut score = 0.0;
+        for s in distinct_states(states) {
+            if !is_error(s) {
+                continue;
+            }
+            let held = self.state_sessions(s);
+            if held as f64 >= share * self.sessions as f64 && held > 0 {
+                continue;
+            }
+            score += 1.0;
+            let at = states.iter().position(|&x| x == s).unwrap_or(0);
+            findings.push(Finding::ErrorState { state: s, at, sessions: held, of: self.sessions });
         }
         score
     }
@@ -424,7 +500,7 @@ impl Values {
 /// Sessions of the given states and no parameters (for the components' tests).
 #[cfg(test)]
 fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
-    rows.iter().map(|s| Featured { states: s.to_vec(), params: Vec::new() }).collect()
+    rows.iter().map(|s| Featured { key: String::new(), states: s.to_vec(), params: Vec::new() }).collect()
 }
 
 #[cfg(test)]
@@ -440,18 +516,50 @@ mod tests {
         let mut f = Vec::new();
         assert_eq!(g.score_windows(&[1, 2, 3], &mut f), 0.0);
         assert!(f.is_empty());
-        // Every window of 1 3 2 was seen once in 500,005 windows: rare.
+        // Every window of 1 3 2 was seen in 1 of 100,001 sessions: rare, by the graded weight.
         let score = g.score_windows(&[1, 3, 2], &mut f);
-        assert!(f.iter().all(|x| matches!(x, Finding::RareWindow { count: 1, .. })), "{f:?}");
-        assert!((score - 0.25 * f.len() as f64).abs() < 1e-12);
+        assert!(f.iter().all(|x| matches!(x, Finding::RareWindow { count: 1, of: 100_001, .. })), "{f:?}");
+        let once = rarity(1, 100_001, 1e-4);
+        assert!((score - once * f.len() as f64).abs() < 1e-12 && once > 0.9 && once <= 1.0, "{once}");
         f.clear();
         // Ending after 2: [1 2 $] was never seen, [2 $ $] once (the session 1 3 2).
-        assert_eq!(g.score_windows(&[1, 2], &mut f), 1.25, "{f:?}");
+        assert!((g.score_windows(&[1, 2], &mut f) - (1.0 + once)).abs() < 1e-12, "{f:?}");
         assert_eq!(f[0], Finding::UnseenWindow { window: vec![1, 2, PAD_END], at: 0 });
-        assert_eq!(f[1], Finding::RareWindow { window: vec![2, PAD_END, PAD_END], at: 1, count: 1 });
+        assert_eq!(f[1], Finding::RareWindow { window: vec![2, PAD_END, PAD_END], at: 1, count: 1, of: 100_001 });
         f.clear();
         let t = g.score_transitions(&[1, 2, 3], &mut f);
         let u = g.score_transitions(&[1, 3, 3], &mut f);
         assert!(t < 0.01 && u > 5.0, "{t} {u}");
+    }
+
+    #[test]
+    fn rarity_is_graded_relative_to_the_training_sessions() {
+        assert_eq!(rarity(0, 1000, 0.01), 1.0);
+        // Held by 5 of 1000 sessions, rare meaning under 1% (10 sessions): ln 2 / ln 4.
+        assert!((rarity(5, 1000, 0.01) - 0.5).abs() < 1e-12);
+        assert!(rarity(5, 1000, 0.01) < rarity(3, 1000, 0.01));
+        assert_eq!(rarity(10, 1000, 0.01), 0.0);
+        assert_eq!(rarity(2, 1000, 0.01), 1.0, "a quarter of the floor weighs as unseen");
+        // Ten times the data, the same share: the same evidence.
+        assert!((rarity(30, 10_000, 0.01) - rarity(3, 1000, 0.01)).abs() < 1e-12);
+        // Nothing is rare below one session but the unseen.
+        assert_eq!(rarity(1, 500, 0.001), 0.0);
+    }
+
+    #[test]
+    fn error_states_count_when_few_training_sessions_held_them() {
+        // State 9 is an error held by 3 of 1000 sessions, state 8 an error held by 300.
+        let mut rows: Vec<&[u32]> = vec![&[1, 2]; 697];
+        rows.extend(vec![&[1, 9, 2][..]; 3]);
+        rows.extend(vec![&[1, 8, 2][..]; 300]);
+        let p = Pairs::fit(sessions(&rows).iter());
+        let err = |s: u32| s == 8 || s == 9 || s == 7;
+        let mut f = Vec::new();
+        assert_eq!(p.score_errors(&[1, 9, 9, 8, 2], 0.05, err, &mut f), 1.0);
+        assert_eq!(f, [Finding::ErrorState { state: 9, at: 1, sessions: 3, of: 1000 }]);
+        f.clear();
+        // An unseen error state counts too; above the share, a held error state does not.
+        assert_eq!(p.score_errors(&[7, 8], 0.05, err, &mut f), 1.0);
+        assert_eq!(p.score_errors(&[1, 9], 0.001, err, &mut f), 0.0);
     }
 }

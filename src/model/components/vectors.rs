@@ -41,6 +41,8 @@ pub struct Vectors {
     neighbours: Vec<f64>,
     /// Rows in `neighbours`.
     pub rows: usize,
+    /// How many training sessions each neighbour row stands for.
+    pub counts: Vec<u64>,
     /// The PCA, when it could be fitted.
     pub pca: Option<Subspace>,
     #[serde(skip)]
@@ -83,6 +85,7 @@ impl Vectors {
         rows.truncate(MAX_NEIGHBOURS);
         rows.sort_unstable_by_key(|r| r.1);
         v.rows = rows.len();
+        v.counts = rows.iter().map(|r| r.0).collect();
         v.neighbours = rows.iter().flat_map(|r| v.vector(&sessions[r.1].states)).collect();
         // PCA on (a stride sample of) all training vectors.
         let stride = sessions.len().div_ceil(MAX_PCA_ROWS).max(1);
@@ -200,17 +203,28 @@ const MEMO: usize = 1 << 16;
 pub struct Neighbours<'a> {
     index: Option<Box<dyn NearestNeighbourIndex<f64> + Send + Sync + 'a>>,
     memo: std::cell::RefCell<HashMap<Vec<(u32, u64)>, f64>>,
+    counts: Vec<u64>,
+    k: u64,
 }
 
 impl<'a> Neighbours<'a> {
     /// Builds the index over `matrix`.
     pub fn new(matrix: &'a Array2<f64>) -> Self {
         let index = if matrix.nrows() == 0 { None } else { CommonNearestNeighbour::LinearSearch.from_batch(matrix, L2Dist).ok() };
-        Neighbours { index, memo: std::cell::RefCell::default() }
+        Neighbours { index, memo: std::cell::RefCell::default(), counts: Vec::new(), k: 1 }
     }
 
-    /// Distance to the nearest training vector (√2, the largest between unit vectors, when there
-    /// is none).
+    /// The distance at which `k` training sessions lie, `counts` saying how many each row
+    /// stands for: a vector that a handful of (perhaps anomalous) training sessions share is
+    /// not vouched for by them alone.
+    pub fn with_counts(mut self, counts: &[u64], k: u64) -> Self {
+        self.counts = counts.to_vec();
+        self.k = k.max(1);
+        self
+    }
+
+    /// Distance to the nearest training vector, or to the k-th nearest training session with
+    /// [`Neighbours::with_counts`] (√2, the largest between unit vectors, when there is none).
     pub fn distance(&self, x: &[f64]) -> f64 {
         let key = sparse_key(x);
         if let Some(&d) = self.memo.borrow().get(&key) {
@@ -228,8 +242,26 @@ impl<'a> Neighbours<'a> {
     fn search(&self, x: &[f64]) -> f64 {
         let Some(index) = &self.index else { return std::f64::consts::SQRT_2 };
         let point: ArrayView1<'_, f64> = ArrayView1::from(x);
-        match index.k_nearest(point, 1) {
-            Ok(found) => found.first().map(|(p, _)| p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()).unwrap_or(0.0),
+        if self.k <= 1 || self.counts.is_empty() {
+            return match index.k_nearest(point, 1) {
+                Ok(found) => found.first().map(|(p, _)| p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()).unwrap_or(0.0),
+                Err(_) => std::f64::consts::SQRT_2,
+            };
+        }
+        let want = (self.k as usize).min(self.counts.len());
+        match index.k_nearest(point, want) {
+            Ok(found) => {
+                let mut seen = 0u64;
+                let mut last = std::f64::consts::SQRT_2;
+                for (p, i) in found {
+                    last = p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+                    seen += self.counts.get(i).copied().unwrap_or(1);
+                    if seen >= self.k {
+                        break;
+                    }
+                }
+                last
+            }
             Err(_) => std::f64::consts::SQRT_2,
         }
     }
