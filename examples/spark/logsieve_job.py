@@ -119,6 +119,12 @@ def main(argv=None):
     ap.add_argument("--format", default="auto", help="input format, as logsieve -f [auto]")
     ap.add_argument("--config", help="training options (TOML), as for logsieve train --config")
     ap.add_argument("--overwrite", action="store_true", help="empty --work first if it holds anything")
+    ap.add_argument(
+        "--train-arg",
+        action="append",
+        default=[],
+        help="one more argument for every `logsieve train --shard` (repeat: --train-arg=--templates --train-arg=FILE)",
+    )
     ap.add_argument("--templates-from", help="a model whose template miner the training files continue")
     ap.add_argument(
         "--score-in-one-normalizer",
@@ -170,7 +176,7 @@ def main(argv=None):
     def train_shard(i, path):
         shard = os.path.join(shard_dir, f"{i:05d}.shard")
         config = ["--config", os.path.abspath(args.config)] if args.config else []
-        run([exe, "train", "-q", "-f", "events", "--shard", path, "--model", shard, *key_flags, *config])
+        run([exe, "train", "-q", "-f", "events", "--shard", path, "--model", shard, *key_flags, *config, *args.train_arg])
         return shard
 
     shards = timed("train_shards", lambda: each_partition(sc, parts, train_shard))

@@ -132,7 +132,8 @@ pub struct Event {
     pub rule: Option<DecidedBy>,
     /// Standard fields (short names, see [`vocabulary::FIELDS`]) and rule-specific ones.
     pub fields: Vec<(String, String)>,
-    /// The session key the rule names (`sshd@host:pid`, a queue id, a block id).
+    /// The entity key: the one its rule names (`sshd@host:pid`, a queue id, a block id), else its
+    /// process's (see [`Normalizer::name`]).
     pub session_key: Option<String>,
     /// Where the event stands in its entity's lifecycle.
     pub role: Option<Role>,
@@ -176,7 +177,8 @@ impl Event {
     }
 }
 
-/// Turns records into events. One per input stream (the miner learns as it goes).
+/// Turns records into events. One per input stream (the miner learns as it goes, and so does the
+/// map from processes to their entities).
 #[derive(Debug)]
 pub struct Normalizer {
     rules: Arc<RuleSet>,
@@ -184,17 +186,22 @@ pub struct Normalizer {
     miner: Miner,
     /// Stored events whose template contradicted the miner's ([`Miner::restore`]), and the first.
     apart: (u64, Option<String>),
+    /// Process (`app@host:pid`) → the entity its last keyed event belonged to.
+    entity_of: std::collections::HashMap<String, String>,
 }
+
+/// At most this many processes are remembered with their entity (then the memory starts over).
+const PROCESSES: usize = 100_000;
 
 impl Normalizer {
     /// A normalizer with the given rules and a fresh miner.
     pub fn new(rules: Arc<RuleSet>) -> Self {
-        Normalizer { rules, cache: CandidateCache::default(), miner: Miner::default(), apart: (0, None) }
+        Normalizer::with_miner(rules, Miner::default())
     }
 
     /// A normalizer that goes on from a saved miner (a model's), so template ids stay stable.
     pub fn with_miner(rules: Arc<RuleSet>, miner: Miner) -> Self {
-        Normalizer { rules, cache: CandidateCache::default(), miner, apart: (0, None) }
+        Normalizer { rules, cache: CandidateCache::default(), miner, apart: (0, None), entity_of: std::collections::HashMap::new() }
     }
 
     /// The template miner (for listing templates).
@@ -217,10 +224,30 @@ impl Normalizer {
     /// The second half of [`Normalizer::normalize`], for an event [`Normalizer::classify`] gave
     /// (maybe another normalizer's, on another thread): teaches this one's miner the message and
     /// sets the template and a template state.
+    ///
+    /// It also gives the event its entity when no rule did: from a process with a pid, the
+    /// entity its process's keyed events last had, or else the process (`app@host:pid`), so a
+    /// message no rule knows stays in its process's session (an sshd line in its connection's).
     pub fn name(&mut self, event: &mut Event, rec: &Record) {
         if let Err(why) = name_state(event, rec, &mut self.miner) {
             self.apart.0 += 1;
             self.apart.1.get_or_insert(why);
+        }
+        if rec.kind == RecordKind::Sequence {
+            return;
+        }
+        let Some(pid) = rec.pid else { return };
+        let process = format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-"));
+        match &event.session_key {
+            Some(k) => {
+                if self.entity_of.get(&process) != Some(k) {
+                    if self.entity_of.len() >= PROCESSES {
+                        self.entity_of.clear();
+                    }
+                    self.entity_of.insert(process, k.clone());
+                }
+            }
+            None => event.session_key = Some(self.entity_of.get(&process).cloned().unwrap_or(process)),
         }
     }
 

@@ -52,6 +52,8 @@ fn t(s: &str) -> Text<'_> {
 const CAUSES_SHOWN: usize = 15;
 /// Marked states described at most under a listed session.
 const MEANT: usize = 8;
+/// Training sessions set aside shown at most.
+const SET_ASIDE_SHOWN: usize = 50;
 
 /// A cause in words, with each state that names a message template given its template as a
 /// tooltip.
@@ -259,6 +261,30 @@ fn inputs(c: &Collector, model: &Model, info: &RunInfo) -> Markup {
             " closed by the idle timeout, " (s.evicted) " evicted at the cap of open sessions" (unkeyed) "). Model " code { (t(&info.model)) }
             ": trained on " (model.info.sessions) " sessions, " (model.states.len()) " states, " (model.options.ngram) "-grams, logsieve "
             (t(&model.info.logsieve)) ", rule packs " (t(&model.info.rules)) (allowances) "."
+        }
+        @if model.set_aside.total > 0 {
+            p.bad {
+                "The training period was not clean: " (model.set_aside.total) " of its " (model.info.sessions)
+                " sessions were set aside as anomalous before the model was fitted (expected share of anomalous sessions "
+                (model.options.contamination) "). Review them: " code { "logsieve allow" } " marks any that are normal."
+            }
+            details {
+                summary { "Training sessions set aside (" (model.set_aside.total) ")" }
+                table {
+                    tr { th { "session" } th { "identical ones" } th { "score" } th { "why" } }
+                    @for a in model.set_aside.listed.iter().take(SET_ASIDE_SHOWN) {
+                        tr {
+                            td.ev { (t(&a.key)) }
+                            td.num { (a.sessions) }
+                            td.num { (format!("{:.2}", a.score)) }
+                            td { ul { @for r in a.reasons.iter().take(3) { li { (t(r)) } } } }
+                        }
+                    }
+                }
+                @if model.set_aside.listed.len() > SET_ASIDE_SHOWN {
+                    p { small { (model.set_aside.listed.len() - SET_ASIDE_SHOWN) " more listed by " code { "logsieve model info --json" } } }
+                }
+            }
         }
         @if !model.allowances.is_empty() {
             details {

@@ -1,12 +1,11 @@
 //! From a normalized event to what its sessions take: the state (marked when it is an error), the
 //! entity keys and the parameter values the model learns. Shared by `train`, `score` and `watch`.
 //!
-//! An event's keys are `--session-key`'s first capture group when given, else its rule's entity.
-//! An event no rule keys, from a process with a pid, joins the entity its process's keyed events
-//! last belonged to, or else the process itself (`app@host:pid`): an sshd message no rule knows
-//! stays in its connection's session. Only events without any entity go to windows.
+//! An event's keys are `--session-key`'s first capture group when given, else its entity (the
+//! rule's, or its process's: see [`Normalizer::name`]). Only events without any entity go to
+//! windows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use regex::Regex;
@@ -15,9 +14,6 @@ use super::{LineRef, Session, States, Step};
 use crate::normalize::rules::Role;
 use crate::normalize::{severity, Coverage, Event, Normalizer, Origin};
 use crate::record::Record;
-
-/// At most this many processes are remembered with their entity (then the memory starts over).
-const PROCESSES: usize = 100_000;
 
 /// What one record became.
 #[derive(Debug)]
@@ -44,23 +40,12 @@ pub struct Stepper<'a> {
     pub coverage: Coverage,
     /// Message templates of states named by id (sequences), which tell their error states.
     templates: Option<&'a BTreeMap<String, String>>,
-    /// Process (`app@host:pid`) → the entity its last keyed event belonged to.
-    entity_of: HashMap<String, String>,
 }
 
 impl<'a> Stepper<'a> {
     /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
     pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
-        Stepper {
-            normalizer,
-            key,
-            params,
-            keys: Vec::new(),
-            events: 0,
-            coverage: Coverage::default(),
-            templates: None,
-            entity_of: HashMap::new(),
-        }
+        Stepper { normalizer, key, params, keys: Vec::new(), events: 0, coverage: Coverage::default(), templates: None }
     }
 
     /// With the templates of states a sequences input names by id (`--templates`).
@@ -112,7 +97,7 @@ impl<'a> Stepper<'a> {
                     return Stepped::Unkeyed;
                 }
             }
-            None => self.entity_keys(rec, &event),
+            None => self.keys.extend(event.session_key.iter().cloned()),
         }
         let mut values = Vec::new();
         for p in self.params {
@@ -130,32 +115,6 @@ impl<'a> Stepper<'a> {
             ends: event.role == Some(Role::End),
             starts: event.role == Some(Role::Start),
         })
-    }
-}
-
-impl Stepper<'_> {
-    /// The keys of an event without `--session-key`: its rule's entity; else, from a process
-    /// with a pid, the entity its process's keyed events last had, or the process.
-    fn entity_keys(&mut self, rec: &Record, event: &Event) {
-        let process = rec.pid.map(|pid| format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-")));
-        match (&event.session_key, process) {
-            (Some(k), process) => {
-                self.keys.push(k.clone());
-                if let Some(p) = process {
-                    if self.entity_of.len() >= PROCESSES {
-                        self.entity_of.clear();
-                    }
-                    if self.entity_of.get(&p) != Some(k) {
-                        self.entity_of.insert(p, k.clone());
-                    }
-                }
-            }
-            (None, Some(p)) => {
-                let k = self.entity_of.get(&p).cloned().unwrap_or(p);
-                self.keys.push(k);
-            }
-            (None, None) => {}
-        }
     }
 }
 

@@ -402,3 +402,73 @@ fn training_on_one_or_two_threads_gives_the_same_model() {
     }
     assert!(models[0] == models[1], "one and two threads trained different models");
 }
+
+/// Messages no rule knows, from an sshd process, stay in that process's session (not a window of
+/// unrelated lines), and a session made of them is flagged with its lines.
+#[test]
+fn an_sshd_session_of_unknown_messages_is_flagged_with_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("train.log"), sshd_training_log()).unwrap();
+    let new = "Jan  2 09:00:00 host sshd[7001]: Accepted password for alice from 10.0.0.2 port 50001 ssh2\n\
+Jan  2 09:00:01 host sshd[7003]: userauth_pubkey: key type ssh-dss not in PubkeyAcceptedAlgorithms [preauth]\n\
+Jan  2 09:00:05 host sshd[7001]: pam_unix(sshd:session): session closed for user alice\n\
+Jan  2 09:00:06 host sshd[7003]: Connection reset by authenticating user root 203.0.113.9 port 4242 [preauth]\n";
+    std::fs::write(p("new.log"), new).unwrap();
+    ok(&["train", "-q", "--year", "2024", s(&p("train.log")), "--model", s(&p("m"))]);
+    ok(&["score", "-q", "--year", "2024", s(&p("new.log")), "--model", s(&p("m")), "--out", s(&p("o"))]);
+    let rows = scores(&p("o"));
+    let odd = rows.iter().find(|r| r["session"] == "sshd@host:7003").unwrap_or_else(|| panic!("no session for pid 7003: {rows:?}"));
+    assert_eq!(odd["anomalous"], true, "{odd}");
+    assert_eq!(odd["lines"], serde_json::json!([2, 4]), "{odd}");
+    assert_eq!(odd["reason_lines"], serde_json::json!([2, 4]), "{odd}");
+    let normal = rows.iter().find(|r| r["session"] == "sshd@host:7001").unwrap();
+    assert_eq!((normal["anomalous"].as_bool(), normal["lines"].clone()), (Some(false), serde_json::json!([1, 3])), "{normal}");
+}
+
+/// A clean period that is not clean: HDFS sessions with error events mixed into the training
+/// sessions are set aside, listed by model info with their reasons, and sessions like them are
+/// still flagged.
+#[test]
+fn anomalous_training_sessions_are_set_aside_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let seq = |n: &str| data(&format!("hdfs/sequences/{n}"));
+    let abnormal = std::fs::read_to_string(seq("hdfs_abnormal_head1500.csv")).unwrap();
+    // Ten anomalous sessions holding event 20 ("Unexpected error trying to delete block").
+    let mixed: Vec<&str> =
+        abnormal.lines().filter(|l| l.split(',').nth(1).is_some_and(|e| e.split(' ').any(|x| x == "20"))).take(10).collect();
+    assert_eq!(mixed.len(), 10);
+    let mut train = std::fs::read_to_string(seq("hdfs_normal_train.csv")).unwrap();
+    for l in &mixed {
+        train.push_str(l);
+        train.push('\n');
+    }
+    std::fs::write(p("train.csv"), &train).unwrap();
+    let templates = seq("HDFS_templates.csv");
+    ok(&["train", "-q", "-f", "sequences", "--templates", s(&templates), s(&p("train.csv")), "--model", s(&p("m"))]);
+    let info: Value = serde_json::from_str(ok(&["model", "info", "--json", s(&p("m"))]).trim()).unwrap();
+    let keys: Vec<&str> = mixed.iter().map(|l| l.split(',').next().unwrap()).collect();
+    let total = info["set_aside"]["total"].as_u64().unwrap();
+    // Identical sessions are one entry under the smallest key; no clean session holds event 20,
+    // so the entries of the ten are keyed by one of them, and count all ten.
+    let of_the_ten: u64 = info["set_aside"]["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| keys.contains(&a["key"].as_str().unwrap()))
+        .map(|a| a["sessions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(of_the_ten, 10, "{}", info["set_aside"]);
+    assert!(total >= 10, "{}", info["set_aside"]);
+    let first = &info["set_aside"]["listed"][0];
+    assert!(first["reasons"][0].as_str().unwrap().starts_with("error never seen in training: 20"), "{first}");
+    let text = ok(&["model", "info", s(&p("m"))]);
+    assert!(text.contains(&format!("set aside    {total} of 1383 training sessions as anomalous")), "{text}");
+    // Sessions like them are flagged: score the ten again.
+    std::fs::write(p("again.csv"), mixed.join("\n") + "\n").unwrap();
+    ok(&["score", "-q", "-f", "sequences", s(&p("again.csv")), "--model", s(&p("m")), "--out", s(&p("o"))]);
+    assert!(scores(&p("o")).iter().all(|r| r["anomalous"] == true));
+    let html = std::fs::read_to_string(p("o/report.html")).unwrap();
+    assert!(html.contains("The training period was not clean") && html.contains(keys[0]), "the report lists the sessions set aside");
+}
