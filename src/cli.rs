@@ -184,8 +184,9 @@ pub struct TrainArgs {
     /// How sessions are cut.
     #[command(flatten)]
     pub session: SessionArgs,
-    /// Window length of the n-gram database [default: 3].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4))]
+    /// Window length of the n-gram database, 1 to 10 [default: 3; for --format sequences, the
+    /// length from 2 to 8 that best predicts held-out training sessions].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10))]
     pub ngram: Option<u16>,
     /// Target false-positive rate on held-out clean sessions [default: 0.001].
     #[arg(long, value_name = "RATE")]

@@ -18,6 +18,8 @@ use super::verdict::{Component, PerComponent};
 const TAIL_FROM: f64 = 0.98;
 /// At most this many points of a distribution are kept.
 const QUANTILES: usize = 1000;
+/// Relative difference under which a value counts as equal to the top of a tail-less null.
+const TIE: f64 = 0.01;
 /// The smallest p-value used (keeps scores finite).
 const P_FLOOR: f64 = 1e-300;
 /// The p-value of an error state that no or few training sessions held: a session holding one
@@ -66,7 +68,13 @@ impl Tail {
             if self.zeta > 0.0 && self.beta > 0.0 {
                 return (self.zeta * (-(v - self.u) / self.beta).exp()).clamp(P_FLOOR, 1.0);
             }
-            return 1.0 / (n + 1.0);
+            // No tail to fit: every held-out score at or below `u`. A value a hair above it (a
+            // mean surprisal estimated on all the data rather than on four folds of it) is `u`;
+            // clearly above it, it is beyond anything held out.
+            if v > self.u + TIE * (self.u.abs() + 1e-6) {
+                return 1.0 / (n + 1.0);
+            }
+            return self.p(self.u);
         }
         let q = &self.quantiles;
         let below = q.partition_point(|&x| x < v);
@@ -154,6 +162,10 @@ mod tests {
         let t = Tail::fit(&[0.0; 99]);
         assert_eq!(t.p(0.0), 1.0);
         assert!((t.p(3.0) - 0.01).abs() < 1e-12);
+        // A value a hair above a tail-less null's top is that top; clearly above, beyond it.
+        let t = Tail::fit(&[0.138; 99]);
+        assert_eq!(t.p(0.1383), 1.0);
+        assert!((t.p(0.15) - 0.01).abs() < 1e-12);
         let cal = Calibration::fit(&[PerComponent([0.0; Component::COUNT]); 50], 0.001);
         assert!((cal.threshold - -(0.001f64).ln()).abs() < 1e-9);
         assert_eq!(cal.held_out_above, 0);

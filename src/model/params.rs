@@ -13,7 +13,7 @@ use crate::session::SessionConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainOptions {
-    /// Window length of the n-gram database (3 or 4 are usual; 1 to 4).
+    /// Window length of the n-gram database (3 or 4 are usual for logs; 1 to 10).
     pub ngram: usize,
     /// Target false-positive rate of the threshold, on held-out clean sessions.
     pub max_fpr: f64,
@@ -33,6 +33,15 @@ pub struct TrainOptions {
     pub session_key: Option<String>,
     /// How sessions and windows are cut.
     pub session: SessionConfig,
+    /// Pure sequences (system calls, event ids: `--format sequences`): windows count by their
+    /// share of a session's windows, transitions by their mean surprisal, count vectors by which
+    /// states occur; set by `train` when every record it read was a sequence.
+    pub sequences: bool,
+    /// Training chose `ngram` (pure sequences without `--ngram`), by held-out likelihood.
+    pub choose_ngram: bool,
+    /// Count vectors say which states occur (set by training for pure sequences with varied
+    /// sets of states).
+    pub presence_vectors: bool,
 }
 
 impl Default for TrainOptions {
@@ -46,6 +55,9 @@ impl Default for TrainOptions {
             params: ["user", "target_user", "method", "logon_type", "source_ip"].map(String::from).to_vec(),
             session_key: None,
             session: SessionConfig::default(),
+            sequences: false,
+            choose_ngram: false,
+            presence_vectors: false,
         }
     }
 }
@@ -88,6 +100,14 @@ impl TrainParams {
     pub fn into_options(self) -> TrainOptions {
         self.options
     }
+
+    /// For pure sequences: their scoring, and training chooses the window length unless it was
+    /// given.
+    pub fn for_sequences(mut self, ngram_given: bool) -> Self {
+        self.options.sequences = true;
+        self.options.choose_ngram = !ngram_given;
+        self
+    }
 }
 
 /// How many training sessions must lie as close as a session's count vector for it to count as
@@ -108,8 +128,8 @@ impl TrainOptions {
 
     /// Checks every option's range: the one place where options are validated.
     pub fn check(self) -> Result<TrainParams, ParamsError> {
-        if !(1..=4).contains(&self.ngram) {
-            return Err(bad("--ngram", format!("must be 1 to 4, not {}", self.ngram)));
+        if !(1..=crate::model::components::MAX_N).contains(&self.ngram) {
+            return Err(bad("--ngram", format!("must be 1 to {}, not {}", crate::model::components::MAX_N, self.ngram)));
         }
         if !(self.max_fpr > 0.0 && self.max_fpr < 1.0) {
             return Err(bad("--max-fpr", format!("must be between 0 and 1, not {}", self.max_fpr)));
@@ -193,8 +213,8 @@ mod tests {
     fn defaults_pass_and_each_range_is_checked_once() {
         assert!(TrainOptions::default().check().is_ok());
         let cases: Vec<(TrainOptions, &str)> = vec![
-            (TrainOptions { ngram: 0, ..Default::default() }, "--ngram must be 1 to 4, not 0"),
-            (TrainOptions { ngram: 7, ..Default::default() }, "--ngram must be 1 to 4, not 7"),
+            (TrainOptions { ngram: 0, ..Default::default() }, "--ngram must be 1 to 10, not 0"),
+            (TrainOptions { ngram: 11, ..Default::default() }, "--ngram must be 1 to 10, not 11"),
             (TrainOptions { max_fpr: 1.0, ..Default::default() }, "--max-fpr must be between 0 and 1, not 1"),
             (TrainOptions { max_fpr: f64::NAN, ..Default::default() }, "--max-fpr must be between 0 and 1, not NaN"),
             (TrainOptions { rare_share: -0.1, ..Default::default() }, "rare_share must be at least 0"),

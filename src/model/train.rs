@@ -41,11 +41,12 @@ pub(super) struct Fitted {
 
 impl Fitted {
     fn fit(sessions: &[&Featured], options: &TrainOptions, vocabulary: usize) -> Self {
+        let binary = options.sequences && options.presence_vectors;
         Fitted {
-            ngrams: Ngrams::fit(options.ngram, options.rare_share, vocabulary, sessions.iter().copied()),
+            ngrams: Ngrams::fit(options.ngram, options.rare_share, options.sequences, vocabulary, sessions.iter().copied()),
             pairs: Pairs::fit(sessions.iter().copied()),
             values: Values::fit(sessions.iter().copied()),
-            vectors: Vectors::fit(sessions),
+            vectors: Vectors::fit(sessions, binary),
         }
     }
 }
@@ -122,6 +123,55 @@ fn cross_fit(sessions: &[&Featured], states: &States, options: &TrainOptions) ->
     out
 }
 
+/// Whether the sessions hold varied sets of states: at least a quarter of them has a set of its
+/// own (no more than 4 other sessions share it). Then which states occur tells sessions apart
+/// (the programs of system-call traces); when most sessions share a few sets (event ids of one
+/// kind of entity), presence vectors put nearly every clean session at distance 0 from another
+/// and the slightest variation would stand out, so counts (tf-idf) are used.
+fn varied_sets(sessions: &[Featured]) -> bool {
+    let mut sets: HashMap<Vec<u32>, u64> = HashMap::default();
+    for s in sessions {
+        let mut d = s.states.clone();
+        d.sort_unstable();
+        d.dedup();
+        *sets.entry(d).or_default() += 1;
+    }
+    #[allow(clippy::iter_over_hash_type)] // a sum: order does not matter
+    let own: u64 = sets.values().filter(|&&c| c <= 5).sum();
+    own * 4 >= sessions.len() as u64
+}
+
+/// The window lengths tried for pure sequences.
+const CHOICES: std::ops::RangeInclusive<usize> = 2..=8;
+/// At most this many sessions choose the window length.
+const CHOOSING: usize = 20_000;
+
+/// The window length that predicts held-out sessions best: the mean log-likelihood per
+/// transition, cross-fitted over the folds, for each length in [`CHOICES`]; the shortest of any
+/// within 0.01 nats of the best (longer windows only when they pay).
+fn choose_ngram(sessions: &[Featured], vocabulary: usize, folds: usize) -> usize {
+    let stride = sessions.len().div_ceil(CHOOSING).max(1);
+    let sample: Vec<&Featured> = sessions.iter().step_by(stride).collect();
+    let folds = folds.clamp(2, sample.len().max(2));
+    let likelihood: Vec<(usize, f64)> = CHOICES
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|n| {
+            let mean = (0..folds)
+                .map(|f| {
+                    let train: Vec<&Featured> = sample.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, s)| *s).collect();
+                    let held: Vec<&Featured> = sample.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, s)| *s).collect();
+                    Ngrams::held_out_likelihood(n, &train, &held, vocabulary)
+                })
+                .sum::<f64>()
+                / folds as f64;
+            (n, mean)
+        })
+        .collect();
+    let best = likelihood.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
+    likelihood.iter().find(|x| x.1 >= best - 0.01).map_or(3, |x| x.0)
+}
+
 /// The calibration from held-out sessions: the sampled ones without an error state.
 fn calibrate(held: &[(Held, bool)], max_fpr: f64) -> Calibration {
     let raw: Vec<PerComponent<f64>> =
@@ -133,10 +183,16 @@ impl Model {
     /// Learns a model from clean sessions (see the module docs). `states` names the state ids
     /// the sessions use, and marks the error states.
     pub fn train(sessions: &[Featured], states: &States, params: TrainParams) -> Result<Self, TrainError> {
-        let options = params.into_options();
+        let mut options = params.into_options();
         let n = sessions.len();
         if n < 2 {
             return Err(TrainError::TooFewSessions(n));
+        }
+        if options.choose_ngram {
+            options.ngram = choose_ngram(sessions, states.len(), options.folds);
+        }
+        if options.sequences {
+            options.presence_vectors = varied_sets(sessions);
         }
         let all: Vec<&Featured> = sessions.iter().collect();
         let first = cross_fit(&all, states, &options);

@@ -82,16 +82,21 @@ pub(super) fn read_templates(path: &Path) -> Result<BTreeMap<String, String>> {
 }
 
 impl TrainArgs {
-    /// The training options: the config file's (or the defaults), the flags over them, checked.
-    pub(super) fn params(&self) -> Result<TrainParams> {
+    /// The training options: the config file's (or the defaults), the flags over them, checked;
+    /// and whether the window length was given (by flag or config).
+    pub(super) fn params(&self) -> Result<(TrainParams, bool)> {
+        let mut ngram_given = self.ngram.is_some();
         let mut options = match &self.config {
             Some(path) => {
                 let name = path.display().to_string();
                 let text = std::fs::read_to_string(path).map_err(|source| Error::Open { path: name.clone(), source })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Usage(format!("{name}: {e}")))?;
+                ngram_given |= table.contains_key("ngram");
                 toml::from_str::<TrainOptions>(&text).map_err(|e| Error::Usage(format!("{name}: {e}")))?
             }
             None => TrainOptions::default(),
         };
+
         self.session.apply(&mut options.session, &mut options.session_key);
         if let Some(n) = self.ngram {
             options.ngram = usize::from(n);
@@ -102,7 +107,7 @@ impl TrainArgs {
         if let Some(c) = self.contamination {
             options.contamination = c;
         }
-        Ok(options.check()?)
+        Ok((options.check()?, ngram_given))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::session::States;
 
 /// `logsieve train`.
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
-    let params = args.params()?;
+    let (params, ngram_given) = args.params()?;
     file::check_destination(&args.model, if args.shard { "shard" } else { "model" })?;
     let templates = match &args.templates {
         Some(path) => read_templates(path)?,
@@ -40,6 +40,8 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         eprintln!("logsieve: no {} written: an input could not be read (see above)", if args.shard { "shard" } else { "model" });
         return Ok(outcome);
     }
+    // Pure sequences (every record a pre-cut sequence): their scoring, and a chosen window.
+    let params = if fed.coverage.sequence > 0 && fed.coverage.sequence == fed.events { params.for_sequences(ngram_given) } else { params };
     if let Some((n, first)) = normalizer.mined_apart() {
         return Err(Error::Data(format!(
             "{n} stored events name templates that contradict earlier ones (first: {first}): the inputs were normalized apart, so their template states do not name the same messages; normalize them in one run, or each with --model of one shared model"

@@ -214,7 +214,7 @@ fn sequences_model(dir: &Path) -> std::path::PathBuf {
     }
     std::fs::write(dir.join("train.csv"), train).unwrap();
     let model = dir.join("m");
-    ok(&["train", "-f", "sequences", s(&dir.join("train.csv")), "--model", s(&model), "--max-fpr", "0.01", "-q"]);
+    ok(&["train", "-f", "sequences", s(&dir.join("train.csv")), "--model", s(&model), "--max-fpr", "0.01", "--ngram", "3", "-q"]);
     model
 }
 

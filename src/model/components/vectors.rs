@@ -45,13 +45,18 @@ pub struct Vectors {
     pub counts: Vec<u64>,
     /// The PCA, when it could be fitted.
     pub pca: Option<Subspace>,
+    /// Which states occur, not how often nor how rare: for pure sequences whose sessions hold
+    /// varied sets of states (which system calls a program makes tells it apart best); Liao &
+    /// Vemuri's tf-idf otherwise (see `Model::train`).
+    #[serde(default)]
+    pub binary: bool,
     #[serde(skip)]
     index: HashMap<u32, usize>,
 }
 
 impl Vectors {
-    /// Learns the dimensions, weights, PCA and neighbour set.
-    pub fn fit(sessions: &[&Featured]) -> Self {
+    /// Learns the dimensions, weights, PCA and neighbour set; `binary` for presence vectors.
+    pub fn fit(sessions: &[&Featured], binary: bool) -> Self {
         let mut df: HashMap<u32, u64> = HashMap::default();
         for s in sessions {
             let mut d = s.states.clone();
@@ -70,7 +75,7 @@ impl Vectors {
         dims.sort_unstable();
         let mut idf: Vec<f64> = dims.iter().map(|d| idf_of(df[d] as f64)).collect();
         idf.push(idf_of(0.0));
-        let mut v = Vectors { dims, idf, ..Vectors::default() };
+        let mut v = Vectors { dims, idf, binary, ..Vectors::default() };
         v.rebuild();
         let width = v.width();
         // Distinct vectors, most common first, for the neighbour search. They are told apart by
@@ -127,8 +132,15 @@ impl Vectors {
             let i = self.index.get(s).copied().unwrap_or(w - 1);
             counts[i] += 1;
         }
-        let mut x: Vec<f64> =
-            counts.iter().zip(&self.idf).map(|(&c, &idf)| if c == 0 { 0.0 } else { (1.0 + f64::from(c).ln()) * idf }).collect();
+        let mut x: Vec<f64> = counts
+            .iter()
+            .zip(&self.idf)
+            .map(|(&c, &idf)| match c {
+                0 => 0.0,
+                _ if self.binary => 1.0,
+                _ => (1.0 + f64::from(c).ln()) * idf,
+            })
+            .collect();
         let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
         if norm > 0.0 {
             x.iter_mut().for_each(|a| *a /= norm);
@@ -286,7 +298,7 @@ mod tests {
         }
         let s = sessions(&rows);
         let refs: Vec<&Featured> = s.iter().collect();
-        let v = Vectors::fit(&refs);
+        let v = Vectors::fit(&refs, false);
         assert_eq!(v.rows, 3);
         let pca = v.pca.as_ref().expect("a subspace");
         assert!(pca.k >= 1 && pca.k <= 3, "{}", pca.k);
