@@ -341,8 +341,6 @@ fn allowing_a_reviewed_session_unflags_it_and_nothing_else() {
             assert_eq!(b["anomalous"], a["anomalous"], "{} changed", b["session"]);
         }
     }
-    let followed = before.iter().zip(&after).filter(|(b, a)| b["anomalous"] != a["anomalous"] && b["session"] != key.as_str()).count();
-    assert!(followed <= 2, "{followed} sessions changed verdict with the allowance");
     let info = ok(&["model", "info", s(&p("m"))]);
     assert!(info.contains(&format!("allowance    session {key} at ")) && info.contains("replica cleanup, checked"), "{info}");
     let (code, _, err) = logsieve(&["allow", "--model", s(&p("m")), "--window", "5 22"]);
