@@ -301,7 +301,14 @@ pub(super) fn explain(findings: &[Finding], comps: &PerComponent<ComponentScore>
         }
     };
     let base = |kind, c: Component, text: String| Reason::new(kind, Source::Component(c), comps[c].p, text);
+    // An error state's reason says it was never or rarely seen: no second reason for the same
+    // unseen state.
+    let errors: Vec<u32> =
+        findings.iter().filter_map(|f| if let Finding::ErrorState { state, .. } = f { Some(*state) } else { None }).collect();
     for f in findings {
+        if matches!(f, Finding::UnseenState { state, .. } if errors.contains(state)) {
+            continue;
+        }
         let r = match f {
             Finding::UnseenWindow { window, at } => Reason {
                 states: names(window, states),

@@ -87,6 +87,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     }
     let mut info = RunInfo::new(&args.model.display().to_string(), &fed.run, fed.sessions, fed.coverage.clone());
     info.describe(collector.states().chain(model.states.iter().map(String::as_str)), normalizer.miner());
+    info.describe_ids(collector.states().chain(model.states.iter().map(String::as_str)), &model.templates);
     info.save(staging.dir())?;
     collector.attach_raw_lines();
     let html = crate::report::render(&collector, &model, &info, &args.out.join("scores.jsonl"));

@@ -61,6 +61,9 @@ pub fn rebuild(dir: &Path, model: Option<&Path>, out: Option<&Path>) -> Result<s
     if let Some(miner) = &model.miner {
         info.describe(c.states().chain(model.states.iter().map(String::as_str)), miner);
     }
+    if !model.templates.is_empty() {
+        info.describe_ids(c.states().chain(model.states.iter().map(String::as_str)), &model.templates);
+    }
     let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("report.html"));
     std::fs::write(&path, render(&c, &model, &info, &dir.join("scores.jsonl")))
         .map_err(|source| Error::Write { path: path.display().to_string(), source })?;

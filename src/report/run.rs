@@ -93,6 +93,16 @@ impl RunInfo {
         }
     }
 
+    /// Fills [`RunInfo::templates`] for those of `states` that a model's `--templates` names
+    /// (event ids of sequences).
+    pub fn describe_ids<'s>(&mut self, states: impl IntoIterator<Item = &'s str>, templates: &BTreeMap<String, String>) {
+        for name in states {
+            if let Some(t) = templates.get(name) {
+                self.templates.entry(name.to_owned()).or_insert_with(|| t.clone());
+            }
+        }
+    }
+
     /// Writes `DIR/run.json`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join("run.json");

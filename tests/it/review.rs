@@ -58,17 +58,18 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
         let t = templates.get(state).and_then(Value::as_str).unwrap_or_else(|| panic!("{state} has no template in run.json"));
         assert!(ts.iter().any(|x| x == t), "{state}: run.json says {t:?}, the events {ts:?}");
     }
-    // Why sessions were flagged: the state never seen in training that most anomalous sessions
-    // hold is the first such cause, with its count and its message template.
+    // Why sessions were flagged: the state never seen in training (an error, here) that most
+    // anomalous sessions hold is the first such cause, with its count and its message template.
     let mut unseen = std::collections::BTreeMap::<&str, usize>::new();
     for r in rows.iter().filter(|r| r["anomalous"] == true) {
         let mut states: Vec<&str> = r["reasons"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|x| x["kind"] == "unseen_state")
+            .filter(|x| x["kind"] == "unseen_state" || x["kind"] == "error_state")
             .map(|x| x["states"][0].as_str().unwrap())
             .collect();
+        states.sort_unstable();
         states.dedup();
         for st in states {
             *unseen.entry(st).or_default() += 1;
@@ -76,7 +77,10 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     }
     let (state, n) = unseen.iter().max_by_key(|(st, n)| (**n, std::cmp::Reverse(**st))).expect("the demo has unseen states");
     let why = &html[html.find("<h2>Why sessions were flagged</h2>").expect("the causes table")..html.find("<h2>Input</h2>").unwrap()];
-    let row = why.split("<tr>").find(|r| r.contains("state never seen in training")).unwrap();
+    let row = why
+        .split("<tr>")
+        .find(|r| (r.contains("state never seen in training") || r.contains("error never or rarely seen")) && r.contains(&format!(">{state}</span>")))
+        .unwrap_or_else(|| panic!("no cause for {state}: {why}"));
     assert!(row.contains(&format!(">{}</span>", state)), "{row}");
     assert!(row.contains(&format!("<td class=\"num\">{n}</td>")), "{row}");
     assert!(
