@@ -79,7 +79,10 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     let why = &html[html.find("<h2>Why sessions were flagged</h2>").expect("the causes table")..html.find("<h2>Input</h2>").unwrap()];
     let row = why
         .split("<tr>")
-        .find(|r| (r.contains("state never seen in training") || r.contains("error never or rarely seen")) && r.contains(&format!(">{state}</span>")))
+        .find(|r| {
+            (r.contains("state never seen in training") || r.contains("error never or rarely seen"))
+                && r.contains(&format!(">{state}</span>"))
+        })
         .unwrap_or_else(|| panic!("no cause for {state}: {why}"));
     assert!(row.contains(&format!(">{}</span>", state)), "{row}");
     assert!(row.contains(&format!("<td class=\"num\">{n}</td>")), "{row}");
