@@ -22,6 +22,9 @@ struct Windows {
     start_ms: Option<i64>,
     last_ms: Option<i64>,
     index: u64,
+    /// Count windows: the events of the last window emitted, so the stream's last, partial
+    /// window can be filled up to a whole one with them.
+    last: Vec<Step>,
 }
 
 /// Groups events into sessions and windows; see the module docs.
@@ -181,7 +184,9 @@ impl Sessionizer {
                     let stride = spec.step.map(|s| s as usize).unwrap_or(size).clamp(1, size);
                     w.buf.push_back((serial, 0, step));
                     if w.buf.len() >= size {
-                        ready.push((w.index, w.buf.iter().map(|(_, _, s)| s.clone()).collect()));
+                        let steps: Vec<Step> = w.buf.iter().map(|(_, _, s)| s.clone()).collect();
+                        w.last.clone_from(&steps);
+                        ready.push((w.index, steps));
                         w.index += 1;
                         w.emitted = serial;
                         for _ in 0..stride {
@@ -207,9 +212,22 @@ impl Sessionizer {
             }
         }
         let windows = std::mem::take(&mut self.windows);
+        let size = self.config.window.events.max(1);
+        let by_count = self.config.window.seconds.is_none();
         for (stream, w) in windows {
             if w.buf.iter().any(|(n, _, _)| *n > w.emitted) {
-                let steps: Vec<Step> = w.buf.into_iter().map(|(_, _, s)| s).collect();
+                let mut steps: Vec<Step> = w.buf.into_iter().map(|(_, _, s)| s).collect();
+                // The last count window of a stream is cut by the end of the input, not by the
+                // window: it takes the latest events of the window before it up to a whole
+                // window, so its counts are a window's (a stub of three lines would differ from
+                // every training window by its size alone).
+                if by_count && steps.len() < size && !w.last.is_empty() {
+                    let missing = (size - steps.len()).min(w.last.len());
+                    let mut filled: Vec<Step> = w.last[w.last.len() - missing..].to_vec();
+                    filled.retain(|st| !steps.iter().any(|x| x.line == st.line));
+                    filled.extend(steps);
+                    steps = filled;
+                }
                 let s = window_session(&stream, w.index, &steps, self.config.max_events);
                 self.emit(s, Closed::Window, out);
             }
@@ -311,7 +329,8 @@ mod tests {
         let fixed = SessionConfig { window: WindowSpec { events: 3, seconds: None, step: None }, ..SessionConfig::default() };
         let out = run(fixed, &ev);
         let got: Vec<Vec<u32>> = out.iter().map(|s| s.states.clone()).collect();
-        assert_eq!(got, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        // The last window, cut by the end of input, is filled up with the window before it.
+        assert_eq!(got, [vec![0, 1, 2], vec![3, 4, 5], vec![4, 5, 6]]);
         assert_eq!(out[1].key, "f#w1");
         let sliding = SessionConfig { window: WindowSpec { events: 3, seconds: None, step: Some(2.0) }, ..SessionConfig::default() };
         let got: Vec<Vec<u32>> = run(sliding, &ev).iter().map(|s| s.states.clone()).collect();

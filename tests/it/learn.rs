@@ -486,3 +486,38 @@ fn anomalous_training_sessions_are_set_aside_and_listed() {
     let html = std::fs::read_to_string(p("o/report.html")).unwrap();
     assert!(html.contains("The training period was not clean") && html.contains(keys[0]), "the report lists the sessions set aside");
 }
+
+/// A log without entities (kernel lines: no pid, no rule key) is cut into windows; a window whose
+/// only novelty is an error message never seen in training is flagged, names that message, and
+/// points at its line; the other windows are not flagged.
+#[test]
+fn a_keyless_window_with_a_new_error_message_is_flagged_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let normal = [
+        "eth0: link up, 1000 Mbps full duplex",
+        "usb 1-1: new high-speed USB device number 4",
+        "EXT4-fs (sda1): mounted filesystem with ordered data mode",
+    ];
+    let line = |i: usize, msg: &str| format!("Mar  1 {:02}:{:02}:{:02} node kernel: {msg}\n", i / 3600 % 24, i / 60 % 60, i % 60);
+    let train: String = (0..2000).map(|i| line(i, normal[i % 3])).collect();
+    let mut new: String = (0..200).map(|i| line(i, normal[i % 3])).collect();
+    new.insert_str(
+        new.char_indices().filter(|(_, c)| *c == '\n').nth(149).unwrap().0 + 1,
+        &line(150, "EDAC MC0: uncorrectable memory error on DIMM 2"),
+    );
+    std::fs::write(p("train.log"), train).unwrap();
+    std::fs::write(p("new.log"), new).unwrap();
+    ok(&["train", "-q", "--year", "2024", s(&p("train.log")), "--model", s(&p("m"))]);
+    ok(&["score", "-q", "--year", "2024", s(&p("new.log")), "--model", s(&p("m")), "--out", s(&p("o"))]);
+    let rows = scores(&p("o"));
+    assert!(rows.iter().all(|r| r["closed"] == "window"), "keyless lines are windowed");
+    let flagged: Vec<&Value> = rows.iter().filter(|r| r["anomalous"] == true).collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    let w = flagged[0];
+    let first = &w["reasons"][0];
+    assert_eq!(first["kind"], "error_state", "{w}");
+    assert!(first["text"].as_str().unwrap().starts_with("error never seen in training: kernel."), "{first}");
+    // Its line, and the lines of the windows of states around it (never seen either).
+    assert_eq!(w["reason_lines"], serde_json::json!([149, 150, 151, 152, 153]), "{w}");
+}
