@@ -116,7 +116,7 @@ impl TrainParams {
 const NEIGHBOURS: u64 = 5;
 
 impl TrainOptions {
-    /// The k of the kNN component: [`NEIGHBOURS`], or 1 for a period trusted as clean
+    /// The k of the kNN component: 5, or 1 for a period trusted as clean
     /// (`contamination` 0).
     pub fn neighbours(&self) -> u64 {
         if self.contamination > 0.0 {

@@ -69,7 +69,7 @@ pub struct SetAside {
 pub struct SetAsideList {
     /// Sessions set aside in all.
     pub total: u64,
-    /// The first [`LISTED`] distinct ones, most anomalous first.
+    /// The first thousand distinct ones, most anomalous first.
     pub listed: Vec<SetAside>,
 }
 
