@@ -49,8 +49,8 @@ pub enum Command {
     Allow(AllowArgs),
     /// Draw DIR/report.html again from DIR/scores.jsonl, DIR/run.json and the model.
     Report(ReportArgs),
-    /// Follow a growing log (or stdin) and print each anomalous session as a JSON line as it
-    /// closes.
+    /// Follow a growing log (or stdin) and print alerts as JSON lines while it is written
+    #[command(after_help = WATCH_ALERTS)]
     Watch(WatchArgs),
     /// The main job on the bundled data: train on clean HDFS logs, score new ones (10 anomalous
     /// blocks among them), compare with the labels, and write the report.
@@ -197,6 +197,14 @@ pub struct TrainArgs {
     /// sessions stays evidence [default: 0.05; 0 trusts the period as clean].
     #[arg(long, value_name = "SHARE")]
     pub contamination: Option<f64>,
+    /// Also follow this field's values as entities across sessions, with their own rates (a
+    /// standard field's short name: `host`, `recipient`, ...; repeatable). Sources (`source_ip`)
+    /// and users (`user`) are always followed.
+    #[arg(long, value_name = "FIELD")]
+    pub entity: Vec<String>,
+    /// Length of the entity rates' time buckets in seconds of log time [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub rate_bucket: Option<u64>,
     /// For `--format sequences`: the message template of each event id, one per line (line N
     /// for id N), or loghub's EventId,EventTemplate CSV. The model keeps them: they tell which
     /// ids are errors and give the report their wording.
@@ -237,13 +245,17 @@ pub struct ScoreArgs {
     /// How sessions are cut (default: as in training).
     #[command(flatten)]
     pub session: SessionArgs,
-    /// Exit with status 1 when any session is anomalous.
+    /// Exit with status 1 when any session is anomalous (or any finding about a source or user).
     #[arg(long)]
     pub fail_on_anomaly: bool,
     /// Write `lines` as `file:line` even when the run reads one raw log (as for one partition of
     /// events drawn from several logs).
     #[arg(long)]
     pub lines_with_file: bool,
+    /// Write only the sessions' rows, or only the findings about sources and users (the scale-out
+    /// job scores sessions per partition and follows the entities over all events in one task).
+    #[arg(long, value_name = "WHAT")]
+    pub only: Option<Only>,
     /// Score even when the model does not fit the log (more than 90% of the events in states it
     /// never saw, or its session key matches no record); without it such a run writes nothing
     /// and exits 2.
@@ -325,6 +337,26 @@ pub struct ReportArgs {
     /// Where to write the page [default: DIR/report.html].
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// How `watch` alerts (its `--help`).
+const WATCH_ALERTS: &str = "How it alerts (each alert a JSON line with the fields of scores.jsonl):
+  - a finding about a source or user (a burst of login failures from one address, one address
+    trying many users, failures then a success, a first sudo by a user) the moment its count
+    crosses its limit (\"closed\": \"entity\"), and again each time it has doubled and when its time
+    bucket ends, if it grew;
+  - an open session the moment its evidence crosses the threshold (\"closed\": \"open\"), and again
+    when it closes only if it took more events since;
+  - any other anomalous session when it ends, times out, or the run stops (SIGINT, SIGTERM,
+    end of stdin). While the log is quiet, log time moves on with the clock.";
+
+/// What `score --only` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// The sessions' rows.
+    Sessions,
+    /// The findings about sources and users.
+    Entities,
 }
 
 /// `logsieve watch`.

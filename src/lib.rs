@@ -16,6 +16,7 @@
 //!   verdicts against labels.
 //! - [`pipeline`]: wiring of the stages for each command.
 
+pub mod activity;
 pub mod cli;
 pub mod error;
 pub mod eval;

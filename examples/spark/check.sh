@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the Spark job in local mode on the bundled HDFS demo and checks that its verdicts equal a
-# single-process run on the same files. Usage: examples/spark/check.sh LOGSIEVE_BINARY [MASTER]
+# Runs the Spark job in local mode on bundled logs (HDFS, sshd, hand-made auth.logs) and checks
+# that its verdicts, and its findings about sources and users, equal a single-process run on the
+# same files. Usage: examples/spark/check.sh LOGSIEVE_BINARY [MASTER]
 # Needs Java 17 and Python 3 (pyspark is installed into a throwaway venv).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,4 +73,28 @@ spark-submit --master "$master" --conf spark.ui.enabled=false "$here/logsieve_jo
   --train "$tmp/ssh-train.log" --score "$tmp/ssh-new.log" --partitions 4 --work "$tmp/ssh" 2> "$tmp/spark.log" \
   || { tail -n 40 "$tmp/spark.log"; exit 1; }
 python3 "$here/compare.py" "$tmp/ssh-single/scores.jsonl" "$tmp/ssh/out/scores.jsonl"
+python3 - "$tmp/ssh-single/scores.jsonl" <<'PY'
+import json, sys
+n = sum(1 for l in open(sys.argv[1]) if json.loads(l).get("closed") == "entity")
+assert n > 0, "the sshd sample gave no finding about sources or users: the check would not cover them"
+print(f"findings about sources and users: {n}, equal")
+PY
+echo "-- sources and users across files and partitions (hand-made auth.logs): rates, failures then a success,"
+echo "   values in context learned from shards, followed over all events in one task"
+sec="$root/tests/data/security"
+head -n 270 "$sec/train.log" > "$tmp/sec-train-a.log"
+tail -n +271 "$sec/train.log" > "$tmp/sec-train-b.log"
+"$bin" train -q "$tmp/sec-train-a.log" "$tmp/sec-train-b.log" --model "$tmp/sec.model"
+"$bin" score -q "$sec/burst.log" "$sec/first_sudo.log" "$sec/root_password.log" --model "$tmp/sec.model" --out "$tmp/sec-single"
+spark-submit --master "$master" --conf spark.ui.enabled=false "$here/logsieve_job.py" --logsieve "$bin" --format syslog \
+  --train "$tmp/sec-train-a.log" "$tmp/sec-train-b.log" --templates-from "$tmp/sec.model" \
+  --score "$sec/burst.log" "$sec/first_sudo.log" "$sec/root_password.log" --partitions 3 --work "$tmp/sec" 2> "$tmp/spark.log" \
+  || { tail -n 40 "$tmp/spark.log"; exit 1; }
+python3 "$here/compare.py" "$tmp/sec-single/scores.jsonl" "$tmp/sec/out/scores.jsonl"
+python3 - "$tmp/sec-single/scores.jsonl" <<'PY'
+import json, sys
+kinds = sorted({json.loads(l)["reasons"][0]["kind"] for l in open(sys.argv[1]) if json.loads(l).get("closed") == "entity"})
+assert kinds == ["failures_then_success", "new_in_context", "rate_burst"], kinds
+print(f"finding kinds: {', '.join(kinds)}, equal")
+PY
 echo "spark check passed ($master)"

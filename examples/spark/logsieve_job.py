@@ -8,7 +8,9 @@ The stages, each a Spark stage of tasks that run the logsieve binary:
 3. train: one shard per partition (`logsieve train --shard -f events`); the driver merges them
    (`logsieve merge`) into one model.
 4. score: the new files are normalized with the merged model, partitioned the same way, and every
-   partition is scored on its own (`logsieve score -f events`).
+   partition's sessions are scored on its own (`logsieve score -f events --only sessions`); the
+   sources and users, which span partitions, are followed over all the events in one task
+   (`--only entities`).
 5. collect: the partitions' scores.jsonl become one, with a run.json that accounts for every raw
    input line, and `logsieve report` draws the report.
 
@@ -188,14 +190,26 @@ def main(argv=None):
     normalized, parts = events_by_entity("score", score_files, groups, model)
     out_dir = os.path.join(work, "scores")
 
+    with_file = ["--lines-with-file"] if len(score_files) > 1 else []
+
     def score_part(i, path):
         out = os.path.join(out_dir, f"{i:05d}")
-        cmd = [exe, "score", "-q", "-f", "events", path, "--model", model, "--out", out, *key_flags]
+        cmd = [exe, "score", "-q", "-f", "events", path, "--model", model, "--out", out, *key_flags, "--only", "sessions"]
         # Lines name their raw log when there are several, in every partition alike.
-        run(cmd + (["--lines-with-file"] if len(score_files) > 1 else []))
+        run(cmd + with_file)
         return out
 
+    def score_entities():
+        # Sources and users span the partitions (which follow sessions): their counts are taken
+        # over all the events, in the input's order, in one task.
+        out = os.path.join(work, "entities")
+        events = [e for e, _ in normalized]
+        run([exe, "score", "-q", "-f", "events", *events, "--model", model, "--out", out, *key_flags, "--only", "entities", *with_file])
+        return out
+
+    entity_task = sc.parallelize([0], 1).map(lambda _: score_entities())
     outs = timed("score_partitions", lambda: each_partition(sc, parts, score_part))
+    entities_out = timed("score_entities", lambda: entity_task.collect()[0])
 
     # 5: collect scores.jsonl and run.json, and draw the report.
     t = time.time()
@@ -203,7 +217,7 @@ def main(argv=None):
     os.makedirs(out)
     rows = 0
     with open(os.path.join(out, "scores.jsonl"), "w") as sink:
-        for d in outs:
+        for d in [*outs, entities_out]:
             with open(os.path.join(d, "scores.jsonl")) as f:
                 for line in f:
                     sink.write(line)

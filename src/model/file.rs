@@ -25,7 +25,7 @@ use super::Model;
 const MAGIC: &[u8; 16] = b"LOGSIEVE-MODEL\n\0";
 const SHARD_MAGIC: &[u8; 16] = b"LOGSIEVE-SHARD\n\0";
 /// The model format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Why a model file cannot be used.
@@ -309,8 +309,15 @@ mod tests {
         let states = crate::session::States::from_names(&["a", "b", "c"].map(String::from));
         let mut miner = crate::normalize::miner::Miner::default();
         miner.add("disk sda1 full");
-        let shard =
-            Shard::new(sessions, &states, crate::model::TrainOptions::default(), Some(miner), Default::default(), Default::default());
+        let shard = Shard::new(
+            sessions,
+            &states,
+            crate::model::TrainOptions::default(),
+            Some(miner),
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        );
         let bytes = encode_shard(&shard);
         assert!(decode_shard(&bytes, "s").is_ok());
         for cut in 0..bytes.len() {

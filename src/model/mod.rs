@@ -78,6 +78,8 @@ pub struct Model {
     pub allowed_sessions: Vec<Vec<String>>,
     /// Training sessions set aside as anomalous.
     pub set_aside: SetAsideList,
+    /// The entity baselines: rates, breadth and values in context of sources and users.
+    pub entities: crate::activity::Baseline,
 }
 
 /// The parts of a model that score, borrowed from a [`Model`] or a fold's fitted components.

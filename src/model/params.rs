@@ -42,6 +42,11 @@ pub struct TrainOptions {
     /// Count vectors say which states occur (set by training for pure sequences with varied
     /// sets of states).
     pub presence_vectors: bool,
+    /// Fields whose values are entities followed across sessions, with their own rates
+    /// (`source_ip` and `user`; `--entity` adds more).
+    pub entities: Vec<String>,
+    /// Length of the time buckets of the entity rates, in seconds of log time.
+    pub rate_bucket: u64,
 }
 
 impl Default for TrainOptions {
@@ -58,6 +63,8 @@ impl Default for TrainOptions {
             sequences: false,
             choose_ngram: false,
             presence_vectors: false,
+            entities: crate::activity::DEFAULT_ENTITIES.map(String::from).to_vec(),
+            rate_bucket: crate::activity::DEFAULT_BUCKET_SECS,
         }
     }
 }
@@ -145,6 +152,12 @@ impl TrainOptions {
         }
         if let Some(p) = self.params.iter().find(|p| p.trim().is_empty()) {
             return Err(bad("params", format!("names an empty field ({p:?})")));
+        }
+        if let Some(p) = self.entities.iter().find(|p| p.trim().is_empty()) {
+            return Err(bad("--entity", format!("names an empty field ({p:?})")));
+        }
+        if !(1..=86_400).contains(&self.rate_bucket) {
+            return Err(bad("--rate-bucket", format!("must be 1 to 86400 seconds, not {}", self.rate_bucket)));
         }
         self.session.check()?;
         let key = compile_key(self.session_key.as_deref())?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::components::Featured;
 use super::{ModelInfo, TrainOptions};
+use crate::activity::Tally;
 use crate::normalize::miner::Miner;
 use crate::session::States;
 
@@ -51,6 +52,8 @@ pub struct Shard {
     pub sessions: Vec<Counted>,
     /// The template miner the partition's events were named by.
     pub miner: Option<Miner>,
+    /// What the partition saw of the entities (sources, users).
+    pub tally: Tally,
 }
 
 /// Sessions and their state table in canonical form: state ids in name order, sessions sorted by
@@ -108,6 +111,8 @@ pub struct Merged {
     pub inputs: Vec<String>,
     /// The templates of states named by id.
     pub templates: std::collections::BTreeMap<String, String>,
+    /// The shards' entity tallies, added up.
+    pub tally: Tally,
 }
 
 impl Shard {
@@ -120,11 +125,12 @@ impl Shard {
         miner: Option<Miner>,
         templates: std::collections::BTreeMap<String, String>,
         info: ModelInfo,
+        tally: Tally,
     ) -> Self {
         let errors = states.error_names();
         let (sessions, states) = canonical(sessions, states);
         let info = ModelInfo { sessions: sessions.len() as u64, events: sessions.iter().map(|s| s.states.len() as u64).sum(), ..info };
-        Shard { info, options, states: states.names().to_vec(), errors, templates, sessions: counted(sessions), miner }
+        Shard { info, options, states: states.names().to_vec(), errors, templates, sessions: counted(sessions), miner, tally }
     }
 
     /// What is inconsistent in a loaded shard, if anything.
@@ -193,7 +199,12 @@ impl Shard {
         let mut inputs: Vec<String> = shards.iter().flat_map(|s| s.info.inputs.iter().cloned()).collect();
         inputs.sort_unstable();
         inputs.dedup();
+        let mut tally = Tally::default();
+        for s in shards {
+            tally.merge(&s.tally);
+        }
         Ok(Merged {
+            tally,
             sessions,
             states,
             options: first.options.clone(),
@@ -249,8 +260,10 @@ mod tests {
             partition(&["open", "fail", "close", "auth"], &[ROWS[2], ROWS[5], ROWS[1]]),
             partition(&["open", "auth", "cmd", "close"], &[ROWS[7], ROWS[4]]),
         ];
-        let shards: Vec<Shard> =
-            parts.into_iter().map(|(s, st)| Shard::new(s, &st, options.clone(), None, Default::default(), ModelInfo::default())).collect();
+        let shards: Vec<Shard> = parts
+            .into_iter()
+            .map(|(s, st)| Shard::new(s, &st, options.clone(), None, Default::default(), ModelInfo::default(), Tally::default()))
+            .collect();
         let names: Vec<String> = (0..3).map(|i| format!("s{i}")).collect();
         assert!(shards.iter().all(|s| s.problem().is_none()));
         let counts: Vec<u64> = shards[0].sessions.iter().map(|c| c.count).collect();
@@ -267,9 +280,16 @@ mod tests {
     #[test]
     fn shards_with_other_options_or_counts_that_do_not_add_up_are_refused() {
         let (s, st) = partition(&["a", "b"], &[(&["a", "b"], "x")]);
-        let one = Shard::new(s.clone(), &st, TrainOptions::default(), None, Default::default(), ModelInfo::default());
-        let other =
-            Shard::new(s, &st, TrainOptions { ngram: 4, ..TrainOptions::default() }, None, Default::default(), ModelInfo::default());
+        let one = Shard::new(s.clone(), &st, TrainOptions::default(), None, Default::default(), ModelInfo::default(), Tally::default());
+        let other = Shard::new(
+            s,
+            &st,
+            TrainOptions { ngram: 4, ..TrainOptions::default() },
+            None,
+            Default::default(),
+            ModelInfo::default(),
+            Tally::default(),
+        );
         let e = Shard::merge(&[one.clone(), other], &["one".into(), "two".into()]).unwrap_err();
         assert!(e.contains("two was trained with other options than one"), "{e}");
         let mut bad = one;

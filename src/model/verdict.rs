@@ -159,6 +159,14 @@ pub enum ReasonKind {
     ErrorState,
     /// Review marked a session with these states normal.
     Allowed,
+    /// An entity's count of an event in a time bucket, improbable under the clean period's.
+    RateBurst,
+    /// Too many users tried by one source, or sources one user came from, in a time bucket.
+    Breadth,
+    /// Login failures from one source followed by its successful login.
+    FailuresThenSuccess,
+    /// A value its context (a user's login methods, who uses sudo) never had.
+    NewInContext,
 }
 
 impl ReasonKind {
@@ -174,6 +182,10 @@ impl ReasonKind {
             ReasonKind::CountDeviation => "count_deviation",
             ReasonKind::ErrorState => "error_state",
             ReasonKind::Allowed => "allowed",
+            ReasonKind::RateBurst => "rate_burst",
+            ReasonKind::Breadth => "breadth",
+            ReasonKind::FailuresThenSuccess => "failures_then_success",
+            ReasonKind::NewInContext => "new_in_context",
         }
     }
 }
@@ -184,6 +196,8 @@ impl ReasonKind {
 pub enum Source {
     /// A review decision kept in the model.
     Review,
+    /// The entity baselines (sources, users: rates, breadth, values in context).
+    Entity,
     /// A component of the model (written as its name).
     #[serde(untagged)]
     Component(Component),
@@ -194,7 +208,7 @@ impl Source {
     pub fn component(self) -> Option<Component> {
         match self {
             Source::Component(c) => Some(c),
-            Source::Review => None,
+            Source::Review | Source::Entity => None,
         }
     }
 }
@@ -233,12 +247,18 @@ pub struct Reason {
     /// See `field`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// Events counted, for an entity's finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Users tried or sources come from, for an entity's finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breadth: Option<u64>,
 }
 
 impl Reason {
     /// A reason with no states, position or value.
     pub fn new(kind: ReasonKind, component: Source, p: f64, text: String) -> Self {
-        Reason { kind, component, p, text, states: Vec::new(), position: None, field: None, value: None }
+        Reason { kind, component, p, text, states: Vec::new(), position: None, field: None, value: None, count: None, breadth: None }
     }
 
     /// The `field=value` of a new value.

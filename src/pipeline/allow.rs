@@ -3,7 +3,8 @@
 use super::Outcome;
 use crate::cli::AllowArgs;
 use crate::error::{Error, Result};
-use crate::model::{file, Allowance, Model};
+use crate::model::{file, Allowance, Model, Reason, ReasonKind};
+use crate::session::Closed;
 
 /// `logsieve allow`: review decisions into the model.
 pub fn allow(args: &AllowArgs) -> Result<Outcome> {
@@ -26,11 +27,19 @@ pub fn allow(args: &AllowArgs) -> Result<Outcome> {
         let mut found = vec![false; args.session.len()];
         crate::output::for_each_row(scores, |row| {
             let Some(k) = args.session.iter().position(|key| row.session == key.as_str()) else { return Ok(()) };
+            found[k] = true;
+            if row.closed == Closed::Entity {
+                // A finding about a source or user: its count becomes normal for that kind of
+                // entity, or its value for its context.
+                for r in row.reasons.iter() {
+                    allow_finding(&mut model, r);
+                }
+                return Ok(());
+            }
             let events: Vec<String> = row.events.iter().map(|e| e.clone().into_owned()).collect();
             let values: Vec<(String, String)> =
                 row.reasons.iter().filter_map(|r| r.new_value()).map(|(f, v)| (f.to_owned(), v.to_owned())).collect();
             model.allow_session(&events, &values);
-            found[k] = true;
             Ok(())
         })?;
         for (key, found) in args.session.iter().zip(found) {
@@ -54,4 +63,21 @@ pub fn allow(args: &AllowArgs) -> Result<Outcome> {
     }
     file::save(&model, &args.model)?;
     Ok(Outcome::Ok)
+}
+
+/// Makes an entity finding normal in the model's entity baselines.
+fn allow_finding(model: &mut Model, r: &Reason) {
+    let (Some(field), Some(value)) = (r.field.as_deref(), r.value.as_deref()) else { return };
+    let act = r.states.first().map(String::as_str).unwrap_or_default();
+    let (count, breadth) = (r.count.unwrap_or(0), r.breadth.unwrap_or(0));
+    match r.kind {
+        ReasonKind::RateBurst | ReasonKind::Breadth => model.entities.allow_rate(field, act, count, breadth),
+        ReasonKind::FailuresThenSuccess => model.entities.allow_rate(field, "authentication.login.failure", count, 0),
+        ReasonKind::NewInContext => {
+            if let Some((spec, context)) = field.split_once('/') {
+                model.entities.allow_value(spec, context, value);
+            }
+        }
+        _ => {}
+    }
 }

@@ -28,6 +28,8 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         ngram: None,
         max_fpr: None,
         contamination: None,
+        entity: Vec::new(),
+        rate_bucket: None,
         templates: None,
         shard: false,
     })?;
@@ -39,6 +41,7 @@ pub fn demo(args: &DemoArgs) -> Result<Outcome> {
         session,
         fail_on_anomaly: false,
         lines_with_file: false,
+        only: None,
         force: false,
     })?;
     let events = args.out.join("events.jsonl");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::for_each_event;
+use crate::activity::Act;
 use crate::cli::{InputArgs, SessionArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::model::{compile_key, file, Model, TrainOptions, TrainParams};
@@ -107,8 +108,28 @@ impl TrainArgs {
         if let Some(c) = self.contamination {
             options.contamination = c;
         }
+        for e in &self.entity {
+            if !options.entities.contains(e) {
+                options.entities.push(e.clone());
+            }
+        }
+        if let Some(b) = self.rate_bucket {
+            options.rate_bucket = b;
+        }
         Ok((options.check()?, ngram_given))
     }
+}
+
+/// How feeding cuts sessions and what it follows.
+pub(super) struct Options<'a> {
+    /// The session key regex (`--session-key`), if any.
+    pub key: Option<&'a Regex>,
+    /// Parameter fields learned.
+    pub params: &'a [String],
+    /// Entity fields followed across sessions.
+    pub entities: &'a [String],
+    /// How sessions are cut.
+    pub session: &'a SessionConfig,
 }
 
 /// What feeding the inputs through normalize and sessionize gave.
@@ -118,6 +139,8 @@ pub(super) struct Fed {
     pub events: u64,
     /// Which layer named each record's state.
     pub coverage: Coverage,
+    /// The input files, as lines refer to them.
+    pub files: Vec<String>,
 }
 
 /// Reads the inputs, normalizes each record, and hands each closed session to `sink`. Gives the
@@ -127,14 +150,13 @@ pub(super) fn feed(
     input: &InputArgs,
     normalizer: Normalizer,
     states: &mut States,
-    key: Option<&Regex>,
-    params: &[String],
+    options: &Options<'_>,
     templates: &BTreeMap<String, String>,
-    config: &SessionConfig,
     mut sink: impl FnMut(Session, &States, &[String]) -> Result<()>,
+    mut observe: impl FnMut(&Act),
 ) -> Result<(Fed, Normalizer)> {
-    let mut sessionizer = Sessionizer::new(config.clone());
-    let mut stepper = Stepper::new(normalizer, key, params).with_templates(templates);
+    let mut sessionizer = Sessionizer::new(options.session.clone());
+    let mut stepper = Stepper::new(normalizer, options.key, options.params).with_templates(templates).with_entities(options.entities);
     let mut files: Vec<String> = Vec::new();
     let mut closed: Vec<Session> = Vec::new();
     let mut sequences = 0u64;
@@ -150,6 +172,9 @@ pub(super) fn feed(
                 sink(s, states, &files)?;
             }
             Stepped::Step(step) => {
+                if let Some(act) = &stepper.act {
+                    observe(act);
+                }
                 sessionizer.push(&stepper.keys, origin.file, step, &mut |s| closed.push(s));
                 for s in closed.drain(..) {
                     sink(s, states, &files)?;
@@ -167,7 +192,7 @@ pub(super) fn feed(
     stats.sessions += sequences;
     let mut coverage = stepper.coverage;
     coverage.skipped = run.total.skipped_total();
-    let fed = Fed { run, sessions: stats, events: stepper.events, coverage };
+    let fed = Fed { run, sessions: stats, events: stepper.events, coverage, files };
     Ok((fed, stepper.normalizer))
 }
 

@@ -33,6 +33,12 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
             "contamination": m.options.contamination,
             "errors": m.errors,
             "set_aside": m.set_aside,
+            "entities": {
+                "fields": m.options.entities,
+                "rate_bucket": m.options.rate_bucket,
+                "rates": m.entities.rates.iter().map(|((k, a), r)| serde_json::json!({"field": k, "event": a, "busiest": r.busiest, "breadth": r.breadth, "entities": r.entities})).collect::<Vec<_>>(),
+                "contexts": m.entities.contexts.len(),
+            },
         });
         outln!("{v}");
         return Ok(Outcome::Ok);
@@ -68,6 +74,24 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
     outln!("cooccurrence {} state pairs", m.pairs.len());
     let f: Vec<String> = fields.iter().map(|(f, n)| format!("{f} ({n})")).collect();
     outln!("values       {}", if f.is_empty() { "none".to_owned() } else { f.join(", ") });
+    let e = &m.entities;
+    let busiest: Vec<String> = e
+        .rates
+        .iter()
+        .filter(|((_, act), _)| act.contains("failure"))
+        .map(|((k, a), r)| {
+            format!("{a} {} {} per {} s", if k == "user" { "for a user" } else { "from a source" }, r.busiest, e.bucket_secs)
+        })
+        .take(4)
+        .collect();
+    outln!(
+        "entities     [{}]: rates of {} (field, event) pairs in {} s buckets, {} contexts of values{}",
+        o.entities.join(", "),
+        e.rates.len(),
+        o.rate_bucket,
+        e.contexts.len(),
+        if busiest.is_empty() { String::new() } else { format!("; at most {}", busiest.join(", ")) }
+    );
     outln!(
         "vectors      {} dimensions, PCA {}, {} distinct training vectors for kNN",
         m.vectors.width(),

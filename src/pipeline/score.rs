@@ -1,15 +1,18 @@
 //! `logsieve score`: new logs → a verdict per session (`scores.jsonl`, `scores.parquet`), the
 //! run's accounting (`run.json`) and the report.
 
-use super::feed::{feed, report_sessions, Scoring};
+use std::cell::RefCell;
+
+use super::feed::{feed, report_sessions, Options, Scoring};
 use super::{finish, Outcome};
-use crate::cli::ScoreArgs;
+use crate::activity::tracker::Tracker;
+use crate::cli::{Only, ScoreArgs};
 use crate::error::{Error, Result};
-use crate::model::Scorer;
+use crate::model::{Scorer, Verdict};
 use crate::output::{ScoreThread, ScoreWriter, Staging};
 use crate::parse::Format;
 use crate::report::{cause, Collector, Listed, RunInfo};
-use crate::session::{millis, States};
+use crate::session::{millis, Closed, Session, States};
 
 /// `logsieve score`.
 pub fn score(args: &ScoreArgs) -> Result<Outcome> {
@@ -33,19 +36,53 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     let (mut events, mut unknown) = (0u64, 0u64);
     let known = model.states.len();
     let mut collector = Collector::default();
-    let (fed, normalizer) =
-        feed(&args.input, normalizer, &mut states, key.as_ref(), &model.options.params, &model.templates, &config, |s, names, files| {
-            events += s.states.len() as u64;
-            unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
-            let v = scorer.score(&s.states, &s.params, names);
-            let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
-            let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
-            let causes = v.reasons.iter().filter_map(cause);
+    let mut findings = 0u64;
+    let mut push = |s: Session, v: Verdict, names: &States, files: &[String]| {
+        let start = s.start.as_ref().map(|t| millis(t) as f64 / 1000.0);
+        let state_names: Vec<&str> = s.states.iter().map(|&i| names.name(i)).collect();
+        let causes = v.reasons.iter().filter_map(cause);
+        if s.closed == Closed::Entity {
+            collector.push_finding(Listed::from_session(&s, &v, names, files));
+            findings += 1;
+        } else {
             collector.push(&s.key, v.score, v.anomalous, start, &state_names, causes, || Listed::from_session(&s, &v, names, files));
             scored += 1;
             anomalous += u64::from(v.anomalous);
-            writer.push(s, v, names, files)
-        })?;
+        }
+        writer.push(s, v, names, files)
+    };
+    // Entity findings are written as their buckets end, between the sessions.
+    let tracker = RefCell::new(Tracker::new(&model.entities, false));
+    let (sessions_too, entities_too) = (args.only != Some(Only::Entities), args.only != Some(Only::Sessions));
+    let entities = if entities_too { &model.options.entities[..] } else { &[] };
+    let options = Options { key: key.as_ref(), params: &model.options.params, entities, session: &config };
+    let (fed, normalizer) = feed(
+        &args.input,
+        normalizer,
+        &mut states,
+        &options,
+        &model.templates,
+        |s, names, files| {
+            events += s.states.len() as u64;
+            unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
+            if sessions_too {
+                let v = scorer.score(&s.states, &s.params, names);
+                push(s, v, names, files)?;
+            }
+            for f in std::mem::take(&mut tracker.borrow_mut().findings) {
+                let (s, v) = f.into_row(threshold);
+                push(s, v, names, files)?;
+            }
+            Ok(())
+        },
+        |act| tracker.borrow_mut().observe(act),
+    )?;
+    let mut tracker = tracker.into_inner();
+    tracker.finish();
+    for f in tracker.findings.drain(..) {
+        let (s, v) = f.into_row(threshold);
+        push(s, v, &states, &fed.files)?;
+    }
     let key_text = args.session.session_key.clone().or_else(|| model.options.session_key.clone());
     report_sessions(&fed, args.input.quiet, key_text.as_deref().map(|k| (k, args.session.session_key.is_some())));
     if let Some((n, first)) = normalizer.mined_apart() {
@@ -95,14 +132,19 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     std::fs::write(&staged, html).map_err(|source| Error::Write { path: staged.display().to_string(), source })?;
     staging.commit()?;
     if !args.input.quiet {
+        let entity = match findings {
+            0 => String::new(),
+            1 => "; 1 finding about sources and users".to_owned(),
+            n => format!("; {n} findings about sources and users"),
+        };
         eprintln!(
-            "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}); wrote {}, {} and the report {}",
+            "logsieve: {scored} sessions scored, {anomalous} anomalous (threshold {threshold:.3}){entity}; wrote {}, {} and the report {}",
             args.out.join("scores.jsonl").display(),
             args.out.join("scores.parquet").display(),
             args.out.join("report.html").display()
         );
     }
-    Ok(if args.fail_on_anomaly && anomalous > 0 { Outcome::Anomalies } else { outcome })
+    Ok(if args.fail_on_anomaly && anomalous + findings > 0 { Outcome::Anomalies } else { outcome })
 }
 
 /// How much of a scoring run's input the model knew: enough to tell a model of another kind of

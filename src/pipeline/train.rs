@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
-use super::feed::{feed, read_templates, report_sessions};
+use super::feed::{feed, read_templates, report_sessions, Options};
 use super::{finish, Outcome};
+use crate::activity::Tally;
 use crate::cli::{MergeArgs, TrainArgs};
 use crate::error::{Error, Result};
 use crate::model::components::Featured;
@@ -15,7 +16,7 @@ use crate::model::shard::{canonical, Shard};
 use crate::model::{Model, ModelInfo};
 use crate::normalize::rules::RuleSet;
 use crate::normalize::Normalizer;
-use crate::session::States;
+use crate::session::{Session, States};
 
 /// `logsieve train`.
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
@@ -28,11 +29,14 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
     let mut states = States::default();
     let mut sessions: Vec<Featured> = Vec::new();
-    let (fed, normalizer) =
-        feed(&args.input, normalizer, &mut states, params.key(), &params.params, &templates, &params.session, |s, _, _| {
-            sessions.push(Featured { key: s.key, states: s.states, params: s.params });
-            Ok(())
-        })?;
+    let mut tally = Tally::default();
+    let bucket = params.rate_bucket;
+    let sink = |s: Session, _: &States, _: &[String]| {
+        sessions.push(Featured { key: s.key, states: s.states, params: s.params });
+        Ok(())
+    };
+    let options = Options { key: params.key(), params: &params.params, entities: &params.entities, session: &params.session };
+    let (fed, normalizer) = feed(&args.input, normalizer, &mut states, &options, &templates, sink, |act| tally.observe(act, bucket))?;
     report_sessions(&fed, args.input.quiet, params.session_key.as_deref().map(|k| (k, true)));
     if fed.run.inputs.iter().any(|i| i.error.is_some()) {
         // A baseline from part of the clean period passes for one from all of it.
@@ -49,7 +53,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     }
     if args.shard {
         let info = ModelInfo { rules: normalizer.rules_digest(), inputs: args.input.inputs.clone(), ..ModelInfo::default() };
-        let shard = Shard::new(sessions, &states, params.into_options(), Some(normalizer.miner().clone()), templates, info);
+        let shard = Shard::new(sessions, &states, params.into_options(), Some(normalizer.miner().clone()), templates, info, tally);
         file::save_shard(&shard, &args.model)?;
         if !args.input.quiet {
             eprintln!(
@@ -63,7 +67,9 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         return finish(&args.input, &fed.run);
     }
     let (sessions, states) = canonical(sessions, &states);
+    let entities = tally.baseline(params.rate_bucket, params.contamination);
     let mut model = Model::train(&sessions, &states, params)?;
+    model.entities = entities;
     model.miner = Some(normalizer.miner().clone());
     model.templates = templates;
     model.info.rules = normalizer.rules_digest();
@@ -81,7 +87,9 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome> {
     let shards = args.shards.iter().map(|p| file::load_shard(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     let names: Vec<String> = args.shards.iter().map(|p| p.display().to_string()).collect();
     let merged = Shard::merge(&shards, &names).map_err(Error::Data)?;
+    let entities = merged.tally.baseline(merged.options.rate_bucket, merged.options.contamination);
     let mut model = Model::train(&merged.sessions, &merged.states, merged.options.check()?)?;
+    model.entities = entities;
     model.miner = merged.miner;
     model.templates = merged.templates;
     model.info.rules = merged.rules;

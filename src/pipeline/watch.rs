@@ -1,13 +1,18 @@
 //! `logsieve watch`: continuous scoring. A reader thread follows a growing file (or reads stdin)
 //! and hands lines over a bounded channel; the main thread parses, normalizes and sessionizes
-//! them as `score` does, scores each session as it closes or times out, and prints anomalous
-//! ones at once as JSON lines with the fields of `scores.jsonl`.
+//! them as `score` does and prints JSON lines with the fields of `scores.jsonl`:
+//! - an entity finding (a burst of failures from one source, a spraying source, a first sudo by
+//!   a user) the moment it crosses its limit, and again only when it has doubled;
+//! - an open session the moment its evidence crosses the threshold (`closed: "open"`), and again
+//!   when it closes only if it took more events since;
+//! - every other session when it closes or times out, if anomalous.
 //!
 //! While the input is quiet, log time is taken to advance with the wall clock from the last
 //! event's time, so an ended or idle session is reported without waiting for the next line.
 //! Memory is bounded by the channel, the cap on open sessions and the miner's cap. SIGINT or
 //! SIGTERM (or the end of stdin) closes the open sessions, scores them and prints a summary.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use super::feed::Scoring;
 use super::{year_anchor, Outcome};
+use crate::activity::tracker::Tracker;
 use crate::cli::WatchArgs;
 use crate::error::{Error, Result};
-use crate::model::Scorer;
+use crate::model::{Scorer, Verdict};
 use crate::normalize::Origin;
 use crate::output::ScoreRow;
 use crate::parse::multiline::{Joiner, Pending};
@@ -27,7 +33,7 @@ use crate::parse::{Format, LineParser};
 use crate::read::follow::{follow, read_stdin, Msg};
 use crate::read::InputStats;
 use crate::session::step::{Stepped, Stepper};
-use crate::session::{millis, LineRef, Session, Sessionizer, States};
+use crate::session::{millis, Closed, LineRef, Session, Sessionizer, States};
 
 /// Lines in flight between the reader thread and the scorer.
 const CHANNEL: usize = 4096;
@@ -60,10 +66,16 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
         parser: LineParser::new(&args.format, year_anchor(args.year, None)),
         joiner: Joiner::new(matches!(args.format, Format::Auto)),
         stats: InputStats::new(&name),
-        stepper: Stepper::new(normalizer, key.as_ref(), &model.options.params).with_templates(&model.templates),
+        stepper: Stepper::new(normalizer, key.as_ref(), &model.options.params)
+            .with_templates(&model.templates)
+            .with_entities(&model.options.entities),
+        tracker: Tracker::new(&model.entities, true),
+        reported: HashMap::new(),
+        findings: 0,
         sessionizer: Sessionizer::new(config),
         files: vec![name.clone()],
         closed: Vec::new(),
+        touched: BTreeSet::new(),
         out: io::stdout(),
         all: args.all,
         threshold: model.calibration.threshold,
@@ -80,7 +92,7 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
     if !args.quiet {
         let s = run.sessionizer.stats();
         eprintln!(
-            "logsieve: watch {}: {} lines read, {} parsed, {} skipped; {} sessions scored ({} timed out, {} evicted), {} anomalous",
+            "logsieve: watch {}: {} lines read, {} parsed, {} skipped; {} sessions scored ({} timed out, {} evicted), {} anomalous; {} findings about sources and users",
             crate::error::printable(&name),
             run.stats.read,
             run.stats.parsed,
@@ -88,7 +100,8 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
             run.scored,
             s.timed_out,
             s.evicted,
-            run.anomalous
+            run.anomalous,
+            run.findings
         );
     }
     Ok(Outcome::Ok)
@@ -96,6 +109,10 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
 
 /// The scoring side of `watch`.
 struct Watcher<'a> {
+    tracker: Tracker<'a>,
+    /// Open sessions already printed, with how many events they had then.
+    reported: HashMap<String, usize>,
+    findings: u64,
     parser: LineParser,
     joiner: Joiner,
     stats: InputStats,
@@ -103,6 +120,8 @@ struct Watcher<'a> {
     sessionizer: Sessionizer,
     files: Vec<String>,
     closed: Vec<Session>,
+    /// Keys of open sessions that took an event since the last emit.
+    touched: BTreeSet<String>,
     out: io::Stdout,
     all: bool,
     threshold: f64,
@@ -180,27 +199,58 @@ impl Watcher<'_> {
         match self.stepper.step(&p.record, &origin, line, states) {
             Stepped::Sequence(s) => self.closed.push(s),
             Stepped::Step(step) => {
+                if let Some(act) = &self.stepper.act {
+                    self.tracker.observe(act);
+                }
                 let closed = &mut self.closed;
                 self.sessionizer.push(&self.stepper.keys, &self.files[0], step, &mut |s| closed.push(s));
+                self.touched.extend(self.stepper.keys.iter().cloned());
             }
             Stepped::Unkeyed => {}
         }
     }
 
-    /// Scores the closed sessions and prints the anomalous ones (all with `--all`).
+    /// Prints the entity findings, the open sessions that became anomalous, and the closed
+    /// sessions (anomalous ones; all with `--all`; one printed while open only if it grew).
     fn emit(&mut self, scorer: &Scorer<'_>, states: &States) -> Result<()> {
-        if self.closed.is_empty() {
+        let findings = std::mem::take(&mut self.tracker.findings);
+        let touched = std::mem::take(&mut self.touched);
+        if self.closed.is_empty() && findings.is_empty() && touched.is_empty() {
             return Ok(());
         }
         let mut out = self.out.lock();
+        let mut print = |s: &Session, v: &Verdict| -> Result<()> {
+            let r = ScoreRow::new(s, v, self.threshold, states, &self.files, false);
+            serde_json::to_writer(&mut out, &r).map_err(|e| Error::Stdout(e.into()))?;
+            out.write_all(b"\n").map_err(Error::Stdout)
+        };
+        for f in findings {
+            let (s, v) = f.into_row(self.threshold);
+            self.findings += 1;
+            print(&s, &v)?;
+        }
+        // An open session whose evidence already crosses the threshold is reported now.
+        for key in touched {
+            let Some(s) = self.sessionizer.open_session(&key) else { continue };
+            if self.reported.contains_key(&key) {
+                continue;
+            }
+            let v = scorer.score(&s.states, &s.params, states);
+            if v.anomalous {
+                self.reported.insert(key, s.states.len());
+                let mut open = s.clone();
+                open.closed = Closed::Open;
+                print(&open, &v)?;
+            }
+        }
         for s in self.closed.drain(..) {
             let v = scorer.score(&s.states, &s.params, states);
             self.scored += 1;
             self.anomalous += u64::from(v.anomalous);
-            if v.anomalous || self.all {
-                let r = ScoreRow::new(&s, &v, self.threshold, states, &self.files, false);
-                serde_json::to_writer(&mut out, &r).map_err(|e| Error::Stdout(e.into()))?;
-                out.write_all(b"\n").map_err(Error::Stdout)?;
+            let shown = self.reported.remove(&s.key);
+            let grew = shown.is_none_or(|n| s.states.len() > n);
+            if (v.anomalous && grew) || self.all {
+                print(&s, &v)?;
             }
         }
         out.flush().map_err(Error::Stdout)
@@ -213,6 +263,7 @@ impl Watcher<'_> {
         }
         let closed = &mut self.closed;
         self.sessionizer.finish(&mut |s| closed.push(s));
+        self.tracker.finish();
         self.emit(scorer, states)
     }
 }

@@ -25,6 +25,17 @@ pub fn cause(r: &Reason) -> Option<(String, Option<String>)> {
         ReasonKind::CountDeviation => "event counts far from every training session (kNN)".to_owned(),
         // The other kinds (unlikely transitions, unseen pairs) carry no position in their text.
         ReasonKind::UnlikelyTransition | ReasonKind::UnseenPair => r.text.clone(),
+        // Entity findings: by what was found about which entity, without the numbers.
+        ReasonKind::RateBurst => {
+            format!("burst of {chain} for {}={}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?"))
+        }
+        ReasonKind::Breadth => {
+            format!("{chain} across many users or sources: {}={}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?"))
+        }
+        ReasonKind::FailuresThenSuccess => format!("login failures then a success from {}", r.value.as_deref().unwrap_or("?")),
+        ReasonKind::NewInContext => {
+            format!("new in its context: {} {}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?"))
+        }
     };
     Some((words, state))
 }

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::causes::{cause, Cause};
-use super::{CAUSES, POINTS, RAW_CHARS, RAW_LINES, TOP};
+use super::{CAUSES, FINDINGS, POINTS, RAW_CHARS, RAW_LINES, TOP};
 use crate::model::{Reason, Verdict};
 use crate::output::{iso, ScoreRow};
-use crate::session::{Session, States};
+use crate::session::{Closed, Session, States};
 
 /// A session kept for the table.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +38,8 @@ pub struct Listed {
     pub total_lines: usize,
     /// The raw text of `lines`, read back from the inputs after scoring.
     pub raw: Vec<Option<String>>,
+    /// For a finding about an entity: which (`source 192.0.2.7`, `user root`).
+    pub entity: Option<String>,
 }
 
 impl Listed {
@@ -75,6 +77,7 @@ impl Listed {
     /// Sets the reasons in words and the new values.
     fn with_reasons(mut self, reasons: &[Reason]) -> Self {
         self.reasons = reasons.iter().map(|r| r.text.clone()).collect();
+        self.entity = reasons.iter().find_map(crate::activity::entity_of);
         self.values = reasons.iter().filter_map(|r| r.new_value().map(|(f, v)| format!("{f}={v}"))).collect();
         self
     }
@@ -127,6 +130,10 @@ pub struct Collector {
     pub(super) causes: HashMap<String, Cause>,
     /// Causes not kept once [`CAUSES`] distinct ones were held, counted per session.
     pub(super) causes_dropped: u64,
+    /// Every finding about an entity (up to [`FINDINGS`]).
+    pub(super) findings: Vec<Listed>,
+    /// Findings beyond [`FINDINGS`], counted.
+    pub(super) findings_dropped: u64,
 }
 
 impl Default for Collector {
@@ -146,6 +153,8 @@ impl Default for Collector {
             threshold: None,
             causes: HashMap::new(),
             causes_dropped: 0,
+            findings: Vec::new(),
+            findings_dropped: 0,
         }
     }
 }
@@ -231,6 +240,16 @@ impl Collector {
         }
     }
 
+    /// Takes note of a finding about an entity (not a session: it is kept apart from the
+    /// sessions' statistics, and every one is listed).
+    pub fn push_finding(&mut self, listed: Listed) {
+        if self.findings.len() < FINDINGS {
+            self.findings.push(listed);
+        } else {
+            self.findings_dropped += 1;
+        }
+    }
+
     /// The states of the sessions seen.
     pub fn states(&self) -> impl Iterator<Item = &str> {
         self.counts.keys().map(String::as_str)
@@ -252,6 +271,10 @@ impl Collector {
         }
         let events: Vec<&str> = row.events.iter().map(|e| e.as_ref()).collect();
         let start_secs = row.start.as_deref().and_then(parse_iso);
+        if row.closed == Closed::Entity {
+            self.push_finding(Listed::from_row(row, single));
+            return;
+        }
         let causes = row.reasons.iter().filter_map(cause);
         self.push(&row.session, row.score, row.anomalous, start_secs, &events, causes, || Listed::from_row(row, single));
     }
@@ -261,7 +284,7 @@ impl Collector {
     /// gone since) leaves its lines without text; the references stay.
     pub fn attach_raw_lines(&mut self) {
         let mut wanted: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        for l in &self.top {
+        for l in self.top.iter().chain(&self.findings) {
             for (_, f, n) in &l.lines {
                 wanted.entry(f.clone()).or_default().push(*n);
             }
@@ -284,7 +307,7 @@ impl Collector {
                 }
             }
         }
-        for l in &mut self.top {
+        for l in self.top.iter_mut().chain(self.findings.iter_mut()) {
             l.raw = l.lines.iter().map(|(_, f, n)| found.get(&(f.clone(), *n)).cloned()).collect();
         }
     }

@@ -37,6 +37,9 @@ const RAW_LINES: usize = 30;
 const REASONS: usize = 6;
 /// Raw lines are cut to this many characters.
 const RAW_CHARS: usize = 400;
+/// At most this many findings about entities are listed (each is one entity, event and time
+/// bucket, so there are far fewer than sessions).
+const FINDINGS: usize = 5_000;
 /// At most this many distinct causes are counted (new values can be many).
 const CAUSES: usize = 10_000;
 

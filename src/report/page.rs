@@ -129,7 +129,8 @@ th{background:#f3f3f3}#top th{cursor:pointer}.num{text-align:right}.ev{font-fami
 .ev span{display:inline-block;margin:1px;padding:0 3px;border-radius:3px;background:#eef}.ev span.hit{background:#fbb;font-weight:bold}\
 .lines{font-family:monospace;font-size:11px;color:#333;white-space:pre-wrap;overflow-wrap:anywhere;margin-top:4px}summary{cursor:pointer;color:#555;margin-top:6px}.lines span.hit{background:#fdd}tbody{border-top:2px solid #999}\
 .lines b{color:#777;font-weight:normal}.big{font-size:20px}small{color:#666}svg{max-width:100%;height:auto}\
-ul{margin:0;padding-left:18px}ul.meant{font-size:12px;margin-top:4px;color:#333}code{font-size:12px}code.tpl{color:#555}.allow{font-size:12px;color:#555;margin-top:4px}.allow code{user-select:all;background:#f6f6f6;padding:1px 4px}ul.meant b{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}.bad{color:#c00;font-weight:bold}";
+ul{margin:0;padding-left:18px}ul.meant{font-size:12px;margin-top:4px;color:#333}code{font-size:12px}code.tpl{color:#555}.allow{font-size:12px;color:#555;margin-top:4px}.allow code{user-select:all;background:#f6f6f6;padding:1px 4px}ul.meant b{font-family:monospace;font-weight:normal;background:#fbb;padding:0 3px;border-radius:3px}.bad{color:#c00;font-weight:bold}\
+div.entity{border-left:4px solid #c00;padding:2px 12px;margin:10px 0}div.entity h3{margin:4px 0}ul.found li{margin:6px 0}";
 
 /// Sorting the sessions table by a click on a heading.
 const SORT_SCRIPT: &str = "document.querySelectorAll('#top thead th').forEach((th,i)=>th.onclick=()=>{const t=th.closest('table');\
@@ -158,9 +159,16 @@ pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> St
                 @if let Some(written) = c.threshold.filter(|t| (t - threshold).abs() > 1e-6) {
                     p.bad { "The scores were written with threshold " (format!("{written:.3}")) "; the model now says " (format!("{threshold:.3}")) "." }
                 }
+                @if !c.findings.is_empty() {
+                    p.big {
+                        b { (c.findings.len() as u64 + c.findings_dropped) } " findings about "
+                        (entities(c).len()) " sources and users " a href="#findings" { "(first below)" }
+                    }
+                }
                 @if c.anomalous > 0 {
                     p { a href="#flagged" { "The anomalous sessions, with their reasons and lines" } }
                 }
+                (findings(c, info, scores))
                 (causes(c, info))
                 (inputs(c, model, info))
                 h2 { "Score over " (if c.timed { "log time" } else { "the input" }) }
@@ -180,6 +188,61 @@ pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> St
     let mut out = page.into_string();
     out.push('\n');
     out
+}
+
+/// The findings grouped by entity, the group with the highest-scoring finding first; in a group,
+/// by time.
+fn entities(c: &Collector) -> Vec<(&str, Vec<&super::Listed>)> {
+    let mut groups: Vec<(&str, Vec<&super::Listed>)> = Vec::new();
+    for l in &c.findings {
+        let e = l.entity.as_deref().unwrap_or("-");
+        match groups.iter_mut().find(|(g, _)| *g == e) {
+            Some((_, v)) => v.push(l),
+            None => groups.push((e, vec![l])),
+        }
+    }
+    let top = |v: &[&super::Listed]| v.iter().map(|l| l.score).fold(f64::MIN, f64::max);
+    groups.sort_by(|a, b| top(&b.1).total_cmp(&top(&a.1)).then(a.0.cmp(b.0)));
+    for (_, v) in &mut groups {
+        v.sort_by(|a, b| a.start.cmp(&b.start).then(a.key.cmp(&b.key)));
+    }
+    groups
+}
+
+/// Findings about sources and users: every one, grouped by entity, with its lines and the
+/// command that marks it normal.
+fn findings(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
+    if c.findings.is_empty() {
+        return html! {};
+    }
+    let groups = entities(c);
+    html! {
+        h2 #findings { "Findings about sources and users" }
+        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity, most significant entity first." } }
+        @if c.findings_dropped > 0 {
+            p.bad { (c.findings_dropped) " more findings are in scores.jsonl (rows with \"closed\": \"entity\") but not on this page." }
+        }
+        @for (entity, items) in &groups {
+            div.entity {
+                h3 { (t(entity)) " " small { (items.len()) (if items.len() == 1 { " finding" } else { " findings" }) } }
+                ul.found {
+                    @for l in items {
+                        li {
+                            @for r in &l.reasons { (t(r)) }
+                            " " small { (t(l.start.as_deref().unwrap_or("-"))) }
+                            details {
+                                summary { (l.total_lines) " input lines" }
+                                div.lines { (raw_lines(l)) }
+                            }
+                            @if let Some(cmd) = allow_command(&info.model, &l.key, scores) {
+                                div.allow { "Normal after review? " code { (t(&cmd)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Why sessions were flagged: the causes most anomalous sessions give.

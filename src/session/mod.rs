@@ -176,6 +176,10 @@ pub enum Closed {
     Window,
     /// A whole session from a sequences file.
     Sequence,
+    /// Not a session: a finding about an entity (a source, a user) across sessions.
+    Entity,
+    /// Still open: `watch` printed it because its evidence already crossed the threshold.
+    Open,
 }
 
 impl Closed {
@@ -188,6 +192,8 @@ impl Closed {
             Closed::Evicted => "evicted",
             Closed::Window => "window",
             Closed::Sequence => "sequence",
+            Closed::Entity => "entity",
+            Closed::Open => "open",
         }
     }
 }
@@ -217,7 +223,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub(super) fn new(key: String) -> Self {
+    pub(crate) fn new(key: String) -> Self {
         Session {
             key,
             states: Vec::new(),

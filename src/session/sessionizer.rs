@@ -51,6 +51,11 @@ impl Sessionizer {
         }
     }
 
+    /// The open session of an entity key, if there is one (`watch` scores it before it closes).
+    pub fn open_session(&self, key: &str) -> Option<&Session> {
+        self.open.get(key).map(|o| &o.session)
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> SessionStats {
         self.stats

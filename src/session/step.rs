@@ -6,11 +6,11 @@
 //! windows.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use regex::Regex;
 
 use super::{LineRef, Session, States, Step};
+use crate::activity::{network, Act};
 use crate::normalize::rules::Role;
 use crate::normalize::{severity, Coverage, Event, Normalizer, Origin};
 use crate::record::Record;
@@ -40,12 +40,32 @@ pub struct Stepper<'a> {
     pub coverage: Coverage,
     /// Message templates of states named by id (sequences), which tell their error states.
     templates: Option<&'a BTreeMap<String, String>>,
+    /// The entity fields followed across sessions.
+    entities: &'a [String],
+    /// The activity of the last [`Stepped::Step`], if it is one the entity baselines follow.
+    pub act: Option<Act>,
 }
 
 impl<'a> Stepper<'a> {
     /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
     pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
-        Stepper { normalizer, key, params, keys: Vec::new(), events: 0, coverage: Coverage::default(), templates: None }
+        Stepper {
+            normalizer,
+            key,
+            params,
+            keys: Vec::new(),
+            events: 0,
+            coverage: Coverage::default(),
+            templates: None,
+            entities: &[],
+            act: None,
+        }
+    }
+
+    /// With the entity fields followed across sessions (sources, users, `--entity`).
+    pub fn with_entities(mut self, entities: &'a [String]) -> Self {
+        self.entities = entities;
+        self
     }
 
     /// With the templates of states a sequences input names by id (`--templates`).
@@ -63,6 +83,7 @@ impl<'a> Stepper<'a> {
     /// [`Stepper::step`] for a record already classified ([`Normalizer::classify`]).
     pub fn step_event(&mut self, rec: &Record, mut event: Event, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
         self.events += 1;
+        self.act = None;
         if let Some(seq) = &rec.sequence {
             self.coverage.sequence += 1;
             let ids = seq
@@ -107,6 +128,9 @@ impl<'a> Stepper<'a> {
         if error {
             states.mark_error(state);
         }
+        if !self.entities.is_empty() {
+            self.act = Act::of(rec, &event, self.entities, state, line);
+        }
         Stepped::Step(Step {
             state,
             time: rec.timestamp,
@@ -125,20 +149,6 @@ pub fn learned_value(field: &str, value: String) -> Option<(String, String)> {
     match field {
         "source_ip" => network(&value).map(|n| ("source_net".to_owned(), n)),
         _ => Some((field.to_owned(), value)),
-    }
-}
-
-/// The network of an address (IPv4 /24, IPv6 /64).
-fn network(ip: &str) -> Option<String> {
-    match ip.parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
-        }
     }
 }
 

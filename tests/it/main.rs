@@ -11,5 +11,6 @@ mod no_panic;
 mod nomenclature;
 mod quality;
 mod review;
+mod security;
 mod shard;
 mod snapshots;

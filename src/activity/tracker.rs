@@ -1,0 +1,488 @@
+//! Following entities while scoring: counts per entity and bucket against the baselines, runs of
+//! failures that end in a success, and values new to their context. `score` reports each finding
+//! once, with its final numbers, when its bucket is over; `watch` reports it the moment it crosses
+//! its limit, and again only when it has doubled.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::{contexts, kind_name, Act, Baseline, Context, Rate, LOGIN_SUCCESS};
+use crate::model::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
+use crate::record::Timestamp;
+use crate::session::{Closed, LineRef, Session};
+
+/// A count is improbable when a Poisson count with the baseline's busiest rate reaches it with
+/// less than this chance (and it is at least twice that rate: real activity is burstier than
+/// Poisson).
+pub const RATE_LEVEL: f64 = 0.001;
+
+/// A value new to its context is reported when the clean period shows less than this chance of a
+/// new value in that context (Good–Turing).
+pub const NOVELTY_LEVEL: f64 = 0.1;
+
+/// At most this many lines are kept per finding (the rest are counted).
+const LINES: usize = 200;
+
+/// What kind of finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An entity's count of an event in a bucket.
+    Burst,
+    /// How many users a source tried, or sources a user came from, in a bucket.
+    Breadth,
+    /// Failures from one source, then its successful login.
+    FailuresThenSuccess,
+    /// A value its context never had.
+    NewInContext,
+}
+
+/// One finding about an entity.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Unique key (the row's `session`).
+    pub key: String,
+    /// What kind.
+    pub kind: Kind,
+    /// Its chance under the baseline.
+    pub p: f64,
+    /// The level it was compared with.
+    pub level: f64,
+    /// Plain words.
+    pub text: String,
+    /// The standard event.
+    pub act: String,
+    /// The entity field and value (for a value in context: the spec and `spec/context`).
+    pub field: String,
+    /// See `field`.
+    pub value: String,
+    /// Events counted, and the breadth.
+    pub count: u64,
+    /// Users tried or sources come from.
+    pub breadth: u64,
+    /// Its lines and their states.
+    pub lines: Vec<(LineRef, u32)>,
+    /// Lines beyond the cap.
+    pub dropped: u64,
+    /// Log time of its first and last line.
+    pub start: Option<Timestamp>,
+    /// See `start`.
+    pub end: Option<Timestamp>,
+}
+
+impl Finding {
+    /// The finding as a score row's session and verdict: scored so that it is above `threshold`
+    /// by as much as its chance is below its level.
+    pub fn into_row(self, threshold: f64) -> (Session, Verdict) {
+        let mut s = Session::new(self.key);
+        s.states = self.lines.iter().map(|(_, st)| *st).collect();
+        s.lines = self.lines.iter().map(|(l, _)| *l).collect();
+        s.start = self.start;
+        s.end = self.end;
+        s.dropped = self.dropped;
+        s.closed = Closed::Entity;
+        let kind = match self.kind {
+            Kind::Burst => ReasonKind::RateBurst,
+            Kind::Breadth => ReasonKind::Breadth,
+            Kind::FailuresThenSuccess => ReasonKind::FailuresThenSuccess,
+            Kind::NewInContext => ReasonKind::NewInContext,
+        };
+        let p = self.p.max(1e-300);
+        let reason = Reason {
+            states: vec![self.act],
+            field: Some(self.field),
+            value: Some(self.value),
+            count: Some(self.count),
+            breadth: (self.breadth > 0).then_some(self.breadth),
+            ..Reason::new(kind, Source::Entity, p, self.text)
+        };
+        let score = threshold + (self.level / p).ln();
+        let components = PerComponent::from_fn(|c: Component| ComponentScore { name: c, raw: 0.0, p: 1.0 });
+        (s, Verdict { score, anomalous: true, components, reasons: vec![reason] })
+    }
+}
+
+/// One entity's count of one event in its current bucket.
+#[derive(Debug, Default)]
+struct Open {
+    bucket: i64,
+    count: u64,
+    others: BTreeSet<String>,
+    lines: Vec<(LineRef, u32)>,
+    dropped: u64,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    /// The count of the bucket before, when it was the one just before.
+    before: u64,
+    before_lines: Vec<(LineRef, u32)>,
+    before_start: Option<Timestamp>,
+    /// What was last reported of this bucket (live).
+    reported: (u64, u64),
+}
+
+/// Follows the entities of a scoring run; findings collect in [`Tracker::findings`].
+pub struct Tracker<'m> {
+    base: &'m Baseline,
+    live: bool,
+    open: HashMap<(String, String, String), Open>,
+    reported: HashSet<String>,
+    latest: i64,
+    /// Findings ready to be written.
+    pub findings: Vec<Finding>,
+}
+
+/// ln(k!) (exact up to 20, Stirling's series beyond).
+fn ln_factorial(k: u64) -> f64 {
+    if k <= 20 {
+        return (2..=k).map(|i| (i as f64).ln()).sum();
+    }
+    let x = k as f64;
+    x * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI * x).ln() + 1.0 / (12.0 * x)
+}
+
+/// P(X ≥ c) for X ~ Poisson(λ), for c above λ.
+pub fn poisson_tail(c: u64, lambda: f64) -> f64 {
+    let ln_pmf = |k: u64| -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    let mut total = 0.0;
+    let mut k = c;
+    loop {
+        let t = ln_pmf(k).exp();
+        total += t;
+        if t < total * 1e-12 || k > c + 10_000 {
+            break;
+        }
+        k += 1;
+    }
+    total.min(1.0)
+}
+
+/// The chance of `count` under a learned busiest rate, when it is at least twice the rate.
+fn improbable(count: u64, busiest: u64) -> Option<f64> {
+    let lambda = busiest.max(1) as f64;
+    if (count as f64) < 2.0 * lambda {
+        return None;
+    }
+    let p = poisson_tail(count, lambda);
+    (p < RATE_LEVEL).then_some(p)
+}
+
+fn clock(t: Option<Timestamp>) -> String {
+    t.map(|t| t.local.format("%H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn minutes(secs: u64) -> String {
+    if secs % 60 == 0 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
+}
+
+fn span(start: Option<Timestamp>, end: Option<Timestamp>) -> String {
+    match (start, end) {
+        (Some(a), Some(b)) => {
+            let secs = (crate::session::millis(&b) - crate::session::millis(&a)) as f64 / 1000.0;
+            if secs < 120.0 {
+                format!("{secs:.0} s")
+            } else {
+                format!("{:.1} min", secs / 60.0)
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+fn bucket_time(bucket: i64, secs: u64) -> String {
+    Timestamp::from_unix(bucket * secs as i64, 0).map(|t| t.local.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+}
+
+fn preposition(kind: &str) -> String {
+    match kind {
+        "source_ip" => "from source".into(),
+        "user" => "for user".into(),
+        k => format!("with {k}"),
+    }
+}
+
+impl<'m> Tracker<'m> {
+    /// A tracker; `live` reports crossings at once (watch).
+    pub fn new(base: &'m Baseline, live: bool) -> Self {
+        Tracker { base, live, open: HashMap::new(), reported: HashSet::new(), latest: i64::MIN, findings: Vec::new() }
+    }
+
+    fn rate(&self, kind: &str, act: &str) -> Rate {
+        self.base.rates.get(&(kind.to_owned(), act.to_owned())).copied().unwrap_or_default()
+    }
+
+    /// One event.
+    pub fn observe(&mut self, act: &Act) {
+        let secs = self.base.bucket_secs.max(1);
+        if let Some(bucket) = act.bucket(secs) {
+            if bucket > self.latest {
+                if self.latest != i64::MIN {
+                    self.close_before(bucket);
+                }
+                self.latest = bucket;
+            }
+            for (kind, entity) in &act.entities {
+                self.count(kind, entity, act, bucket);
+            }
+            if act.name == LOGIN_SUCCESS {
+                if let Some(source) = act.field("source_ip") {
+                    self.failures_then_success(source, act, bucket);
+                }
+            }
+        }
+        for (spec, context, value) in contexts(act) {
+            self.in_context(spec, &context, &value, act);
+        }
+    }
+
+    /// Moves a cell on to `bucket`: its findings (score) are over, its count becomes the one of
+    /// the bucket before when that is the one just before. Cells with nothing left go.
+    fn roll(&mut self, key: &(String, String, String), bucket: i64) {
+        let Some(old) = self.open.remove(key) else { return };
+        if old.count > 0 {
+            self.close(key, &old);
+        }
+        if old.bucket + 1 == bucket && old.count > 0 {
+            let cell = Open { bucket, before: old.count, before_lines: old.lines, before_start: old.start, ..Open::default() };
+            self.open.insert(key.clone(), cell);
+        }
+    }
+
+    fn count(&mut self, kind: &str, entity: &str, act: &Act, bucket: i64) {
+        let key = (kind.to_owned(), entity.to_owned(), act.name.clone());
+        if self.open.get(&key).is_some_and(|c| c.bucket < bucket) {
+            self.roll(&key, bucket);
+        }
+        let cell = self.open.entry(key.clone()).or_insert_with(|| Open { bucket, ..Open::default() });
+        cell.count += 1;
+        if let Some(o) = act.other(kind) {
+            if !cell.others.contains(o) {
+                cell.others.insert(o.to_owned());
+            }
+        }
+        if cell.lines.len() < LINES {
+            cell.lines.push((act.line, act.state));
+        } else {
+            cell.dropped += 1;
+        }
+        cell.start = cell.start.or(act.time);
+        cell.end = act.time.or(cell.end);
+        if self.live {
+            let (count, breadth) = (cell.count, cell.others.len() as u64);
+            let (rc, rb) = cell.reported;
+            let rate = self.rate(kind, &act.name);
+            let burst = (rc == 0 || count >= 2 * rc) && improbable(count, rate.busiest).is_some();
+            let wide = (rb == 0 || breadth >= 2 * rb) && improbable(breadth, rate.breadth).is_some();
+            if burst || wide {
+                let found = self.judge(&key, &self.open[&key]);
+                if let Some(cell) = self.open.get_mut(&key) {
+                    cell.reported = (if burst { count } else { rc }, if wide { breadth } else { rb });
+                }
+                self.findings.extend(found);
+            }
+        }
+    }
+
+    /// The findings of a cell: a burst, a breadth, or both.
+    fn judge(&self, (kind, entity, act): &(String, String, String), cell: &Open) -> Vec<Finding> {
+        let rate = self.rate(kind, act);
+        let secs = self.base.bucket_secs;
+        let when = bucket_time(cell.bucket, secs);
+        let mut out = Vec::new();
+        let finding = |kind_: Kind, p: f64, text: String, key: String| Finding {
+            key,
+            kind: kind_,
+            p,
+            level: RATE_LEVEL,
+            text,
+            act: act.clone(),
+            field: kind.clone(),
+            value: entity.clone(),
+            count: cell.count,
+            breadth: cell.others.len() as u64,
+            lines: cell.lines.clone(),
+            dropped: cell.dropped,
+            start: cell.start,
+            end: cell.end,
+        };
+        if let Some(p) = improbable(cell.count, rate.busiest) {
+            let of_any = format!("{} any {}", if kind == "user" { "for" } else { "from" }, kind_name(kind));
+            let clean = if rate.busiest == 0 {
+                format!("none {of_any}")
+            } else {
+                format!("at most {} per {} {of_any}", rate.busiest, minutes(secs))
+            };
+            let text = format!(
+                "{act} {} {entity}: {} in {} ({}–{}); clean period: {clean}",
+                preposition(kind),
+                cell.count,
+                minutes(secs),
+                clock(cell.start),
+                clock(cell.end),
+            );
+            out.push(finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {when}")));
+        }
+        let breadth = cell.others.len() as u64;
+        if let Some(p) = improbable(breadth, rate.breadth) {
+            let what = if kind == "user" { "sources" } else { "users" };
+            let sample: Vec<&str> = cell.others.iter().take(5).map(String::as_str).collect();
+            let text = format!(
+                "{} {entity}: {act} with {breadth} {what} in {} ({}{}); clean period: at most {} {what} per {} and {}",
+                kind_name(kind),
+                minutes(secs),
+                sample.join(", "),
+                if breadth > 5 { ", ..." } else { "" },
+                rate.breadth,
+                kind_name(kind),
+                minutes(secs),
+            );
+            out.push(finding(Kind::Breadth, p, text, format!("{kind}={entity} {act} {what} {when}")));
+        }
+        out
+    }
+
+    fn close(&mut self, key: &(String, String, String), cell: &Open) {
+        if self.live {
+            // Reported as it crossed; once more if it grew since.
+            let (rc, rb) = cell.reported;
+            if (rc, rb) != (0, 0) && (cell.count > rc || cell.others.len() as u64 > rb) {
+                let found = self.judge(key, cell);
+                self.findings.extend(found);
+            }
+        } else {
+            let found = self.judge(key, cell);
+            self.findings.extend(found);
+        }
+    }
+
+    /// Moves every cell of a bucket before `bucket` on to it.
+    fn close_before(&mut self, bucket: i64) {
+        let mut old: Vec<(i64, (String, String, String))> =
+            self.open.iter().filter(|(_, c)| c.bucket < bucket).map(|(k, c)| (c.bucket, k.clone())).collect();
+        old.sort();
+        for (_, k) in old {
+            self.roll(&k, bucket);
+        }
+    }
+
+    fn failures_then_success(&mut self, source: &str, act: &Act, bucket: i64) {
+        let key = ("source_ip".to_owned(), source.to_owned(), "authentication.login.failure".to_owned());
+        let Some(cell) = self.open.get(&key) else { return };
+        if cell.bucket != bucket {
+            return;
+        }
+        let mut lines = cell.before_lines.clone();
+        lines.extend(cell.lines.iter().copied());
+        let (failures, start) = (cell.count + cell.before, cell.before_start.or(cell.start));
+        let rate = self.rate("source_ip", "authentication.login.failure");
+        let Some(p) = improbable(failures, rate.busiest) else { return };
+        let id = format!("source_ip={source} failures-then-success {}", bucket_time(bucket, self.base.bucket_secs));
+        if !self.reported.insert(id.clone()) {
+            return;
+        }
+        let user = act.field("user").unwrap_or("-");
+        lines.truncate(LINES - 1);
+        lines.push((act.line, act.state));
+        let text = format!(
+            "brute force from {source}: {failures} login failures in {}, then a success as {user} at {}; clean period: {}",
+            span(start, act.time),
+            clock(act.time),
+            if rate.busiest == 0 {
+                "no login failures from any source".to_owned()
+            } else {
+                format!("at most {} login failures per {} from any source", rate.busiest, minutes(self.base.bucket_secs))
+            }
+        );
+        self.findings.push(Finding {
+            key: id,
+            kind: Kind::FailuresThenSuccess,
+            p,
+            level: RATE_LEVEL,
+            text,
+            act: LOGIN_SUCCESS.into(),
+            field: "source_ip".into(),
+            value: source.into(),
+            count: failures,
+            breadth: 0,
+            lines,
+            dropped: 0,
+            start,
+            end: act.time,
+        });
+    }
+
+    fn in_context(&mut self, spec: &str, context: &str, value: &str, act: &Act) {
+        let Some(c) = self.base.contexts.get(&(spec.to_owned(), context.to_owned())) else { return };
+        if c.values.contains_key(value) {
+            return;
+        }
+        let p = c.new_value_chance();
+        if p >= NOVELTY_LEVEL {
+            return;
+        }
+        let id = if context.is_empty() { format!("{spec}={value}") } else { format!("{spec} {context}={value}") };
+        if !self.reported.insert(id.clone()) {
+            return;
+        }
+        self.findings.push(Finding {
+            key: id,
+            kind: Kind::NewInContext,
+            p,
+            level: NOVELTY_LEVEL,
+            text: context_text(spec, context, value, c),
+            act: act.name.clone(),
+            field: format!("{spec}/{context}"),
+            value: value.to_owned(),
+            count: 1,
+            breadth: 0,
+            lines: vec![(act.line, act.state)],
+            dropped: 0,
+            start: act.time,
+            end: act.time,
+        });
+    }
+
+    /// End of input: the open buckets' findings.
+    pub fn finish(&mut self) {
+        let mut keys: Vec<_> = self.open.iter().filter(|(_, c)| c.count > 0).map(|(k, c)| (c.bucket, k.clone())).collect();
+        keys.sort();
+        for (_, k) in keys {
+            if let Some(cell) = self.open.remove(&k) {
+                self.close(&k, &cell);
+            }
+        }
+        self.open.clear();
+    }
+}
+
+/// A value new to its context, in words.
+fn context_text(spec: &str, context: &str, value: &str, c: &Context) -> String {
+    let mut known: Vec<(&String, &u64)> = c.values.iter().collect();
+    known.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let list = known.iter().take(4).map(|(v, n)| format!("{v} ({n})")).collect::<Vec<_>>().join(", ");
+    let more = if known.len() > 4 { format!(" and {} more", known.len() - 4) } else { String::new() };
+    let seen = format!("clean period: {} such events, with {list}{more}", c.events);
+    match spec {
+        "login-method" => format!("first login by {context} with method {value}; {seen}"),
+        "login-network" => format!("first login by {context} from network {value}; {seen}"),
+        "login-user" => format!("first login by user {value}; {seen}"),
+        "privilege-user" => format!("first privilege use (sudo, su) by {value}; {seen}"),
+        "privilege-target" => format!("{context} became {value} for the first time; {seen}"),
+        _ => format!("{spec}: {context} has the new value {value}; {seen}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_tails_match_known_values() {
+        // P(X >= 3; 1) = 1 - e^-1 (1 + 1 + 1/2) = 0.0803
+        assert!((poisson_tail(3, 1.0) - 0.080_301).abs() < 1e-5);
+        assert!(poisson_tail(200, 9.0) < 1e-100);
+        assert!(improbable(5, 0).is_none() && improbable(6, 0).is_some(), "with no failures in training, 6 in a bucket are improbable");
+        assert!(improbable(17, 9).is_none() && improbable(21, 9).is_some());
+    }
+}
