@@ -62,6 +62,10 @@ pub struct Finding {
     pub lines: Vec<(LineRef, u32)>,
     /// Lines beyond the cap.
     pub dropped: u64,
+    /// For a burst: the learned busiest count and the least count that is a finding.
+    pub band: Option<(u64, u64)>,
+    /// For a burst: counts per bucket since the first bucket it was a finding in.
+    pub series: Vec<(i64, u64)>,
     /// Log time of its first and last line.
     pub start: Option<Timestamp>,
     /// See `start`.
@@ -92,6 +96,8 @@ impl Finding {
             value: Some(self.value),
             count: Some(self.count),
             breadth: (self.breadth > 0).then_some(self.breadth),
+            band: self.band,
+            series: self.series,
             ..Reason::new(kind, Source::Entity, p, self.text)
         };
         let score = threshold + (self.level / p).ln();
@@ -125,6 +131,8 @@ pub struct Tracker<'m> {
     open: HashMap<(String, String, String), Open>,
     reported: HashSet<String>,
     latest: i64,
+    /// Counts per bucket of the cells that were a burst once.
+    history: HashMap<(String, String, String), Vec<(i64, u64)>>,
     /// Findings ready to be written.
     pub findings: Vec<Finding>,
 }
@@ -152,6 +160,15 @@ pub fn poisson_tail(c: u64, lambda: f64) -> f64 {
         k += 1;
     }
     total.min(1.0)
+}
+
+/// The least count that is improbable under a learned busiest rate.
+pub fn limit(busiest: u64) -> u64 {
+    let mut c = 2 * busiest.max(1);
+    while improbable(c, busiest).is_none() {
+        c += 1;
+    }
+    c
 }
 
 /// The chance of `count` under a learned busiest rate, when it is at least twice the rate.
@@ -205,7 +222,15 @@ fn preposition(kind: &str) -> String {
 impl<'m> Tracker<'m> {
     /// A tracker; `live` reports crossings at once (watch).
     pub fn new(base: &'m Baseline, live: bool) -> Self {
-        Tracker { base, live, open: HashMap::new(), reported: HashSet::new(), latest: i64::MIN, findings: Vec::new() }
+        Tracker {
+            base,
+            live,
+            open: HashMap::new(),
+            reported: HashSet::new(),
+            latest: i64::MIN,
+            history: HashMap::new(),
+            findings: Vec::new(),
+        }
     }
 
     fn rate(&self, kind: &str, act: &str) -> Rate {
@@ -242,6 +267,12 @@ impl<'m> Tracker<'m> {
         let Some(old) = self.open.remove(key) else { return };
         if old.count > 0 {
             self.close(key, &old);
+            let secs = self.base.bucket_secs.max(1) as i64;
+            if let Some(h) = self.history.get_mut(key) {
+                if h.last().is_none_or(|l| l.0 < old.bucket * secs) {
+                    h.push((old.bucket * secs, old.count));
+                }
+            }
         }
         if old.bucket + 1 == bucket && old.count > 0 {
             let cell = Open { bucket, before: old.count, before_lines: old.lines, before_start: old.start, ..Open::default() };
@@ -275,7 +306,9 @@ impl<'m> Tracker<'m> {
             let burst = (rc == 0 || count >= 2 * rc) && improbable(count, rate.busiest).is_some();
             let wide = (rb == 0 || breadth >= 2 * rb) && improbable(breadth, rate.breadth).is_some();
             if burst || wide {
-                let found = self.judge(&key, &self.open[&key]);
+                let cell = self.open.remove(&key).unwrap_or_default();
+                let found = self.judge(&key, &cell);
+                self.open.insert(key.clone(), cell);
                 if let Some(cell) = self.open.get_mut(&key) {
                     cell.reported = (if burst { count } else { rc }, if wide { breadth } else { rb });
                 }
@@ -285,8 +318,21 @@ impl<'m> Tracker<'m> {
     }
 
     /// The findings of a cell: a burst, a breadth, or both.
-    fn judge(&self, (kind, entity, act): &(String, String, String), cell: &Open) -> Vec<Finding> {
+    fn judge(&mut self, key: &(String, String, String), cell: &Open) -> Vec<Finding> {
+        let (kind, entity, act) = key;
         let rate = self.rate(kind, act);
+        let secs_i = self.base.bucket_secs.max(1) as i64;
+        let series = if improbable(cell.count, rate.busiest).is_some() {
+            let h = self.history.entry(key.clone()).or_default();
+            let at = cell.bucket * secs_i;
+            match h.last_mut() {
+                Some(last) if last.0 == at => last.1 = cell.count,
+                _ => h.push((at, cell.count)),
+            }
+            h.clone()
+        } else {
+            Vec::new()
+        };
         let secs = self.base.bucket_secs;
         let when = bucket_time(cell.bucket, secs);
         let mut out = Vec::new();
@@ -303,6 +349,8 @@ impl<'m> Tracker<'m> {
             breadth: cell.others.len() as u64,
             lines: cell.lines.clone(),
             dropped: cell.dropped,
+            band: None,
+            series: Vec::new(),
             start: cell.start,
             end: cell.end,
         };
@@ -321,7 +369,10 @@ impl<'m> Tracker<'m> {
                 clock(cell.start),
                 clock(cell.end),
             );
-            out.push(finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {when}")));
+            let mut f = finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {when}"));
+            f.band = Some((rate.busiest, limit(rate.busiest)));
+            f.series = series;
+            out.push(f);
         }
         let breadth = cell.others.len() as u64;
         if let Some(p) = improbable(breadth, rate.breadth) {
@@ -407,6 +458,8 @@ impl<'m> Tracker<'m> {
             breadth: 0,
             lines,
             dropped: 0,
+            band: None,
+            series: Vec::new(),
             start,
             end: act.time,
         });
@@ -438,6 +491,8 @@ impl<'m> Tracker<'m> {
             breadth: 0,
             lines: vec![(act.line, act.state)],
             dropped: 0,
+            band: None,
+            series: Vec::new(),
             start: act.time,
             end: act.time,
         });

@@ -253,12 +253,33 @@ pub struct Reason {
     /// Users tried or sources come from, for an entity's finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breadth: Option<u64>,
+    /// For a burst: the clean period's busiest count per bucket, and the least count that is a
+    /// finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<(u64, u64)>,
+    /// For a burst: the entity's count of the event per bucket (bucket start in seconds since the
+    /// epoch, count), from the first bucket it was a finding in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<(i64, u64)>,
 }
 
 impl Reason {
     /// A reason with no states, position or value.
     pub fn new(kind: ReasonKind, component: Source, p: f64, text: String) -> Self {
-        Reason { kind, component, p, text, states: Vec::new(), position: None, field: None, value: None, count: None, breadth: None }
+        Reason {
+            kind,
+            component,
+            p,
+            text,
+            states: Vec::new(),
+            position: None,
+            field: None,
+            value: None,
+            count: None,
+            breadth: None,
+            band: None,
+            series: Vec::new(),
+        }
     }
 
     /// The `field=value` of a new value.

@@ -40,6 +40,19 @@ pub struct Listed {
     pub raw: Vec<Option<String>>,
     /// For a finding about an entity: which (`source 192.0.2.7`, `user root`).
     pub entity: Option<String>,
+    /// For a burst: the event's counts per bucket against the learned band.
+    pub rate: Option<RateSeries>,
+}
+
+/// A burst's counts per time bucket against the clean period's band.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateSeries {
+    /// The standard event.
+    pub act: String,
+    /// (bucket start, seconds since the epoch; count).
+    pub series: Vec<(i64, u64)>,
+    /// The clean period's busiest count and the least count that is a finding.
+    pub band: (u64, u64),
 }
 
 impl Listed {
@@ -78,6 +91,14 @@ impl Listed {
     fn with_reasons(mut self, reasons: &[Reason]) -> Self {
         self.reasons = reasons.iter().map(|r| r.text.clone()).collect();
         self.entity = reasons.iter().find_map(crate::activity::entity_of);
+        self.rate = reasons.iter().find_map(|r| {
+            let band = r.band?;
+            (!r.series.is_empty()).then(|| RateSeries {
+                act: r.states.first().cloned().unwrap_or_default(),
+                series: r.series.clone(),
+                band,
+            })
+        });
         self.values = reasons.iter().filter_map(|r| r.new_value().map(|(f, v)| format!("{f}={v}"))).collect();
         self
     }

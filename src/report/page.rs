@@ -209,6 +209,21 @@ fn entities(c: &Collector) -> Vec<(&str, Vec<&super::Listed>)> {
     groups
 }
 
+/// The rate plots of an entity's bursts: per event, the finding with the longest series (at most
+/// three events).
+fn rates<'a>(items: &[&'a super::Listed]) -> Vec<&'a super::collector::RateSeries> {
+    let mut out: Vec<&super::collector::RateSeries> = Vec::new();
+    for r in items.iter().filter_map(|l| l.rate.as_ref()) {
+        match out.iter_mut().find(|o| o.act == r.act) {
+            Some(o) if o.series.len() < r.series.len() => *o = r,
+            Some(_) => {}
+            None => out.push(r),
+        }
+    }
+    out.truncate(3);
+    out
+}
+
 /// Findings about sources and users: every one, grouped by entity, with its lines and the
 /// command that marks it normal.
 fn findings(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
@@ -218,13 +233,17 @@ fn findings(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
     let groups = entities(c);
     html! {
         h2 #findings { "Findings about sources and users" }
-        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity, most significant entity first." } }
+        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity, most significant entity first. A burst's plot shows the entity's count of the event per time bucket (blue, red \
+    where it is a finding) against the clean period: the busiest entity's busiest bucket (green) and the least count that is a finding (red line)." } }
         @if c.findings_dropped > 0 {
             p.bad { (c.findings_dropped) " more findings are in scores.jsonl (rows with \"closed\": \"entity\") but not on this page." }
         }
         @for (entity, items) in &groups {
             div.entity {
                 h3 { (t(entity)) " " small { (items.len()) (if items.len() == 1 { " finding" } else { " findings" }) } }
+                @for r in rates(items) {
+                    (PreEscaped(plots::rate(&r.act, &r.series, r.band)))
+                }
                 ul.found {
                     @for l in items {
                         li {

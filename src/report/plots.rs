@@ -261,3 +261,46 @@ pub(super) fn coverage(cov: &Coverage) -> String {
         root.present().map_err(|x| e(&x))
     })
 }
+
+/// An entity's count of one event per time bucket against the clean period's band: the busiest
+/// count (green) and the least count that is a finding (red).
+pub(super) fn rate(act: &str, series: &[(i64, u64)], (busiest, limit): (u64, u64)) -> String {
+    if series.is_empty() {
+        return String::new();
+    }
+    let x0 = series[0].0 as f64;
+    let x1 = series.last().map_or(x0, |p| p.0 as f64);
+    let step = if series.len() > 1 { (x1 - x0) / (series.len() - 1) as f64 } else { 300.0 };
+    let (x0, x1) = (x0 - step, x1 + step);
+    let ymax = series.iter().map(|p| p.1).max().unwrap_or(0).max(limit) as f64 * 1.15 + 1.0;
+    svg(700, 200, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(46)
+            .caption(act, (crate::eval::FONT, 13))
+            .build_cartesian_2d(x0..x1, 0.0..ymax)
+            .map_err(|x| e(&x))?;
+        let label =
+            |x: &f64| chrono::DateTime::from_timestamp(*x as i64, 0).map(|t| t.format("%m-%d %H:%M").to_string()).unwrap_or_default();
+        chart
+            .configure_mesh()
+            .y_desc("events per bucket")
+            .x_labels(6)
+            .x_label_formatter(&label)
+            .label_style((crate::eval::FONT, 11))
+            .draw()
+            .map_err(|x| e(&x))?;
+        chart.draw_series(LineSeries::new([(x0, busiest as f64), (x1, busiest as f64)], TRAINING.stroke_width(1))).map_err(|x| e(&x))?;
+        chart.draw_series(LineSeries::new([(x0, limit as f64), (x1, limit as f64)], RED.stroke_width(1))).map_err(|x| e(&x))?;
+        chart.draw_series(LineSeries::new(series.iter().map(|&(x, y)| (x as f64, y as f64)), NEW.stroke_width(2))).map_err(|x| e(&x))?;
+        chart
+            .draw_series(
+                series.iter().map(|&(x, y)| Circle::new((x as f64, y as f64), 3, if y >= limit { RED.filled() } else { NEW.filled() })),
+            )
+            .map_err(|x| e(&x))?;
+        root.present().map_err(|x| e(&x))
+    })
+}
