@@ -33,6 +33,9 @@ pub const DEFAULT_ENTITIES: [&str; 2] = ["source_ip", "user"];
 /// Length of a rate bucket in seconds of log time, by default.
 pub const DEFAULT_BUCKET_SECS: u64 = 300;
 
+/// The entity field of the whole log's counts (every event, whoever it names).
+pub const ALL: &str = "*";
+
 /// The standard event of a successful login, which ends a run of failures.
 pub const LOGIN_SUCCESS: &str = "authentication.login.success";
 
@@ -168,6 +171,7 @@ impl Tally {
     /// Counts one event; `bucket_secs` is the rate bucket.
     pub fn observe(&mut self, act: &Act, bucket_secs: u64) {
         if let Some(bucket) = act.bucket(bucket_secs) {
+            self.cells.entry((ALL.to_owned(), ALL.to_owned(), act.name.clone(), bucket)).or_default().count += 1;
             for (kind, entity) in &act.entities {
                 let cell = self.cells.entry((kind.clone(), entity.clone(), act.name.clone(), bucket)).or_default();
                 cell.count += 1;
@@ -213,14 +217,38 @@ impl Tally {
             let skip = (contamination * v.len() as f64).floor() as usize;
             v.get(skip).copied().unwrap_or(0)
         };
+        // The whole log: its count of each event per bucket over the span of the clean period
+        // (buckets without the event count 0), the busiest after setting aside the
+        // contamination share of buckets, and the quietest.
+        let span: BTreeSet<i64> = self.cells.keys().filter(|(k, ..)| k == ALL).map(|(.., b)| *b).collect();
+        let (first, last) = (span.first().copied().unwrap_or(0), span.last().copied().unwrap_or(-1));
+        let mut whole: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for ((kind, _, act, _), cell) in &self.cells {
+            if kind == ALL {
+                whole.entry(act).or_default().push(cell.count);
+            }
+        }
         let rates = per
             .into_iter()
             .map(|((kind, act), entities)| {
-                let rate = Rate {
-                    busiest: robust_max(entities.values().map(|e| e.0).collect()),
-                    breadth: robust_max(entities.values().map(|e| e.1).collect()),
-                    entities: entities.len() as u64,
-                    buckets: buckets[&(kind, act)],
+                let rate = if kind == ALL {
+                    let counts = whole.remove(act).unwrap_or_default();
+                    let full = counts.len() as i64 == last - first + 1;
+                    Rate {
+                        busiest: robust_max(counts.clone()),
+                        breadth: 0,
+                        entities: 1,
+                        buckets: counts.len() as u64,
+                        quietest: if full { counts.iter().copied().min().unwrap_or(0) } else { 0 },
+                    }
+                } else {
+                    Rate {
+                        busiest: robust_max(entities.values().map(|e| e.0).collect()),
+                        breadth: robust_max(entities.values().map(|e| e.1).collect()),
+                        entities: entities.len() as u64,
+                        buckets: buckets[&(kind, act)],
+                        quietest: 0,
+                    }
                 };
                 ((kind.to_owned(), act.to_owned()), rate)
             })
@@ -268,6 +296,9 @@ pub struct Rate {
     pub entities: u64,
     /// (entity, bucket) cells with the event.
     pub buckets: u64,
+    /// For the whole log: the fewest events in any bucket of the clean period (0 unless every
+    /// bucket had the event).
+    pub quietest: u64,
 }
 
 /// The values one context held in the clean period.
@@ -308,6 +339,13 @@ impl Baseline {
         r.breadth = r.breadth.max(breadth);
     }
 
+    /// Makes a reviewed silence normal: the event may stop.
+    pub fn allow_silence(&mut self, act: &str) {
+        if let Some(r) = self.rates.get_mut(&(ALL.to_owned(), act.to_owned())) {
+            r.quietest = 0;
+        }
+    }
+
     /// Makes a value normal in its context.
     pub fn allow_value(&mut self, spec: &str, context: &str, value: &str) {
         let c = self.contexts.entry((spec.to_owned(), context.to_owned())).or_default();
@@ -323,6 +361,9 @@ pub fn entity_of(r: &crate::model::Reason) -> Option<String> {
         return None;
     }
     let (field, value) = (r.field.as_deref()?, r.value.as_deref()?);
+    if field == ALL {
+        return Some("the whole log".to_owned());
+    }
     match field.split_once('/') {
         // A value in context: the user whose context it is, else the user the value names.
         Some((_, context)) if !context.is_empty() => Some(format!("user {context}")),
@@ -335,6 +376,7 @@ pub fn entity_of(r: &crate::model::Reason) -> Option<String> {
 pub fn kind_name(kind: &str) -> &str {
     match kind {
         "source_ip" => "source",
+        ALL => "log",
         _ => kind,
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{contexts, kind_name, Act, Baseline, Context, Rate, LOGIN_SUCCESS};
+use super::{contexts, kind_name, Act, Baseline, Context, Rate, ALL, LOGIN_SUCCESS};
 use crate::model::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
 use crate::record::Timestamp;
 use crate::session::{Closed, LineRef, Session};
@@ -33,6 +33,8 @@ pub enum Kind {
     FailuresThenSuccess,
     /// A value its context never had.
     NewInContext,
+    /// An event the whole log always had stopped while the log went on.
+    Silence,
 }
 
 /// One finding about an entity.
@@ -88,6 +90,7 @@ impl Finding {
             Kind::Breadth => ReasonKind::Breadth,
             Kind::FailuresThenSuccess => ReasonKind::FailuresThenSuccess,
             Kind::NewInContext => ReasonKind::NewInContext,
+            Kind::Silence => ReasonKind::Silence,
         };
         let p = self.p.max(1e-300);
         let reason = Reason {
@@ -133,6 +136,10 @@ pub struct Tracker<'m> {
     latest: i64,
     /// Counts per bucket of the cells that were a burst once.
     history: HashMap<(String, String, String), Vec<(i64, u64)>>,
+    /// The input file being followed.
+    file: Option<u32>,
+    /// The last bucket of each event the whole log always had (a silence when it skips some).
+    last_seen: HashMap<String, (i64, Option<Timestamp>)>,
     /// Findings ready to be written.
     pub findings: Vec<Finding>,
 }
@@ -229,6 +236,8 @@ impl<'m> Tracker<'m> {
             reported: HashSet::new(),
             latest: i64::MIN,
             history: HashMap::new(),
+            last_seen: HashMap::new(),
+            file: None,
             findings: Vec::new(),
         }
     }
@@ -237,8 +246,15 @@ impl<'m> Tracker<'m> {
         self.base.rates.get(&(kind.to_owned(), act.to_owned())).copied().unwrap_or_default()
     }
 
-    /// One event.
+    /// One event. Each input file is followed on its own (its lines are in time order, files
+    /// need not be): a new file closes the buckets of the one before.
     pub fn observe(&mut self, act: &Act) {
+        if self.file != Some(act.line.file) {
+            if self.file.is_some() {
+                self.finish();
+            }
+            self.file = Some(act.line.file);
+        }
         let secs = self.base.bucket_secs.max(1);
         if let Some(bucket) = act.bucket(secs) {
             if bucket > self.latest {
@@ -247,8 +263,17 @@ impl<'m> Tracker<'m> {
                 }
                 self.latest = bucket;
             }
+            self.count(ALL, ALL, act, bucket);
             for (kind, entity) in &act.entities {
                 self.count(kind, entity, act, bucket);
+            }
+            if let Some(&(last, _)) = self.last_seen.get(&act.name) {
+                if bucket > last + 1 {
+                    self.silence(&act.name, last, bucket, Some(act));
+                }
+            }
+            if bucket >= self.last_seen.get(&act.name).map_or(i64::MIN, |l| l.0) && self.quiet(&act.name).is_some() {
+                self.last_seen.insert(act.name.clone(), (bucket, act.time));
             }
             if act.name == LOGIN_SUCCESS {
                 if let Some(source) = act.field("source_ip") {
@@ -309,6 +334,8 @@ impl<'m> Tracker<'m> {
                 let cell = self.open.remove(&key).unwrap_or_default();
                 let found = self.judge(&key, &cell);
                 self.open.insert(key.clone(), cell);
+                let burst = found.iter().any(|f| f.kind == Kind::Burst);
+                let wide = found.iter().any(|f| f.kind == Kind::Breadth);
                 if let Some(cell) = self.open.get_mut(&key) {
                     cell.reported = (if burst { count } else { rc }, if wide { breadth } else { rb });
                 }
@@ -322,7 +349,11 @@ impl<'m> Tracker<'m> {
         let (kind, entity, act) = key;
         let rate = self.rate(kind, act);
         let secs_i = self.base.bucket_secs.max(1) as i64;
-        let series = if improbable(cell.count, rate.busiest).is_some() {
+        // The whole log's burst is news only when no one source explains it: what the others
+        // did must be improbable on its own.
+        let largest = if kind == ALL { self.largest_source(act, cell.bucket) } else { 0 };
+        let burst = improbable(cell.count - largest.min(cell.count), rate.busiest);
+        let series = if burst.is_some() {
             let h = self.history.entry(key.clone()).or_default();
             let at = cell.bucket * secs_i;
             match h.last_mut() {
@@ -354,21 +385,33 @@ impl<'m> Tracker<'m> {
             start: cell.start,
             end: cell.end,
         };
-        if let Some(p) = improbable(cell.count, rate.busiest) {
+        if let Some(p) = burst {
             let of_any = format!("{} any {}", if kind == "user" { "for" } else { "from" }, kind_name(kind));
             let clean = if rate.busiest == 0 {
                 format!("none {of_any}")
             } else {
                 format!("at most {} per {} {of_any}", rate.busiest, minutes(secs))
             };
-            let text = format!(
-                "{act} {} {entity}: {} in {} ({}–{}); clean period: {clean}",
-                preposition(kind),
-                cell.count,
-                minutes(secs),
-                clock(cell.start),
-                clock(cell.end),
-            );
+            let text = if kind == ALL {
+                format!(
+                    "{act} in the whole log: {} in {} ({}–{}; at most {largest} from one source); clean period: at most {} per {}",
+                    cell.count,
+                    minutes(secs),
+                    clock(cell.start),
+                    clock(cell.end),
+                    rate.busiest,
+                    minutes(secs)
+                )
+            } else {
+                format!(
+                    "{act} {} {entity}: {} in {} ({}–{}); clean period: {clean}",
+                    preposition(kind),
+                    cell.count,
+                    minutes(secs),
+                    clock(cell.start),
+                    clock(cell.end),
+                )
+            };
             let mut f = finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {when}"));
             f.band = Some((rate.busiest, limit(rate.busiest)));
             f.series = series;
@@ -498,8 +541,74 @@ impl<'m> Tracker<'m> {
         });
     }
 
+    /// The most events of `act` one source had in `bucket`, among the cells still followed.
+    fn largest_source(&self, act: &str, bucket: i64) -> u64 {
+        self.open
+            .iter()
+            .filter(|((k, _, a), _)| k == "source_ip" && a == act)
+            .map(|(_, c)| match c.bucket {
+                b if b == bucket => c.count,
+                b if b == bucket + 1 => c.before,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The quietest count of an event the whole log always had, when a bucket without it is
+    /// improbable (P(0) = e^-quietest below the level).
+    fn quiet(&self, act: &str) -> Option<u64> {
+        let q = self.rate(ALL, act).quietest;
+        ((-(q as f64)).exp() < RATE_LEVEL).then_some(q)
+    }
+
+    /// A finding for the buckets strictly between `last` and `next` without `act`.
+    fn silence(&mut self, act: &str, last: i64, next: i64, resumed: Option<&Act>) {
+        let Some(quietest) = self.quiet(act) else { return };
+        let secs = self.base.bucket_secs.max(1);
+        let gap = (next - last - 1) as u64;
+        let p = (-(quietest as f64) * gap as f64).exp();
+        let from = Timestamp::from_unix((last + 1) * secs as i64, 0);
+        let to = Timestamp::from_unix(next * secs as i64, 0);
+        let text = format!(
+            "{act} stopped: none in {} ({}–{}) while the log went on; clean period: at least {quietest} in every {}",
+            minutes(gap * secs),
+            from.map(|t| t.local.format("%m-%d %H:%M").to_string()).unwrap_or_default(),
+            to.map(|t| t.local.format("%H:%M").to_string()).unwrap_or_default(),
+            minutes(secs),
+        );
+        self.findings.push(Finding {
+            key: format!("{ALL}={ALL} {act} silence {}", bucket_time(last + 1, secs)),
+            kind: Kind::Silence,
+            p,
+            level: RATE_LEVEL,
+            text,
+            act: act.to_owned(),
+            field: ALL.into(),
+            value: ALL.into(),
+            count: 0,
+            breadth: 0,
+            lines: resumed.map(|a| vec![(a.line, a.state)]).unwrap_or_default(),
+            dropped: 0,
+            band: None,
+            series: Vec::new(),
+            start: from,
+            end: to,
+        });
+    }
+
     /// End of input: the open buckets' findings.
     pub fn finish(&mut self) {
+        // Events the whole log always had and that stopped while other events went on, up to
+        // the last bucket (which may be cut short by the end of the input).
+        let mut stopped: Vec<(String, i64)> =
+            self.last_seen.iter().filter(|(_, (b, _))| self.latest > b + 1).map(|(a, (b, _))| (a.clone(), *b)).collect();
+        stopped.sort();
+        for (act, last) in stopped {
+            self.silence(&act, last, self.latest, None);
+        }
+        self.last_seen.clear();
+        self.latest = i64::MIN;
         let mut keys: Vec<_> = self.open.iter().filter(|(_, c)| c.count > 0).map(|(k, c)| (c.bucket, k.clone())).collect();
         keys.sort();
         for (_, k) in keys {
@@ -531,6 +640,86 @@ fn context_text(spec: &str, context: &str, value: &str, c: &Context) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn act(name: &str, secs: i64, file: u32, source: &str) -> Act {
+        Act {
+            name: name.into(),
+            time: Timestamp::from_unix(secs, 0),
+            failure: name.contains("failure"),
+            entities: vec![("source_ip".into(), source.into())],
+            fields: vec![("source_ip", source.into())],
+            state: 0,
+            line: LineRef { file, line: secs as u64 },
+        }
+    }
+
+    /// A clean hour: every 5 minutes 10 cron runs, and one login failure from one address.
+    fn baseline() -> Baseline {
+        let mut t = super::super::Tally::default();
+        for b in 0..12 {
+            for k in 0..10 {
+                t.observe(&act("cron.run", b * 300 + k, 0, "10.0.0.1"), 300);
+            }
+            t.observe(&act("authentication.login.failure", b * 300 + 20, 0, "10.0.0.2"), 300);
+        }
+        t.baseline(300, 0.05)
+    }
+
+    #[test]
+    fn an_event_the_whole_log_always_had_is_missed_when_it_stops() {
+        let base = baseline();
+        assert_eq!(base.rates[&(ALL.to_owned(), "cron.run".to_owned())].quietest, 10);
+        assert_eq!(base.rates[&(ALL.to_owned(), "authentication.login.failure".to_owned())].quietest, 1);
+        let mut t = Tracker::new(&base, false);
+        // cron runs in buckets 100 and 104, failures go on in between.
+        for b in [100, 101, 102, 103, 104] {
+            if b == 100 || b == 104 {
+                t.observe(&act("cron.run", b * 300, 0, "10.0.0.1"));
+            }
+            t.observe(&act("authentication.login.failure", b * 300 + 5, 0, "10.0.0.2"));
+        }
+        t.finish();
+        let silent: Vec<&Finding> = t.findings.iter().filter(|f| f.kind == Kind::Silence).collect();
+        assert_eq!(silent.len(), 1, "{:?}", t.findings);
+        assert!(silent[0].text.starts_with("cron.run stopped: none in 15 min"), "{}", silent[0].text);
+        // Failures (at least 1 per bucket) are not regular enough for their absence to matter.
+        assert!(!t.findings.iter().any(|f| f.act.contains("failure")));
+    }
+
+    #[test]
+    fn files_are_followed_apart_so_an_earlier_file_does_not_inflate_a_later_bucket() {
+        let base = baseline();
+        let mut t = Tracker::new(&base, false);
+        // Two files of the same hour: 4 failures from one address in each, in bucket 50.
+        for file in 0..2 {
+            for k in 0..4 {
+                t.observe(&act("authentication.login.failure", 50 * 300 + k, file, "192.0.2.9"));
+            }
+            t.observe(&act("authentication.login.failure", 60 * 300, file, "192.0.2.1"));
+        }
+        t.finish();
+        assert!(t.findings.iter().all(|f| f.kind != Kind::Burst), "{:?}", t.findings);
+        // In one file, 8 are a burst (the clean period's busiest address had 1).
+        let mut t = Tracker::new(&base, false);
+        for k in 0..8 {
+            t.observe(&act("authentication.login.failure", 50 * 300 + k, 0, "192.0.2.9"));
+        }
+        t.finish();
+        assert!(t.findings.iter().any(|f| f.kind == Kind::Burst && f.value == "192.0.2.9" && f.count == 8), "{:?}", t.findings);
+    }
+
+    #[test]
+    fn a_burst_spread_over_many_sources_is_a_burst_of_the_whole_log() {
+        let base = baseline();
+        let mut t = Tracker::new(&base, false);
+        for i in 0..20 {
+            t.observe(&act("authentication.login.failure", 70 * 300 + i, 0, &format!("198.51.100.{i}")));
+        }
+        t.finish();
+        let kinds: Vec<(&str, &str)> = t.findings.iter().map(|f| (f.field.as_str(), f.value.as_str())).collect();
+        assert_eq!(kinds, [(ALL, ALL)], "no one source is a burst, the log is: {:?}", t.findings);
+        assert!(t.findings[0].text.contains("20 in 5 min") && t.findings[0].text.contains("at most 1 from one source"));
+    }
 
     #[test]
     fn poisson_tails_match_known_values() {

@@ -167,6 +167,8 @@ pub enum ReasonKind {
     FailuresThenSuccess,
     /// A value its context (a user's login methods, who uses sudo) never had.
     NewInContext,
+    /// An event the whole log always had stopped while the log went on.
+    Silence,
 }
 
 impl ReasonKind {
@@ -186,6 +188,7 @@ impl ReasonKind {
             ReasonKind::Breadth => "breadth",
             ReasonKind::FailuresThenSuccess => "failures_then_success",
             ReasonKind::NewInContext => "new_in_context",
+            ReasonKind::Silence => "silence",
         }
     }
 }

@@ -73,6 +73,7 @@ fn allow_finding(model: &mut Model, r: &Reason) {
     match r.kind {
         ReasonKind::RateBurst | ReasonKind::Breadth => model.entities.allow_rate(field, act, count, breadth),
         ReasonKind::FailuresThenSuccess => model.entities.allow_rate(field, "authentication.login.failure", count, 0),
+        ReasonKind::Silence => model.entities.allow_silence(act),
         ReasonKind::NewInContext => {
             if let Some((spec, context)) = field.split_once('/') {
                 model.entities.allow_value(spec, context, value);

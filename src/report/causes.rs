@@ -33,6 +33,7 @@ pub fn cause(r: &Reason) -> Option<(String, Option<String>)> {
             format!("{chain} across many users or sources: {}={}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?"))
         }
         ReasonKind::FailuresThenSuccess => format!("login failures then a success from {}", r.value.as_deref().unwrap_or("?")),
+        ReasonKind::Silence => format!("{chain} stopped while the log went on"),
         ReasonKind::NewInContext => {
             format!("new in its context: {} {}", r.field.as_deref().unwrap_or("?"), r.value.as_deref().unwrap_or("?"))
         }
