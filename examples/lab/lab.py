@@ -262,28 +262,37 @@ ERROR_TIME = re.compile(r"^\[\w{3} (\w{3}) (\d\d) (\d\d):(\d\d):(\d\d)")
 def label(lab, windows):
     """labels.jsonl: each attack-period line an episode accounts for. A line is an episode's when
     it names the episode's source address and falls in its time window (second resolution, a few
-    seconds of slack); the sshd lines of a connection from that address (same sshd pid) and the
-    sudo and su lines of the break-in's user in the session's window are the episode's too."""
+    seconds of slack); every sshd line of a connection one of whose lines names that address (same
+    sshd pid, before or after) and the sudo and su lines of the break-in's user in the session's
+    window are the episode's too."""
     out = []
     for name in LOGS:
         path = os.path.join(lab.out, "logs", "attack", name)
         lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
-        pid_episode = {}
-        for i, line in enumerate(lines, 1):
+
+        def by_address(line):
             t = line_time(line)
-            episode = None
             for ep, addr, start, end in windows:
                 if t is not None and not (start - 3 <= t <= end + 3):
                     continue
                 if re.search(re.escape(addr) + r"(?![0-9])", line):
-                    episode = ep
-                    break
+                    return ep
+            return None
+
+        # First pass: the sshd connections (one pid each) an episode's address names anywhere,
+        # so their lines before the one that names the address are the episode's too.
+        pid_episode = {}
+        for line in lines:
             m = re.search(r" sshd\[(\d+)\]:", line)
-            if m:
-                if episode:
-                    pid_episode[m.group(1)] = episode
-                elif m.group(1) in pid_episode:
-                    episode = pid_episode[m.group(1)]
+            ep = by_address(line) if m else None
+            if ep:
+                pid_episode.setdefault(m.group(1), ep)
+        for i, line in enumerate(lines, 1):
+            t = line_time(line)
+            episode = by_address(line)
+            m = re.search(r" sshd\[(\d+)\]:", line)
+            if m and episode is None:
+                episode = pid_episode.get(m.group(1))
             if episode is None and t is not None:
                 for ep, addr, start, end in windows:
                     if ep == "attacker-session" and start - 1 <= t <= end + 3 and re.search(r"\b(sudo|su)\b.*\bdeploy\b|\bdeploy\b.*\b(sudo|su)\b|\(to root\) deploy|ruser=deploy", line):

@@ -3,9 +3,10 @@
 //! that few training sessions hold as evidence, however often it occurred there: a clean period
 //! with three delete failures in it does not make delete failures normal.
 //!
-//! A standard event (`authentication.login.failure`) is an error only by its level: its outcome
-//! says failure, but failed logins are the everyday of many hosts and are judged by their counts
-//! and sources, not as errors. The words are the generic vocabulary of failure across products
+//! A standard event is an error only by its level, and an authentication event never is: its
+//! outcome may say failure, but failed logins are the everyday of many hosts and are judged by
+//! their counts and sources (the entity baselines), not as errors, whatever level a product logs
+//! them at (Apache's mod_cgi writes a login script's every message at error level). The words are the generic vocabulary of failure across products
 //! (failures, exceptions, timeouts, refusals, and the integrity phrasings "not found", "no such",
 //! "does not exist", "not valid", "not allowed", "does not belong"), not any one product's.
 
@@ -37,6 +38,9 @@ pub fn is_error_level(level: Option<Severity>) -> bool {
 /// Whether a named event is an error: its record's level, or, when its state is its message
 /// template, the template's words.
 pub fn is_error(rec: &Record, event: &Event) -> bool {
+    if event.action.is_some_and(|a| a.category.contains(&"authentication")) {
+        return false;
+    }
     if is_error_level(rec.severity) {
         return true;
     }
@@ -72,5 +76,15 @@ mod tests {
             assert_eq!(is_error_text(t), t.contains("error"), "{t}");
         }
         assert!(is_error_level(Some(Severity::Critical)) && !is_error_level(Some(Severity::Warning)) && !is_error_level(None));
+    }
+
+    #[test]
+    fn a_failed_login_is_no_error_whatever_its_level() {
+        let mut rec = Record::new(crate::record::RecordKind::ApacheError, "AH01215: login failed for user ann from 192.0.2.1");
+        rec.severity = Some(Severity::Error);
+        let event = |name: &str| Event { action: super::super::vocabulary::action(name), ..Event::default() };
+        assert!(!is_error(&rec, &event("authentication.login.failure")));
+        assert!(is_error(&rec, &event("storage.block.error")), "other standard events are errors by their level");
+        assert!(is_error(&rec, &Event::default()));
     }
 }
