@@ -329,6 +329,8 @@ class Watch:
     def __init__(self, lab, name):
         self.name = name
         self.alerts = []
+        # Every alert as it arrived, for a look afterwards.
+        self.journal = open(os.path.join(lab.out, f"watch-{name}.jsonl"), "w")
         path = os.path.join(lab.root, LOGS[name])
         self.proc = subprocess.Popen(
             [lab.args.logsieve, "watch", path, "--model", os.path.join(lab.out, "lab.model"), "--from-end", "-q"],
@@ -342,6 +344,8 @@ class Watch:
                 self.alerts.append((time.time(), json.loads(line)))
             except ValueError:
                 pass
+            self.journal.write(json.dumps({"received": round(time.time(), 3), "alert": line.strip()}) + "\n")
+            self.journal.flush()
 
     def finish(self):
         self.proc.send_signal(signal.SIGINT)
@@ -441,9 +445,19 @@ def main():
             flagged |= eps
         else:
             false_alarms += 1
-    # Watch: how long after an episode's first line each was printed.
+    # Watch: how long after an episode's first line each was printed (log time has one-second
+    # resolution in syslog and access logs, so up to a second more than it took).
     latency = {}
     start_of = {n: s for n, _, s, _ in windows}
+    first = set()
+    for name in LOGS:
+        text = open(os.path.join(attack_dir, name), encoding="utf-8", errors="replace").read().splitlines()
+        for r in labels:
+            if r["file"] == name:
+                t = line_time(text[r["line"] - 1])
+                if t is not None:
+                    start_of[r["episode"]] = min(start_of[r["episode"]], t) if r["episode"] in first else t
+                    first.add(r["episode"])
     for w in watches:
         for when, r in w.alerts:
             # Watch numbers lines in the live file: the attack file starts at the boundary.
