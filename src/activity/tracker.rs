@@ -421,13 +421,15 @@ impl<'m> Tracker<'m> {
         if let Some(p) = improbable(breadth, rate.breadth) {
             let what = if kind == "user" { "sources" } else { "users" };
             let sample: Vec<&str> = cell.others.iter().take(5).map(String::as_str).collect();
+            let (one, many) = if kind == "user" { ("source", "sources") } else { ("user", "users") };
             let text = format!(
-                "{} {entity}: {act} with {breadth} {what} in {} ({}{}); clean period: at most {} {what} per {} and {}",
+                "{} {entity}: {act} with {breadth} {what} in {} ({}{}); clean period: at most {} {} per {} and {}",
                 kind_name(kind),
                 minutes(secs),
                 sample.join(", "),
                 if breadth > 5 { ", ..." } else { "" },
                 rate.breadth,
+                if rate.breadth == 1 { one } else { many },
                 kind_name(kind),
                 minutes(secs),
             );

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::causes::{cause, Cause};
 use super::{CAUSES, FINDINGS, POINTS, RAW_CHARS, RAW_LINES, TOP};
-use crate::model::{Reason, Verdict};
+use crate::model::{Reason, ReasonKind, Verdict};
 use crate::output::{iso, ScoreRow};
 use crate::session::{Closed, Session, States};
 
@@ -40,6 +40,9 @@ pub struct Listed {
     pub raw: Vec<Option<String>>,
     /// For a finding about an entity: which (`source 192.0.2.7`, `user root`).
     pub entity: Option<String>,
+    /// For a finding: how much it asks to be read first (a brute force that got in, then a value
+    /// new to its context, then counts).
+    pub urgency: u8,
     /// For a burst: the event's counts per bucket against the learned band.
     pub rate: Option<RateSeries>,
 }
@@ -91,6 +94,16 @@ impl Listed {
     fn with_reasons(mut self, reasons: &[Reason]) -> Self {
         self.reasons = reasons.iter().map(|r| r.text.clone()).collect();
         self.entity = reasons.iter().find_map(crate::activity::entity_of);
+        self.urgency = reasons
+            .iter()
+            .map(|r| match r.kind {
+                ReasonKind::FailuresThenSuccess => 3,
+                ReasonKind::NewInContext => 2,
+                ReasonKind::RateBurst | ReasonKind::Breadth | ReasonKind::Silence => 1,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         self.rate = reasons.iter().find_map(|r| {
             let band = r.band?;
             (!r.series.is_empty()).then(|| RateSeries {

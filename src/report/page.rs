@@ -201,8 +201,11 @@ fn entities(c: &Collector) -> Vec<(&str, Vec<&super::Listed>)> {
             None => groups.push((e, vec![l])),
         }
     }
+    // A brute force that got in first, then an entity with a value new to its context, then by
+    // score.
+    let urgency = |v: &[&super::Listed]| v.iter().map(|l| l.urgency).max().unwrap_or(0);
     let top = |v: &[&super::Listed]| v.iter().map(|l| l.score).fold(f64::MIN, f64::max);
-    groups.sort_by(|a, b| top(&b.1).total_cmp(&top(&a.1)).then(a.0.cmp(b.0)));
+    groups.sort_by(|a, b| urgency(&b.1).cmp(&urgency(&a.1)).then(top(&b.1).total_cmp(&top(&a.1))).then(a.0.cmp(b.0)));
     for (_, v) in &mut groups {
         v.sort_by(|a, b| a.start.cmp(&b.start).then(a.key.cmp(&b.key)));
     }
@@ -233,7 +236,7 @@ fn findings(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
     let groups = entities(c);
     html! {
         h2 #findings { "Findings about sources and users" }
-        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity, most significant entity first. A burst's plot shows the entity's count of the event per time bucket (blue, red \
+        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity: a source whose failures ended in a login first, then entities with a value new to its context, then by significance. A burst's plot shows the entity's count of the event per time bucket (blue, red \
     where it is a finding) against the clean period: the busiest entity's busiest bucket (green) and the least count that is a finding (red line)." } }
         @if c.findings_dropped > 0 {
             p.bad { (c.findings_dropped) " more findings are in scores.jsonl (rows with \"closed\": \"entity\") but not on this page." }

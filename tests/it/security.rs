@@ -57,6 +57,8 @@ fn a_burst_of_failures_then_a_success_from_one_address_is_a_brute_force_that_got
     let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} not in the report"));
     assert!(at("Findings about sources and users") < at("Why sessions were flagged"));
     assert!(html.contains("brute force from 203.0.113.66"));
+    // The source that got in comes before the user it got in as.
+    assert!(at("<h3>source 203.0.113.66") < at("<h3>user root"));
     // With a plot of each burst's counts over time against the clean period's band.
     let findings = &html[at("Findings about sources and users")..at("Why sessions were flagged")];
     assert!(findings.matches("<svg").count() >= 2, "no rate plots");
