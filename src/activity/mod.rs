@@ -15,14 +15,18 @@
 //! is improbable under the baseline, when failures from one source are followed by its success,
 //! and when a context gets a value it never had while it rarely gets new ones.
 
+mod finding;
+mod poisson;
 pub mod tracker;
+
+pub use finding::{Finding, Kind};
+pub use poisson::{poisson_tail, NOVELTY_LEVEL, RATE_LEVEL};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::vocabulary::Outcome;
 use crate::normalize::Event;
 use crate::record::{Record, Timestamp};
 use crate::session::{millis, LineRef};
@@ -70,8 +74,6 @@ pub struct Act {
     pub name: String,
     /// Log time.
     pub time: Option<Timestamp>,
-    /// Whether the event is a failure.
-    pub failure: bool,
     /// The entities it belongs to: (entity field, value).
     pub entities: Vec<(String, String)>,
     /// Standard fields the contexts and breadth use: user, source_ip, source_net, method,
@@ -108,8 +110,7 @@ impl Act {
             }
         }
         let entities = entity_fields.iter().filter_map(|f| first(f).map(|v| (f.clone(), v))).collect();
-        let failure = event.outcome == Some(Outcome::Failure) || name.ends_with(".4xx") && name.starts_with("http.");
-        Some(Act { name, time: rec.timestamp, failure, entities, fields, state, line })
+        Some(Act { name, time: rec.timestamp, entities, fields, state, line })
     }
 
     /// A standard field's value.
@@ -203,14 +204,12 @@ impl Tally {
     /// after setting aside the `contamination` share of the busiest entities (a clean period is
     /// never perfectly clean: one brute force in it must not make every later one normal).
     pub fn baseline(&self, bucket_secs: u64, contamination: f64) -> Baseline {
-        // (kind, act) → per entity: (its busiest bucket, its widest bucket), and its buckets.
+        // (kind, act) → per entity: (its busiest bucket, its widest bucket).
         let mut per: BTreeMap<(&str, &str), PerEntity<'_>> = BTreeMap::new();
-        let mut buckets: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for ((kind, entity, act, _), cell) in &self.cells {
             let e = per.entry((kind, act)).or_default().entry(entity).or_default();
             e.0 = e.0.max(cell.count);
             e.1 = e.1.max(cell.others.len() as u64);
-            *buckets.entry((kind, act)).or_default() += 1;
         }
         let robust_max = |mut v: Vec<u64>| {
             v.sort_unstable_by(|a, b| b.cmp(a));
@@ -238,7 +237,6 @@ impl Tally {
                         busiest: robust_max(counts.clone()),
                         breadth: 0,
                         entities: 1,
-                        buckets: counts.len() as u64,
                         quietest: if full { counts.iter().copied().min().unwrap_or(0) } else { 0 },
                     }
                 } else {
@@ -246,7 +244,6 @@ impl Tally {
                         busiest: robust_max(entities.values().map(|e| e.0).collect()),
                         breadth: robust_max(entities.values().map(|e| e.1).collect()),
                         entities: entities.len() as u64,
-                        buckets: buckets[&(kind, act)],
                         quietest: 0,
                     }
                 };
@@ -294,8 +291,6 @@ pub struct Rate {
     pub breadth: u64,
     /// Entities that had the event.
     pub entities: u64,
-    /// (entity, bucket) cells with the event.
-    pub buckets: u64,
     /// For the whole log: the fewest events in any bucket of the clean period (0 unless every
     /// bucket had the event).
     pub quietest: u64,
@@ -389,7 +384,7 @@ mod tests {
         let time = Timestamp::from_unix(secs, 0);
         let fields: Vec<(&'static str, String)> = fields.iter().map(|(f, v)| (*f, v.to_string())).collect();
         let entities = fields.iter().filter(|(f, _)| DEFAULT_ENTITIES.contains(f)).map(|(f, v)| (f.to_string(), v.clone())).collect();
-        Act { name: name.into(), time, failure: name.contains("failure"), entities, fields, state: 0, line: LineRef { file: 0, line: 1 } }
+        Act { name: name.into(), time, entities, fields, state: 0, line: LineRef { file: 0, line: 1 } }
     }
 
     #[test]

@@ -5,109 +5,14 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{contexts, kind_name, Act, Baseline, Context, Rate, ALL, LOGIN_SUCCESS};
-use crate::model::{Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};
+use super::finding::{bucket_time, clock, context_text, minutes, preposition, span, Finding, Kind};
+use super::poisson::{improbable, limit, NOVELTY_LEVEL, RATE_LEVEL};
+use super::{contexts, kind_name, Act, Baseline, Rate, ALL, LOGIN_SUCCESS};
 use crate::record::Timestamp;
-use crate::session::{Closed, LineRef, Session};
-
-/// A count is improbable when a Poisson count with the baseline's busiest rate reaches it with
-/// less than this chance (and it is at least twice that rate: real activity is burstier than
-/// Poisson).
-pub const RATE_LEVEL: f64 = 0.001;
-
-/// A value new to its context is reported when the clean period shows less than this chance of a
-/// new value in that context (Good–Turing).
-pub const NOVELTY_LEVEL: f64 = 0.1;
+use crate::session::LineRef;
 
 /// At most this many lines are kept per finding (the rest are counted).
 const LINES: usize = 200;
-
-/// What kind of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// An entity's count of an event in a bucket.
-    Burst,
-    /// How many users a source tried, or sources a user came from, in a bucket.
-    Breadth,
-    /// Failures from one source, then its successful login.
-    FailuresThenSuccess,
-    /// A value its context never had.
-    NewInContext,
-    /// An event the whole log always had stopped while the log went on.
-    Silence,
-}
-
-/// One finding about an entity.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    /// Unique key (the row's `session`).
-    pub key: String,
-    /// What kind.
-    pub kind: Kind,
-    /// Its chance under the baseline.
-    pub p: f64,
-    /// The level it was compared with.
-    pub level: f64,
-    /// Plain words.
-    pub text: String,
-    /// The standard event.
-    pub act: String,
-    /// The entity field and value (for a value in context: the spec and `spec/context`).
-    pub field: String,
-    /// See `field`.
-    pub value: String,
-    /// Events counted, and the breadth.
-    pub count: u64,
-    /// Users tried or sources come from.
-    pub breadth: u64,
-    /// Its lines and their states.
-    pub lines: Vec<(LineRef, u32)>,
-    /// Lines beyond the cap.
-    pub dropped: u64,
-    /// For a burst: the learned busiest count and the least count that is a finding.
-    pub band: Option<(u64, u64)>,
-    /// For a burst: counts per bucket since the first bucket it was a finding in.
-    pub series: Vec<(i64, u64)>,
-    /// Log time of its first and last line.
-    pub start: Option<Timestamp>,
-    /// See `start`.
-    pub end: Option<Timestamp>,
-}
-
-impl Finding {
-    /// The finding as a score row's session and verdict: scored so that it is above `threshold`
-    /// by as much as its chance is below its level.
-    pub fn into_row(self, threshold: f64) -> (Session, Verdict) {
-        let mut s = Session::new(self.key);
-        s.states = self.lines.iter().map(|(_, st)| *st).collect();
-        s.lines = self.lines.iter().map(|(l, _)| *l).collect();
-        s.start = self.start;
-        s.end = self.end;
-        s.dropped = self.dropped;
-        s.closed = Closed::Entity;
-        let kind = match self.kind {
-            Kind::Burst => ReasonKind::RateBurst,
-            Kind::Breadth => ReasonKind::Breadth,
-            Kind::FailuresThenSuccess => ReasonKind::FailuresThenSuccess,
-            Kind::NewInContext => ReasonKind::NewInContext,
-            Kind::Silence => ReasonKind::Silence,
-        };
-        let p = self.p.max(1e-300);
-        let reason = Reason {
-            states: vec![self.act],
-            field: Some(self.field),
-            value: Some(self.value),
-            count: Some(self.count),
-            breadth: (self.breadth > 0).then_some(self.breadth),
-            band: self.band,
-            series: self.series,
-            ..Reason::new(kind, Source::Entity, p, self.text)
-        };
-        let score = threshold + (self.level / p).ln();
-        let components = PerComponent::from_fn(|c: Component| ComponentScore { name: c, raw: 0.0, p: 1.0 });
-        (s, Verdict { score, anomalous: true, components, reasons: vec![reason] })
-    }
-}
 
 /// One entity's count of one event in its current bucket.
 #[derive(Debug, Default)]
@@ -139,91 +44,9 @@ pub struct Tracker<'m> {
     /// The input file being followed.
     file: Option<u32>,
     /// The last bucket of each event the whole log always had (a silence when it skips some).
-    last_seen: HashMap<String, (i64, Option<Timestamp>)>,
+    last_seen: HashMap<String, i64>,
     /// Findings ready to be written.
     pub findings: Vec<Finding>,
-}
-
-/// ln(k!) (exact up to 20, Stirling's series beyond).
-fn ln_factorial(k: u64) -> f64 {
-    if k <= 20 {
-        return (2..=k).map(|i| (i as f64).ln()).sum();
-    }
-    let x = k as f64;
-    x * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI * x).ln() + 1.0 / (12.0 * x)
-}
-
-/// P(X ≥ c) for X ~ Poisson(λ), for c above λ.
-pub fn poisson_tail(c: u64, lambda: f64) -> f64 {
-    let ln_pmf = |k: u64| -lambda + k as f64 * lambda.ln() - ln_factorial(k);
-    let mut total = 0.0;
-    let mut k = c;
-    loop {
-        let t = ln_pmf(k).exp();
-        total += t;
-        if t < total * 1e-12 || k > c + 10_000 {
-            break;
-        }
-        k += 1;
-    }
-    total.min(1.0)
-}
-
-/// The least count that is improbable under a learned busiest rate.
-pub fn limit(busiest: u64) -> u64 {
-    let mut c = 2 * busiest.max(1);
-    while improbable(c, busiest).is_none() {
-        c += 1;
-    }
-    c
-}
-
-/// The chance of `count` under a learned busiest rate, when it is at least twice the rate.
-fn improbable(count: u64, busiest: u64) -> Option<f64> {
-    let lambda = busiest.max(1) as f64;
-    if (count as f64) < 2.0 * lambda {
-        return None;
-    }
-    let p = poisson_tail(count, lambda);
-    (p < RATE_LEVEL).then_some(p)
-}
-
-fn clock(t: Option<Timestamp>) -> String {
-    t.map(|t| t.local.format("%H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
-}
-
-fn minutes(secs: u64) -> String {
-    if secs % 60 == 0 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
-    }
-}
-
-fn span(start: Option<Timestamp>, end: Option<Timestamp>) -> String {
-    match (start, end) {
-        (Some(a), Some(b)) => {
-            let secs = (crate::session::millis(&b) - crate::session::millis(&a)) as f64 / 1000.0;
-            if secs < 120.0 {
-                format!("{secs:.0} s")
-            } else {
-                format!("{:.1} min", secs / 60.0)
-            }
-        }
-        _ => "-".into(),
-    }
-}
-
-fn bucket_time(bucket: i64, secs: u64) -> String {
-    Timestamp::from_unix(bucket * secs as i64, 0).map(|t| t.local.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
-}
-
-fn preposition(kind: &str) -> String {
-    match kind {
-        "source_ip" => "from source".into(),
-        "user" => "for user".into(),
-        k => format!("with {k}"),
-    }
 }
 
 impl<'m> Tracker<'m> {
@@ -267,13 +90,13 @@ impl<'m> Tracker<'m> {
             for (kind, entity) in &act.entities {
                 self.count(kind, entity, act, bucket);
             }
-            if let Some(&(last, _)) = self.last_seen.get(&act.name) {
+            if let Some(&last) = self.last_seen.get(&act.name) {
                 if bucket > last + 1 {
                     self.silence(&act.name, last, bucket, Some(act));
                 }
             }
-            if bucket >= self.last_seen.get(&act.name).map_or(i64::MIN, |l| l.0) && self.quiet(&act.name).is_some() {
-                self.last_seen.insert(act.name.clone(), (bucket, act.time));
+            if bucket >= self.last_seen.get(&act.name).copied().unwrap_or(i64::MIN) && self.quiet(&act.name).is_some() {
+                self.last_seen.insert(act.name.clone(), bucket);
             }
             if act.name == LOGIN_SUCCESS {
                 if let Some(source) = act.field("source_ip") {
@@ -368,22 +191,13 @@ impl<'m> Tracker<'m> {
         let when = bucket_time(cell.bucket, secs);
         let mut out = Vec::new();
         let finding = |kind_: Kind, p: f64, text: String, key: String| Finding {
-            key,
-            kind: kind_,
-            p,
-            level: RATE_LEVEL,
-            text,
-            act: act.clone(),
-            field: kind.clone(),
-            value: entity.clone(),
             count: cell.count,
             breadth: cell.others.len() as u64,
             lines: cell.lines.clone(),
             dropped: cell.dropped,
-            band: None,
-            series: Vec::new(),
             start: cell.start,
             end: cell.end,
+            ..Finding::new(key, kind_, p, RATE_LEVEL, text, act.clone(), kind.clone(), entity.clone())
         };
         if let Some(p) = burst {
             let of_any = format!("{} any {}", if kind == "user" { "for" } else { "from" }, kind_name(kind));
@@ -491,22 +305,11 @@ impl<'m> Tracker<'m> {
             }
         );
         self.findings.push(Finding {
-            key: id,
-            kind: Kind::FailuresThenSuccess,
-            p,
-            level: RATE_LEVEL,
-            text,
-            act: LOGIN_SUCCESS.into(),
-            field: "source_ip".into(),
-            value: source.into(),
             count: failures,
-            breadth: 0,
             lines,
-            dropped: 0,
-            band: None,
-            series: Vec::new(),
             start,
             end: act.time,
+            ..Finding::new(id, Kind::FailuresThenSuccess, p, RATE_LEVEL, text, LOGIN_SUCCESS.into(), "source_ip".into(), source.into())
         });
     }
 
@@ -523,23 +326,13 @@ impl<'m> Tracker<'m> {
         if !self.reported.insert(id.clone()) {
             return;
         }
+        let text = context_text(spec, context, value, c);
         self.findings.push(Finding {
-            key: id,
-            kind: Kind::NewInContext,
-            p,
-            level: NOVELTY_LEVEL,
-            text: context_text(spec, context, value, c),
-            act: act.name.clone(),
-            field: format!("{spec}/{context}"),
-            value: value.to_owned(),
             count: 1,
-            breadth: 0,
             lines: vec![(act.line, act.state)],
-            dropped: 0,
-            band: None,
-            series: Vec::new(),
             start: act.time,
             end: act.time,
+            ..Finding::new(id, Kind::NewInContext, p, NOVELTY_LEVEL, text, act.name.clone(), format!("{spec}/{context}"), value.to_owned())
         });
     }
 
@@ -579,23 +372,12 @@ impl<'m> Tracker<'m> {
             to.map(|t| t.local.format("%H:%M").to_string()).unwrap_or_default(),
             minutes(secs),
         );
+        let key = format!("{ALL}={ALL} {act} silence {}", bucket_time(last + 1, secs));
         self.findings.push(Finding {
-            key: format!("{ALL}={ALL} {act} silence {}", bucket_time(last + 1, secs)),
-            kind: Kind::Silence,
-            p,
-            level: RATE_LEVEL,
-            text,
-            act: act.to_owned(),
-            field: ALL.into(),
-            value: ALL.into(),
-            count: 0,
-            breadth: 0,
             lines: resumed.map(|a| vec![(a.line, a.state)]).unwrap_or_default(),
-            dropped: 0,
-            band: None,
-            series: Vec::new(),
             start: from,
             end: to,
+            ..Finding::new(key, Kind::Silence, p, RATE_LEVEL, text, act.to_owned(), ALL.into(), ALL.into())
         });
     }
 
@@ -604,7 +386,7 @@ impl<'m> Tracker<'m> {
         // Events the whole log always had and that stopped while other events went on, up to
         // the last bucket (which may be cut short by the end of the input).
         let mut stopped: Vec<(String, i64)> =
-            self.last_seen.iter().filter(|(_, (b, _))| self.latest > b + 1).map(|(a, (b, _))| (a.clone(), *b)).collect();
+            self.last_seen.iter().filter(|(_, b)| self.latest > *b + 1).map(|(a, b)| (a.clone(), *b)).collect();
         stopped.sort();
         for (act, last) in stopped {
             self.silence(&act, last, self.latest, None);
@@ -622,23 +404,6 @@ impl<'m> Tracker<'m> {
     }
 }
 
-/// A value new to its context, in words.
-fn context_text(spec: &str, context: &str, value: &str, c: &Context) -> String {
-    let mut known: Vec<(&String, &u64)> = c.values.iter().collect();
-    known.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    let list = known.iter().take(4).map(|(v, n)| format!("{v} ({n})")).collect::<Vec<_>>().join(", ");
-    let more = if known.len() > 4 { format!(" and {} more", known.len() - 4) } else { String::new() };
-    let seen = format!("clean period: {} such events, with {list}{more}", c.events);
-    match spec {
-        "login-method" => format!("first login by {context} with method {value}; {seen}"),
-        "login-network" => format!("first login by {context} from network {value}; {seen}"),
-        "login-user" => format!("first login by user {value}; {seen}"),
-        "privilege-user" => format!("first privilege use (sudo, su) by {value}; {seen}"),
-        "privilege-target" => format!("{context} became {value} for the first time; {seen}"),
-        _ => format!("{spec}: {context} has the new value {value}; {seen}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,7 +412,6 @@ mod tests {
         Act {
             name: name.into(),
             time: Timestamp::from_unix(secs, 0),
-            failure: name.contains("failure"),
             entities: vec![("source_ip".into(), source.into())],
             fields: vec![("source_ip", source.into())],
             state: 0,
@@ -721,14 +485,5 @@ mod tests {
         let kinds: Vec<(&str, &str)> = t.findings.iter().map(|f| (f.field.as_str(), f.value.as_str())).collect();
         assert_eq!(kinds, [(ALL, ALL)], "no one source is a burst, the log is: {:?}", t.findings);
         assert!(t.findings[0].text.contains("20 in 5 min") && t.findings[0].text.contains("at most 1 from one source"));
-    }
-
-    #[test]
-    fn poisson_tails_match_known_values() {
-        // P(X >= 3; 1) = 1 - e^-1 (1 + 1 + 1/2) = 0.0803
-        assert!((poisson_tail(3, 1.0) - 0.080_301).abs() < 1e-5);
-        assert!(poisson_tail(200, 9.0) < 1e-100);
-        assert!(improbable(5, 0).is_none() && improbable(6, 0).is_some(), "with no failures in training, 6 in a bucket are improbable");
-        assert!(improbable(17, 9).is_none() && improbable(21, 9).is_some());
     }
 }
