@@ -15,6 +15,7 @@ use std::path::Path;
 
 mod causes;
 mod collector;
+mod findings;
 mod page;
 mod plots;
 mod run;

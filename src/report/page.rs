@@ -6,6 +6,7 @@ use std::path::Path;
 
 use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 
+use super::findings::{entities, findings};
 use super::{plots, Collector, InputRow, RunInfo, REASONS};
 use crate::model::Model;
 
@@ -35,7 +36,7 @@ fn escape_into(s: &str, out: &mut String) {
 /// Text from outside (log content, file names, keys) on the page: maud escapes markup, and this
 /// also turns control characters into U+FFFD ([`esc`]). Every string the page shows goes
 /// through it.
-struct Text<'a>(&'a str);
+pub(super) struct Text<'a>(&'a str);
 
 impl Render for Text<'_> {
     fn render_to(&self, buffer: &mut String) {
@@ -44,7 +45,7 @@ impl Render for Text<'_> {
 }
 
 /// Text for the page, see [`Text`].
-fn t(s: &str) -> Text<'_> {
+pub(super) fn t(s: &str) -> Text<'_> {
     Text(s)
 }
 
@@ -113,7 +114,7 @@ fn runs<'a>(events: &'a [String], marked: &[bool]) -> Vec<(&'a str, usize, bool)
 
 /// The `logsieve allow` command that marks session `key` normal, quoted for a POSIX shell; `None`
 /// when the key holds characters the page cannot show as they are (control characters).
-fn allow_command(model: &str, key: &str, scores: &Path) -> Option<String> {
+pub(super) fn allow_command(model: &str, key: &str, scores: &Path) -> Option<String> {
     if key.chars().any(|c| c.is_control()) || model.chars().any(|c| c.is_control()) {
         return None;
     }
@@ -188,83 +189,6 @@ pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> St
     let mut out = page.into_string();
     out.push('\n');
     out
-}
-
-/// The findings grouped by entity, the group with the highest-scoring finding first; in a group,
-/// by time.
-fn entities(c: &Collector) -> Vec<(&str, Vec<&super::Listed>)> {
-    let mut groups: Vec<(&str, Vec<&super::Listed>)> = Vec::new();
-    for l in &c.findings {
-        let e = l.entity.as_deref().unwrap_or("-");
-        match groups.iter_mut().find(|(g, _)| *g == e) {
-            Some((_, v)) => v.push(l),
-            None => groups.push((e, vec![l])),
-        }
-    }
-    // A brute force that got in first, then an entity with a value new to its context, then by
-    // score.
-    let urgency = |v: &[&super::Listed]| v.iter().map(|l| l.urgency).max().unwrap_or(0);
-    let top = |v: &[&super::Listed]| v.iter().map(|l| l.score).fold(f64::MIN, f64::max);
-    groups.sort_by(|a, b| urgency(&b.1).cmp(&urgency(&a.1)).then(top(&b.1).total_cmp(&top(&a.1))).then(a.0.cmp(b.0)));
-    for (_, v) in &mut groups {
-        v.sort_by(|a, b| a.start.cmp(&b.start).then(a.key.cmp(&b.key)));
-    }
-    groups
-}
-
-/// The rate plots of an entity's bursts: per event, the finding with the longest series (at most
-/// three events).
-fn rates<'a>(items: &[&'a super::Listed]) -> Vec<&'a super::collector::RateSeries> {
-    let mut out: Vec<&super::collector::RateSeries> = Vec::new();
-    for r in items.iter().filter_map(|l| l.rate.as_ref()) {
-        match out.iter_mut().find(|o| o.act == r.act) {
-            Some(o) if o.series.len() < r.series.len() => *o = r,
-            Some(_) => {}
-            None => out.push(r),
-        }
-    }
-    out.truncate(3);
-    out
-}
-
-/// Findings about sources and users: every one, grouped by entity, with its lines and the
-/// command that marks it normal.
-fn findings(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
-    if c.findings.is_empty() {
-        return html! {};
-    }
-    let groups = entities(c);
-    html! {
-        h2 #findings { "Findings about sources and users" }
-        p { small { "What each source address and user did across sessions, daemons and files, against the clean period:     bursts of one kind of event, one source trying many users (or one user coming from many sources), login failures then a success     from one source, and values new to their context (a first password login by a user, a first sudo). Every finding is listed,     grouped by entity: a source whose failures ended in a login first, then entities with a value new to its context, then by significance. A burst's plot shows the entity's count of the event per time bucket (blue, red \
-    where it is a finding) against the clean period: the busiest entity's busiest bucket (green) and the least count that is a finding (red line)." } }
-        @if c.findings_dropped > 0 {
-            p.bad { (c.findings_dropped) " more findings are in scores.jsonl (rows with \"closed\": \"entity\") but not on this page." }
-        }
-        @for (entity, items) in &groups {
-            div.entity {
-                h3 { (t(entity)) " " small { (items.len()) (if items.len() == 1 { " finding" } else { " findings" }) } }
-                @for r in rates(items) {
-                    (PreEscaped(plots::rate(&r.act, &r.series, r.band)))
-                }
-                ul.found {
-                    @for l in items {
-                        li {
-                            @for r in &l.reasons { (t(r)) }
-                            " " small { (t(l.start.as_deref().unwrap_or("-"))) }
-                            details {
-                                summary { (l.total_lines) " input lines" }
-                                div.lines { (raw_lines(l)) }
-                            }
-                            @if let Some(cmd) = allow_command(&info.model, &l.key, scores) {
-                                div.allow { "Normal after review? " code { (t(&cmd)) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Why sessions were flagged: the causes most anomalous sessions give.
@@ -485,7 +409,7 @@ fn session(rank: usize, l: &super::Listed, info: &RunInfo, scores: &Path) -> Mar
 }
 
 /// The raw input lines of a listed session, with the gaps between them counted.
-fn raw_lines(l: &super::Listed) -> Markup {
+pub(super) fn raw_lines(l: &super::Listed) -> Markup {
     // Each shown line with how many lines of the session are left out before it.
     let mut next = 0;
     let shown: Vec<(usize, &str, u64, &str, bool)> = l
