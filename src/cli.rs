@@ -343,8 +343,9 @@ pub struct ReportArgs {
 const WATCH_ALERTS: &str = "How it alerts (each alert a JSON line with the fields of scores.jsonl):
   - a finding about a source or user (a burst of login failures from one address, one address
     trying many users, failures then a success, a first sudo by a user) the moment its count
-    crosses its limit (\"closed\": \"entity\"), and again each time it has doubled and when its time
-    bucket ends, if it grew;
+    crosses its limit (\"closed\": \"entity\"): the count of the last minute against the clean
+    period's busiest minute, or of the time bucket against its busiest bucket; again each time it
+    has doubled and when its time bucket ends, if it grew;
   - an open session the moment its evidence crosses the threshold (\"closed\": \"open\"), and again
     when it closes only if it took more events since;
   - any other anomalous session when it ends, times out, or the run stops (SIGINT, SIGTERM,

@@ -37,6 +37,12 @@ pub const DEFAULT_ENTITIES: [&str; 2] = ["source_ip", "user"];
 /// Length of a rate bucket in seconds of log time, by default.
 pub const DEFAULT_BUCKET_SECS: u64 = 300;
 
+/// The short scale of an entity's rate, in seconds: a burst that is over the clean period's
+/// busiest minute is found within seconds, before its bucket has filled (`watch`). Training
+/// counts per aligned minute and learns the busiest two consecutive minutes, which bounds any
+/// sliding minute; scoring counts the sliding minute.
+pub const SHORT_SECS: i64 = 60;
+
 /// The entity field of the whole log's counts (every event, whoever it names).
 pub const ALL: &str = "*";
 
@@ -166,7 +172,14 @@ pub struct Tally {
     pub cells: BTreeMap<(String, String, String, i64), Cell>,
     /// (spec, context, value) → events.
     pub values: BTreeMap<(String, String, String), u64>,
+    /// (entity field, entity, standard event, minute) → events: the short scale
+    /// ([`SHORT_SECS`]; entity fields only, not the whole log).
+    #[serde(default)]
+    pub minutes: BTreeMap<MinuteKey, u64>,
 }
+
+/// (entity field, entity, standard event, minute) of the short scale.
+pub type MinuteKey = (String, String, String, i64);
 
 impl Tally {
     /// Counts one event; `bucket_secs` is the rate bucket.
@@ -183,6 +196,11 @@ impl Tally {
                 }
             }
         }
+        if let Some(minute) = act.bucket(SHORT_SECS as u64) {
+            for (kind, entity) in &act.entities {
+                *self.minutes.entry((kind.clone(), entity.clone(), act.name.clone(), minute)).or_default() += 1;
+            }
+        }
         for (spec, context, value) in contexts(act) {
             *self.values.entry((spec.to_owned(), context, value)).or_default() += 1;
         }
@@ -197,6 +215,9 @@ impl Tally {
         }
         for (k, n) in &other.values {
             *self.values.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &other.minutes {
+            *self.minutes.entry(k.clone()).or_default() += n;
         }
     }
 
@@ -227,6 +248,18 @@ impl Tally {
                 whole.entry(act).or_default().push(cell.count);
             }
         }
+        // The short scale: per entity, its busiest two consecutive minutes.
+        let mut short: BTreeMap<(&str, &str), BTreeMap<&str, u64>> = BTreeMap::new();
+        let mut prev: Option<(&MinuteKey, u64)> = None;
+        for (key @ (kind, entity, act, minute), &n) in &self.minutes {
+            let before = match prev {
+                Some(((k, e, a, m), c)) if (k, e, a) == (kind, entity, act) && m + 1 == *minute => c,
+                _ => 0,
+            };
+            let e = short.entry((kind, act)).or_default().entry(entity).or_default();
+            *e = (*e).max(before + n);
+            prev = Some((key, n));
+        }
         let rates = per
             .into_iter()
             .map(|((kind, act), entities)| {
@@ -238,6 +271,7 @@ impl Tally {
                         breadth: 0,
                         entities: 1,
                         quietest: if full { counts.iter().copied().min().unwrap_or(0) } else { 0 },
+                        short: None,
                     }
                 } else {
                     Rate {
@@ -245,6 +279,7 @@ impl Tally {
                         breadth: robust_max(entities.values().map(|e| e.1).collect()),
                         entities: entities.len() as u64,
                         quietest: 0,
+                        short: short.get(&(kind, act)).map(|s| robust_max(s.values().copied().collect())),
                     }
                 };
                 ((kind.to_owned(), act.to_owned()), rate)
@@ -294,6 +329,10 @@ pub struct Rate {
     /// For the whole log: the fewest events in any bucket of the clean period (0 unless every
     /// bucket had the event).
     pub quietest: u64,
+    /// For entity fields: the most events in two consecutive minutes of the busiest entity
+    /// (after setting aside the contaminated share), which bounds its busiest sliding minute;
+    /// none when the short scale was not learned.
+    pub short: Option<u64>,
 }
 
 /// The values one context held in the clean period.
@@ -332,6 +371,9 @@ impl Baseline {
         let r = self.rates.entry((kind.to_owned(), act.to_owned())).or_default();
         r.busiest = r.busiest.max(count);
         r.breadth = r.breadth.max(breadth);
+        if kind != ALL {
+            r.short = Some(r.short.unwrap_or(0).max(count));
+        }
     }
 
     /// Makes a reviewed silence normal: the event may stop.
@@ -407,6 +449,21 @@ mod tests {
         assert_eq!((fails.busiest, fails.breadth, fails.entities), (2, 2, 1));
         let methods = &base.contexts[&("login-method".to_owned(), "root".to_owned())];
         assert_eq!((methods.events, methods.once), (1, 1));
+    }
+
+    #[test]
+    fn the_busiest_minute_bounds_every_sliding_minute() {
+        let mut t = Tally::default();
+        // 2 failures at 0:50 and 0:55, 2 more at 1:05 and 1:10: 4 in 20 s across a minute's edge;
+        // 3 more spread over the rest of the bucket.
+        for s in [50, 55, 65, 70, 150, 210, 270] {
+            t.observe(&act("authentication.login.failure", s, &[("source_ip", "192.0.2.1")]), 300);
+        }
+        let key = ("source_ip".to_owned(), "authentication.login.failure".to_owned());
+        let rate = t.baseline(300, 0.0).rates[&key];
+        assert_eq!((rate.busiest, rate.short), (7, Some(4)));
+        // The whole log has no short scale (its bursts are judged per bucket).
+        assert_eq!(t.baseline(300, 0.0).rates[&(ALL.to_owned(), key.1.clone())].short, None);
     }
 
     #[test]

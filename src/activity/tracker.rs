@@ -3,13 +3,13 @@
 //! once, with its final numbers, when its bucket is over; `watch` reports it the moment it crosses
 //! its limit, and again only when it has doubled.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::finding::{bucket_time, clock, context_text, minutes, preposition, span, Finding, Kind};
 use super::poisson::{improbable, limit, NOVELTY_LEVEL, RATE_LEVEL};
-use super::{contexts, kind_name, Act, Baseline, Rate, ALL, LOGIN_SUCCESS};
+use super::{contexts, kind_name, Act, Baseline, Rate, ALL, LOGIN_SUCCESS, SHORT_SECS};
 use crate::record::Timestamp;
-use crate::session::LineRef;
+use crate::session::{millis, LineRef};
 
 /// At most this many lines are kept per finding (the rest are counted).
 const LINES: usize = 200;
@@ -28,8 +28,13 @@ struct Open {
     before: u64,
     before_lines: Vec<(LineRef, u32)>,
     before_start: Option<Timestamp>,
-    /// What was last reported of this bucket (live).
-    reported: (u64, u64),
+    /// What was last reported of this bucket (live): count, breadth, count in a minute.
+    reported: (u64, u64, u64),
+    /// Log times of the events of the last minute (short scale), carried across buckets.
+    recent: VecDeque<(i64, Timestamp)>,
+    /// The most events in one sliding minute of this bucket, and when that minute began and
+    /// ended.
+    peak: (u64, Option<Timestamp>, Option<Timestamp>),
 }
 
 /// Follows the entities of a scoring run; findings collect in [`Tracker::findings`].
@@ -123,7 +128,8 @@ impl<'m> Tracker<'m> {
             }
         }
         if old.bucket + 1 == bucket && old.count > 0 {
-            let cell = Open { bucket, before: old.count, before_lines: old.lines, before_start: old.start, ..Open::default() };
+            let cell =
+                Open { bucket, before: old.count, before_lines: old.lines, before_start: old.start, recent: old.recent, ..Open::default() };
             self.open.insert(key.clone(), cell);
         }
     }
@@ -147,20 +153,33 @@ impl<'m> Tracker<'m> {
         }
         cell.start = cell.start.or(act.time);
         cell.end = act.time.or(cell.end);
+        // The short scale: events in the sliding minute that ends with this one.
+        if let (true, Some(t)) = (kind != ALL, act.time) {
+            let now = millis(&t);
+            cell.recent.push_back((now, t));
+            while cell.recent.front().is_some_and(|(m, _)| *m <= now - SHORT_SECS * 1000) {
+                cell.recent.pop_front();
+            }
+            let n = cell.recent.len() as u64;
+            if n > cell.peak.0 {
+                cell.peak = (n, cell.recent.front().map(|f| f.1), Some(t));
+            }
+        }
         if self.live {
-            let (count, breadth) = (cell.count, cell.others.len() as u64);
-            let (rc, rb) = cell.reported;
+            let (count, breadth, minute) = (cell.count, cell.others.len() as u64, cell.peak.0);
+            let (rc, rb, rm) = cell.reported;
             let rate = self.rate(kind, &act.name);
             let burst = (rc == 0 || count >= 2 * rc) && improbable(count, rate.busiest).is_some();
             let wide = (rb == 0 || breadth >= 2 * rb) && improbable(breadth, rate.breadth).is_some();
-            if burst || wide {
+            let quick = (rm == 0 || minute >= 2 * rm) && rate.short.is_some_and(|s| improbable(minute, s).is_some());
+            if burst || wide || quick {
                 let cell = self.open.remove(&key).unwrap_or_default();
                 let found = self.judge(&key, &cell);
                 self.open.insert(key.clone(), cell);
                 let burst = found.iter().any(|f| f.kind == Kind::Burst);
                 let wide = found.iter().any(|f| f.kind == Kind::Breadth);
                 if let Some(cell) = self.open.get_mut(&key) {
-                    cell.reported = (if burst { count } else { rc }, if wide { breadth } else { rb });
+                    cell.reported = (if burst { count } else { rc }, if wide { breadth } else { rb }, if burst { minute } else { rm });
                 }
                 self.findings.extend(found);
             }
@@ -175,7 +194,13 @@ impl<'m> Tracker<'m> {
         // The whole log's burst is news only when no one source explains it: what the others
         // did must be improbable on its own.
         let largest = if kind == ALL { self.largest_source(act, cell.bucket) } else { 0 };
-        let burst = improbable(cell.count - largest.min(cell.count), rate.busiest);
+        let bucket = improbable(cell.count - largest.min(cell.count), rate.busiest);
+        // Over the busiest minute while the bucket is not (yet) over its busiest: a fast burst.
+        let quick = match (bucket, rate.short) {
+            (None, Some(short)) => improbable(cell.peak.0, short).map(|p| (p, short)),
+            _ => None,
+        };
+        let burst = bucket.or(quick.map(|q| q.0));
         let series = if burst.is_some() {
             let h = self.history.entry(key.clone()).or_default();
             let at = cell.bucket * secs_i;
@@ -206,7 +231,21 @@ impl<'m> Tracker<'m> {
             } else {
                 format!("at most {} per {} {of_any}", rate.busiest, minutes(secs))
             };
-            let text = if kind == ALL {
+            let text = if let Some((_, short)) = quick {
+                let clean = if short == 0 { format!("none {of_any}") } else { format!("at most {short} in any minute {of_any}") };
+                let more = if cell.count > cell.peak.0 {
+                    format!("; {} in {} by {}", cell.count, minutes(secs), clock(cell.end))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{act} {} {entity}: {} within a minute ({}–{}{more}); clean period: {clean}",
+                    preposition(kind),
+                    cell.peak.0,
+                    clock(cell.peak.1),
+                    clock(cell.peak.2),
+                )
+            } else if kind == ALL {
                 format!(
                     "{act} in the whole log: {} in {} ({}–{}; at most {largest} from one source); clean period: at most {} per {}",
                     cell.count,
@@ -255,8 +294,8 @@ impl<'m> Tracker<'m> {
     fn close(&mut self, key: &(String, String, String), cell: &Open) {
         if self.live {
             // Reported as it crossed; once more if it grew since.
-            let (rc, rb) = cell.reported;
-            if (rc, rb) != (0, 0) && (cell.count > rc || cell.others.len() as u64 > rb) {
+            let (rc, rb, rm) = cell.reported;
+            if (rc, rb, rm) != (0, 0, 0) && (cell.count > rc || cell.others.len() as u64 > rb) {
                 let found = self.judge(key, cell);
                 self.findings.extend(found);
             }
@@ -485,5 +524,47 @@ mod tests {
         let kinds: Vec<(&str, &str)> = t.findings.iter().map(|f| (f.field.as_str(), f.value.as_str())).collect();
         assert_eq!(kinds, [(ALL, ALL)], "no one source is a burst, the log is: {:?}", t.findings);
         assert!(t.findings[0].text.contains("20 in 5 min") && t.findings[0].text.contains("at most 1 from one source"));
+    }
+
+    #[test]
+    fn watch_alerts_on_a_fast_burst_before_its_bucket_fills() {
+        // Clean: one address fails 3 times within 10 s, three times in a bucket (9 per 5 min,
+        // at most 3 in a minute).
+        let mut tally = super::super::Tally::default();
+        for s in [0, 5, 10, 130, 135, 140, 250, 255, 260] {
+            tally.observe(&act("authentication.login.failure", s, 0, "10.0.0.2"), 300);
+        }
+        let base = tally.baseline(300, 0.0);
+        let rate = base.rates[&("source_ip".to_owned(), "authentication.login.failure".to_owned())];
+        assert_eq!((rate.busiest, rate.short), (9, Some(3)));
+        assert_eq!((limit(9), limit(3)), (21, 11));
+        // A brute force at one failure a second: the minute's limit (11) is reached at its 11th
+        // failure, long before the bucket's (21).
+        let mut t = Tracker::new(&base, true);
+        let mut first = None;
+        for i in 0..30 {
+            t.observe(&act("authentication.login.failure", 100 * 300 + i, 0, "192.0.2.66"));
+            if first.is_none() && !t.findings.is_empty() {
+                first = Some(i + 1);
+            }
+        }
+        assert_eq!(first, Some(11), "{:?}", t.findings);
+        let f = &t.findings[0];
+        assert_eq!((f.kind, f.value.as_str()), (Kind::Burst, "192.0.2.66"));
+        assert!(t.findings[1].text.contains("22 in 5 min"), "{}", t.findings[1].text);
+        assert!(
+            f.text.contains("11 within a minute (08:20:00–08:20:10)") && f.text.contains("clean period: at most 3 in any minute"),
+            "{}",
+            f.text
+        );
+        // Reported again when it has doubled (22 in a minute, by then over the bucket's limit too).
+        assert_eq!(t.findings.len(), 2, "{:?}", t.findings.iter().map(|f| &f.text).collect::<Vec<_>>());
+        // Nine failures spread over a bucket are no burst at either scale.
+        let mut t = Tracker::new(&base, true);
+        for i in 0..9 {
+            t.observe(&act("authentication.login.failure", 100 * 300 + 29 * i, 0, "192.0.2.67"));
+        }
+        t.finish();
+        assert!(t.findings.is_empty(), "{:?}", t.findings);
     }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::Outcome;
+use crate::activity::ALL;
 use crate::error::Result;
 use crate::model::file::{self, FORMAT_VERSION};
 use crate::normalize::miner::Miner;
@@ -36,7 +37,7 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
             "entities": {
                 "fields": m.options.entities,
                 "rate_bucket": m.options.rate_bucket,
-                "rates": m.entities.rates.iter().map(|((k, a), r)| serde_json::json!({"field": k, "event": a, "busiest": r.busiest, "breadth": r.breadth, "entities": r.entities})).collect::<Vec<_>>(),
+                "rates": m.entities.rates.iter().map(|((k, a), r)| serde_json::json!({"field": k, "event": a, "busiest": r.busiest, "busiest_minute": r.short, "breadth": r.breadth, "entities": r.entities})).collect::<Vec<_>>(),
                 "contexts": m.entities.contexts.len(),
             },
         });
@@ -80,7 +81,14 @@ pub fn model_info(path: &Path, json: bool) -> Result<Outcome> {
         .iter()
         .filter(|((_, act), _)| act.contains("failure"))
         .map(|((k, a), r)| {
-            format!("{a} {} {} per {} s", if k == "user" { "for a user" } else { "from a source" }, r.busiest, e.bucket_secs)
+            let minute = r.short.map(|m| format!(" ({m} in any minute)")).unwrap_or_default();
+            let whose = match k.as_str() {
+                "user" => "for a user".to_owned(),
+                "source_ip" => "from a source".to_owned(),
+                ALL => "in the whole log".to_owned(),
+                k => format!("per {k}"),
+            };
+            format!("{a} {whose} {} per {} s{minute}", r.busiest, e.bucket_secs)
         })
         .take(4)
         .collect();

@@ -199,7 +199,7 @@ fn models_are_deterministic_inspectable_and_checked() {
     let a = std::fs::read(p("a")).unwrap();
     assert!(a == std::fs::read(p("b")).unwrap(), "training is not deterministic");
     let info = ok(&["model", "info", s(&p("a"))]);
-    for want in ["format version 5", "entities     [source_ip, user]", "ngram 3", "threshold", "templates in the miner", "OpenSSH_2k.log"] {
+    for want in ["format version 6", "entities     [source_ip, user]", "ngram 3", "threshold", "templates in the miner", "OpenSSH_2k.log"] {
         assert!(info.contains(want), "{want}: {info}");
     }
     let json: Value = serde_json::from_str(ok(&["model", "info", s(&p("a")), "--json"]).trim()).unwrap();
