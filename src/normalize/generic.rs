@@ -15,8 +15,51 @@ static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
 static SUCCESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:accepted|success(?:ful(?:ly)?)?|succeeded|granted|logged in|authenticated)\b").expect("static regex")
 });
-static AUTH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:auth\w*|log ?in|logon|password|passwd|credentials?|sasl)\b").expect("static regex"));
+static AUTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:auth\w*|log ?in|logged in|logon|password|passwd|credentials?|sasl|publickey|keyboard-interactive)\b")
+        .expect("static regex")
+});
+
+/// The vocabulary of standard events, most specific first: what the words of a message say
+/// happened, in any product. A message no rule knows and no example resembles is named by the
+/// first entry it matches (and only when it has outcome wording, for the logins at the end).
+static EVENTS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        // Authentication with a user that does not exist, said outright.
+        (r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b", "authentication.user.invalid"),
+        // Privilege: sudo's and su's words, whoever writes them.
+        (r"(?i)\bnot in sudoers\b|\bbad su\b|\bincorrect password attempts?\b|\bfailed:? .*\bchanging from\b", "iam.privilege.escalate.failure"),
+        (r"\bCOMMAND=|(?i:\bchanging from \S+ to \S+)", "iam.privilege.escalate"),
+        // Mail: the queue's verdict first, then SMTP rejections and the queue's other words.
+        (r"(?i)\bstatus=bounced\b|\bbounced\b|\bundeliverable\b", "email.bounce"),
+        (r"(?i)\bstatus=deferred\b|\bdeferred\b|\btemporar(?:y|ily) (?:failure|rejected)\b", "email.defer"),
+        (r"(?i)\borig_to=|\bforwarded\b", "email.forward"),
+        (r"(?i)\bstatus=sent\b|\bstat=sent\b", "email.deliver"),
+        (r"(?i)\b(?:reject(?:ed|ing)?|milter-reject|blocked|denied)\b.*\b(?:rcpt|mail from|sender|recipient|relay|end-of-message|commands)\b|\bruleset=check_(?:rcpt|mail|relay)\b|\b5\.7\.1\b", "email.reject"),
+        (r"(?i)\bdelivered\b|\bsaved to\b|\bdelivery \d+: success\b", "email.deliver"),
+        (r"(?i)\bfrom=<[^>]*>,? size=|\bmessage accepted\b|\bqueued as\b", "email.receive"),
+        // A failed authentication, in so many words.
+        (r"(?i)\b(?:auth(?:entication)? (?:failed|failure|error)|(?:login|logon|log on) (?:failed|failure|incorrect)|failed (?:to log ?on|login|logon|password|none|publickey|keyboard-interactive)|login failures?|(?:invalid|bad|wrong) password|password mismatch)\b", "authentication.login.failure"),
+        // A user that does not exist, said in passing.
+        (r"(?i)\bunknown user\b|\buser (?:not found|unknown|does not exist|doesn't exist|not known)\b", "authentication.user.invalid"),
+        // Sessions and connections.
+        (r"(?i)\bsession opened\b", "session.start"),
+        (r"(?i)\b(?:logout|logged out|log out|logoff|logged off|session closed)\b", "session.end"),
+        (r"(?i)\b(?:connection (?:closed|reset|lost|timed out)|disconnect(?:ed)?|lost connection|closed connection)\b|\bconnection from\b.*\blost\s*$", "network.connection.end"),
+        (r"(?i)\b(?:connection from|connect from|new connection|accepted connection|connection established|incoming connection|connection opened)\b", "network.connection.start"),
+        // A login that went through.
+        (r"(?i)\b(?:login|logon) from\b|\blogged in\b", "authentication.login.success"),
+    ]
+    .iter()
+    .map(|(r, a)| (Regex::new(r).expect("static regex"), *a))
+    .collect()
+});
+
+/// The standard event the words of a message name, if any (most specific first); logins are named by
+/// [`classify`] from their outcome wording.
+pub fn event(message: &str) -> Option<&'static Action> {
+    EVENTS.iter().find(|(re, _)| re.is_match(message)).and_then(|(_, a)| vocabulary::action(a))
+}
 /// Where a user name stands, most explicit first.
 static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
@@ -24,16 +67,26 @@ static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r#"(?i)\bfor (?:invalid |illegal )?user\s+['"<\[`]?(?P<u>[\w.@$\\-]+)"#,
         r#"(?i)\buser\s+['"<\[`]?(?P<u>[\w.@$\\-]+)"#,
         r#"(?i)\bfor\s+['"<\[`]?(?P<u>[\w.@$\\-]+)['">\]`]? from\b"#,
+        r#"(?i)\blog ?in\s+['"<\[`]?(?P<u>[\w.@$\\-]+)['">\]`]? from\b"#,
+        r#"(?i)\bfor\s+'(?P<u>[\w.@$\\-]+)'"#,
+        r#"\bFOR\s+(?P<u>[\w.@$\\-]+)"#,
     ]
     .iter()
     .map(|r| Regex::new(r).expect("static regex"))
     .collect()
 });
 static IP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:\d{1,3}\.){3}\d{1,3})?)").expect("static regex")
+    // An IPv6 address ending in an IPv4 one (`::ffff:192.0.2.1`) first, whole.
+    Regex::new(r"(?:[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}:(?:\d{1,3}\.){3}\d{1,3}|(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})").expect("static regex")
 });
 static FROM_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:from|rhost=|host=|client)\s*(?P<h>[A-Za-z][\w-]*(?:\.[\w-]+)+)").expect("static regex"));
+
+/// A mail address after the word that says whose it is (`to=<a@b>`, `from <a@b>`, `rcpt: a@b`).
+static MAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?P<k>orig_to|to|from|rcpt|recipient|sender|mail from|rcpt to)\s*[=:]?\s*<?(?P<a>[^\s<>,;:@]+@[^\s<>,;:]+)>?")
+        .expect("static regex")
+});
 
 /// Words that name no user after "user"/"for".
 const NOT_USERS: &[&str] =
@@ -64,11 +117,50 @@ pub fn classify(message: &str) -> Option<GenericMatch> {
         (true, false) => vocabulary::action("authentication.login.success"),
         _ => None,
     };
+    Some(GenericMatch { outcome, action, fields: fields(message) })
+}
+
+/// Who used a privilege and as whom: `alice : TTY=pts/0 ; ... ; USER=root ; COMMAND=...` (sudo's
+/// form, which others copy), `changing from alice to root`, `BAD SU alice to root`.
+static PRIVILEGE: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"^\s*(?P<u>[\w.@$-]+) : .*\bUSER=(?P<t>[\w.@$-]+)",
+        r"(?i)\bchanging from (?P<u>[\w.@$-]+) to (?P<t>[\w.@$-]+)",
+        r"(?i)\bsu:? (?P<u>[\w.@$-]+) to (?P<t>[\w.@$-]+)",
+    ]
+    .iter()
+    .map(|r| Regex::new(r).expect("static regex"))
+    .collect()
+});
+
+/// The fields of a message named `action`: [`fields`], with the user and target user of a
+/// privilege event.
+pub fn fields_of(action: Option<&Action>, message: &str) -> Extracted {
+    let mut out = fields(message);
+    if action.is_some_and(|a| a.name.starts_with("iam.privilege")) {
+        if let Some(c) = PRIVILEGE.iter().find_map(|re| re.captures(message)) {
+            out.retain(|(k, _)| k != "user" && k != "target_user");
+            out.push(("user".into(), c["u"].to_owned()));
+            out.push(("target_user".into(), c["t"].to_owned()));
+        }
+    }
+    out
+}
+
+/// The users, source addresses, host names and mail addresses of a message.
+pub fn fields(message: &str) -> Extracted {
     let mut fields: Extracted = Vec::new();
+    // `for user from`: a user named `user` (the word is a name where `for ... from` frames it).
     let user = USER
         .iter()
-        .flat_map(|re| re.captures_iter(message).filter_map(|c| c.name("u")).map(|m| m.as_str()).collect::<Vec<_>>())
-        .find(|u| !NOT_USERS.contains(&u.to_ascii_lowercase().as_str()) && !is_ip(u));
+        .enumerate()
+        .flat_map(|(i, re)| re.captures_iter(message).filter_map(|c| c.name("u")).map(move |m| (i, m.as_str())).collect::<Vec<_>>())
+        .find(|(i, u)| {
+            (*i == 3 || !NOT_USERS.contains(&u.to_ascii_lowercase().as_str()))
+                && !is_ip(u)
+                && !NOT_USERS[..4].contains(&u.to_ascii_lowercase().as_str())
+        })
+        .map(|(_, u)| u);
     if let Some(u) = user {
         fields.push(("user".into(), u.trim_end_matches(['.', ',', ':']).to_owned()));
     }
@@ -77,7 +169,19 @@ pub fn classify(message: &str) -> Option<GenericMatch> {
     } else if let Some(h) = FROM_HOST.captures(message).and_then(|c| c.name("h")) {
         fields.push(("source_domain".into(), h.as_str().to_owned()));
     }
-    Some(GenericMatch { outcome, action, fields })
+    for c in MAIL.captures_iter(message) {
+        let field = match c["k"].to_ascii_lowercase().as_str() {
+            "orig_to" => "original_recipient",
+            "from" | "sender" | "mail from" => "sender",
+            // sendmail's `ruleset=check_rcpt, arg1=<to>`
+            "arg1" if message.contains("check_mail") => "sender",
+            _ => "recipient",
+        };
+        if !fields.iter().any(|(k, _)| k == field) {
+            fields.push((field.into(), c["a"].to_owned()));
+        }
+    }
+    fields
 }
 
 /// The source address: the first IP after `from`, `rhost=`, `client`, `ip=`, ... or else the first.

@@ -12,7 +12,7 @@
 //! the same input gives the same ids.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,11 +25,16 @@ pub struct MinerConfig {
     pub max_clusters: usize,
     /// Tokens past this many are ignored for matching (very long messages).
     pub max_tokens: usize,
+    /// Other values a constant meets before it is a parameter: until then a message that
+    /// differs in it starts another template (`Failed password` and `Failed none`, `VM Paused`
+    /// and `VM Resumed`), unless it stands where parameters stand (after `for`, `from`, `user`;
+    /// the value of a `key=value`).
+    pub distinct: usize,
 }
 
 impl Default for MinerConfig {
     fn default() -> Self {
-        MinerConfig { similarity: 0.7, max_clusters: 50_000, max_tokens: 128 }
+        MinerConfig { similarity: 0.7, max_clusters: 50_000, max_tokens: 128, distinct: 4 }
     }
 }
 
@@ -44,6 +49,9 @@ struct Cluster {
     count: u64,
     last_used: u64,
     template: String,
+    /// Per constant position, the other values messages brought there (up to
+    /// [`MinerConfig::distinct`]); those messages started other templates.
+    others: BTreeMap<usize, BTreeSet<String>>,
 }
 
 impl Cluster {
@@ -106,20 +114,237 @@ mod cluster_map {
     }
 }
 
-/// A token is a parameter when it holds a digit (numbers, addresses, ports, ids, hex, UUIDs,
-/// timestamps); `None` marks it so.
+/// Characters that split a token into segments: `uid=0` is the constant `uid=` and a parameter,
+/// `ready=true,policy=3` keeps its keys.
+fn is_delimiter(c: char) -> bool {
+    matches!(c, '=' | ',' | ':' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\'')
+}
+
+/// A token's segments: runs of delimiters (`false`) and of other characters (`true`, words).
+fn segments(token: &str) -> impl Iterator<Item = (bool, &str)> {
+    let mut rest = token;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let word = !is_delimiter(first);
+        let end = rest.find(|c: char| is_delimiter(c) == word).unwrap_or(rest.len());
+        let (seg, tail) = rest.split_at(end);
+        rest = tail;
+        Some((word, seg))
+    })
+}
+
+/// A word segment is a parameter when it holds a digit (numbers, addresses, ports, ids, hex,
+/// UUIDs, timestamps), unless it is a name ending in one digit (`SOCKS5`, `ssh2`, `IPv6`: three
+/// or more letters, then the digit).
+fn is_parameter(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    if !b.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let name = b.len() >= 4 && b[b.len() - 1].is_ascii_digit() && b[..b.len() - 1].iter().all(u8::is_ascii_alphabetic);
+    !name
+}
+
+/// A token with its parameter segments masked as `<*>`; `None` when it has no constant word left
+/// (a number, an address, `10.0.0.1:22`, `(1.16`).
 fn mask(token: &str) -> Option<Cow<'_, str>> {
-    (!token.bytes().any(|b| b.is_ascii_digit())).then_some(Cow::Borrowed(token))
+    if !token.bytes().any(|b| b.is_ascii_digit()) {
+        return Some(Cow::Borrowed(token));
+    }
+    // Beside a parameter, a dotted or slashed word is part of an address (`host.example:5070`,
+    // `/path/to:1`).
+    let address = |seg: &str| seg.contains(['.', '/']);
+    let mut out = String::with_capacity(token.len());
+    let mut constant = false;
+    for (word, seg) in segments(token) {
+        if word && (is_parameter(seg) || address(seg)) {
+            out.push_str("<*>");
+        } else {
+            constant |= word;
+            out.push_str(seg);
+        }
+    }
+    constant.then_some(Cow::Owned(out))
+}
+
+/// Units that follow a number and belong to it (`0 bytes`, `<1 sec`, `1.16 KB`).
+fn is_unit(token: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "b",
+        "B",
+        "byte",
+        "bytes",
+        "kB",
+        "KB",
+        "MB",
+        "GB",
+        "TB",
+        "KiB",
+        "MiB",
+        "GiB",
+        "TiB",
+        "k",
+        "K",
+        "M",
+        "G",
+        "ms",
+        "msec",
+        "msecs",
+        "millis",
+        "milliseconds",
+        "us",
+        "µs",
+        "ns",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "%",
+    ];
+    UNITS.contains(&token.trim_end_matches([',', ';', ')']))
+}
+
+/// Whether the constant `slot` at `i` may take the message's `tok` without starting another
+/// template: both have the same shape (delimiters and number of words), and it follows a word
+/// that introduces a parameter (`for root`, `from host`, `user admin`) or it is the value of a
+/// `key=value` (`user=root`, `name=android`).
+fn slot_is_free(tokens: &[Option<String>], i: usize, tok: Option<&str>) -> bool {
+    const INTRODUCE: &[&str] = &["for", "from", "by", "to", "user", "of", "at", "on", "in", "with", "via"];
+    let (Some(slot), Some(tok)) = (tokens[i].as_deref(), tok) else { return false };
+    if !same_shape(slot, tok) {
+        return false;
+    }
+    let after = i > 0 && tokens[i - 1].as_deref().is_some_and(|t| INTRODUCE.contains(&t.to_ascii_lowercase().as_str()));
+    after || slot.contains('=')
+}
+
+/// Whether two tokens have the same delimiters in the same places, with a word between each.
+fn same_shape(a: &str, b: &str) -> bool {
+    let (mut x, mut y) = (segments(a), segments(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some((true, _)), Some((true, _))) => {}
+            (Some((false, p)), Some((false, q))) if p == q => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A day or month name (`Sun`, `Jul`, `July`).
+fn is_date_word(token: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "Mon",
+        "Tue",
+        "Wed",
+        "Thu",
+        "Fri",
+        "Sat",
+        "Sun",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    NAMES.contains(&token.trim_end_matches(','))
+}
+
+/// How well a message token fits a cluster's constant token: 1 when equal (or when every
+/// differing segment is already a parameter of the cluster's), the share of agreeing word
+/// segments when both have the same delimiters, else 0.
+fn fit(slot: &str, tok: Option<&str>) -> f64 {
+    let Some(tok) = tok else { return 0.0 };
+    if slot == tok {
+        return 1.0;
+    }
+    let (mut words, mut agree) = (0usize, 0usize);
+    let (mut a, mut b) = (segments(slot), segments(tok));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (Some((true, x)), Some((true, y))) => {
+                words += 1;
+                agree += usize::from(x == y || x == "<*>");
+            }
+            (Some((false, x)), Some((false, y))) if x == y => {}
+            _ => return 0.0,
+        }
+    }
+    if words == 0 {
+        0.0
+    } else {
+        agree as f64 / words as f64
+    }
+}
+
+/// A cluster's constant token narrowed to what `tok` shares: equal, or the differing word
+/// segments become parameters when both have the same delimiters (`wakefulness=Awake` and
+/// `wakefulness=Asleep` give `wakefulness=<*>`), else a parameter (`None`).
+fn generalise(slot: &str, tok: Option<&str>) -> Option<String> {
+    let tok = tok?;
+    if slot == tok {
+        return Some(slot.to_owned());
+    }
+    fit(slot, Some(tok)).gt(&0.0).then_some(())?;
+    let mut out = String::with_capacity(slot.len());
+    let mut constant = false;
+    for ((word, x), (_, y)) in segments(slot).zip(segments(tok)) {
+        if word && x != y {
+            out.push_str("<*>");
+        } else {
+            constant |= word && x != "<*>";
+            out.push_str(x);
+        }
+    }
+    constant.then_some(out)
 }
 
 /// Narrows a cluster's constant tokens to those `other` shares (`None`: a parameter); true if any
-/// became a parameter.
+/// changed.
 fn narrow<'a>(tokens: &mut [Option<String>], other: impl IntoIterator<Item = Option<&'a str>>) -> bool {
     let mut changed = false;
     for (slot, tok) in tokens.iter_mut().zip(other) {
-        if slot.is_some() && slot.as_deref() != tok {
-            *slot = None;
-            changed = true;
+        if let Some(s) = slot.as_deref() {
+            if Some(s) != tok {
+                *slot = generalise(s, tok);
+                changed = true;
+            }
         }
     }
     changed
@@ -193,7 +418,32 @@ impl Miner {
         let tokens = Self::tokens(message, self.config.max_tokens);
         let key = Self::key(&tokens);
         self.tick += 1;
-        let best = self.best_match(&key, &tokens);
+        let (mut best, refused) = self.best_match(&key, &tokens);
+        for (id, positions) in refused {
+            let distinct = self.config.distinct;
+            let c = self.clusters.get_mut(&id).expect("leaf ids are live clusters");
+            let mut opened = true;
+            for &p in &positions {
+                let seen = c.others.entry(p).or_default();
+                if seen.len() < distinct {
+                    seen.insert(tokens[p].as_deref().unwrap_or("<*>").to_owned());
+                }
+                opened &= seen.len() >= distinct;
+            }
+            // Met enough values: a parameter from now on, and this message joins the template
+            // (the first one, which the messages with its first value keep joining).
+            if opened {
+                for &p in &positions {
+                    if let Some(slot) = c.tokens[p].as_deref() {
+                        c.tokens[p] = generalise(slot, tokens[p].as_deref());
+                    }
+                }
+                c.template = Cluster::render(&c.tokens);
+                if best.is_none_or(|b| b > id) {
+                    best = Some(id);
+                }
+            }
+        }
         let id = match best {
             Some(id) => {
                 let tick = self.tick;
@@ -213,7 +463,7 @@ impl Miner {
                 self.next_id += 1;
                 let toks: Vec<Option<String>> = tokens.iter().map(|t| t.as_deref().map(str::to_owned)).collect();
                 let template = Cluster::render(&toks);
-                self.clusters.insert(id, Cluster { id, tokens: toks, count: 1, last_used: self.tick, template });
+                self.clusters.insert(id, Cluster { id, tokens: toks, count: 1, last_used: self.tick, template, others: BTreeMap::new() });
                 self.leaves.entry(key).or_default().push(id);
                 id
             }
@@ -248,7 +498,7 @@ impl Miner {
                     return Err(format!("template {id} ({template:?}) does not fit its message"));
                 }
                 let template = Cluster::render(&tokens);
-                self.clusters.insert(id, Cluster { id, tokens, count: 1, last_used: tick, template });
+                self.clusters.insert(id, Cluster { id, tokens, count: 1, last_used: tick, template, others: BTreeMap::new() });
                 let leaf = self.leaves.entry(key).or_default();
                 let at = leaf.partition_point(|&x| x < id);
                 leaf.insert(at, id);
@@ -285,6 +535,13 @@ impl Miner {
                             mine.template = Cluster::render(&mine.tokens);
                         }
                         mine.count += c.count;
+                        for (p, values) in &c.others {
+                            let seen = mine.others.entry(*p).or_default();
+                            seen.extend(values.iter().cloned());
+                            while seen.len() > o.config.distinct {
+                                seen.pop_last();
+                            }
+                        }
                         mine.last_used = mine.last_used.max(c.last_used);
                     }
                     None => {
@@ -324,42 +581,104 @@ impl Miner {
     pub fn peek(&self, message: &str) -> Option<TemplateRef<'_>> {
         let tokens = Self::tokens(message, self.config.max_tokens);
         let key = Self::key(&tokens);
-        let id = self.best_match(&key, &tokens)?;
+        let id = self.best_match(&key, &tokens).0?;
         let c = &self.clusters[&id];
         Some(TemplateRef { id, template: &c.template })
     }
 
+    /// A message's tokens, parameters masked. A parameter that spans a varying number of tokens
+    /// is one: a number's unit (`0 bytes`, `<1 sec`) and a parenthesised aside of numbers and
+    /// units after it (`1190 bytes (1.16 KB)`) fold into the number. Day and month names next to
+    /// a number (`at Sun Jul 10 03:55:21 2005`) are parameters.
     fn tokens(message: &str, max: usize) -> Vec<Option<Cow<'_, str>>> {
-        message.split_ascii_whitespace().take(max).map(mask).collect()
-    }
-
-    /// The tree key: token count and the first constant token, so a leading parameter (a user
-    /// name, a client address) does not scatter one template over many leaves.
-    fn key(tokens: &[Option<Cow<'_, str>>]) -> (usize, String) {
-        let first = tokens.iter().flatten().next().map(|t| t.as_ref()).unwrap_or("<*>");
-        (tokens.len(), first.to_owned())
-    }
-
-    fn best_match(&self, key: &(usize, String), tokens: &[Option<Cow<'_, str>>]) -> Option<u32> {
-        let ids = self.leaves.get(key)?;
-        let mut best: Option<(f64, u32)> = None;
-        for &id in ids {
-            let c = &self.clusters[&id];
-            let (mut same, mut constant) = (0usize, 0usize);
-            for (slot, tok) in c.tokens.iter().zip(tokens) {
-                if let Some(s) = slot {
-                    constant += 1;
-                    if Some(s.as_str()) == tok.as_deref() {
-                        same += 1;
+        let raw: Vec<&str> = message.split_ascii_whitespace().take(max).collect();
+        let number = |j: usize| raw.get(j).is_some_and(|t| mask(t).is_none());
+        let mut out: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            let after_number = i > 0 && out.last().is_some_and(Option::is_none);
+            if after_number && raw[i].starts_with('(') {
+                let end = (i..raw.len().min(i + 3)).find(|&j| raw[j].ends_with(')'));
+                if let Some(j) = end {
+                    let inner: Vec<&str> = raw[i..=j].iter().map(|t| t.trim_matches(['(', ')'])).collect();
+                    if inner.iter().any(|t| mask(t).is_none())
+                        && inner.iter().all(|t| mask(t).is_none() || is_unit(t))
+                        && inner.iter().any(|t| is_unit(t))
+                    {
+                        i = j + 1;
+                        continue;
                     }
                 }
             }
-            let sim = if constant == 0 { 1.0 } else { same as f64 / constant as f64 };
-            if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
+            if after_number && number(i - 1) && is_unit(raw[i]) {
+                i += 1;
+                continue;
+            }
+            let date = is_date_word(raw[i])
+                && ((i > 0 && (number(i - 1) || is_date_word(raw[i - 1])))
+                    || number(i + 1)
+                    || raw.get(i + 1).is_some_and(|t| is_date_word(t)));
+            out.push(if date { None } else { mask(raw[i]) });
+            i += 1;
+        }
+        out
+    }
+
+    /// The tree key: token count and the first word of the first constant token, so a leading
+    /// parameter (a user name, a client address) does not scatter one template over many leaves.
+    fn key(tokens: &[Option<Cow<'_, str>>]) -> (usize, String) {
+        let first = tokens.iter().flatten().next().map(|t| t.as_ref()).unwrap_or("<*>");
+        let word = segments(first).find(|(w, s)| *w && *s != "<*>").map_or(first, |(_, s)| s);
+        (tokens.len(), word.to_owned())
+    }
+
+    /// The cluster a message joins: the most similar one of its leaf, at least
+    /// [`MinerConfig::similarity`]. A cluster is not joined by a message that would turn one of
+    /// its constants into a parameter, unless that constant stands where parameters stand or has
+    /// already met [`MinerConfig::distinct`] other values; such refusals are returned, so that
+    /// the values are counted.
+    fn best_match(&self, key: &(usize, String), tokens: &[Option<Cow<'_, str>>]) -> (Option<u32>, Vec<(u32, Vec<usize>)>) {
+        let Some(ids) = self.leaves.get(key) else { return (None, Vec::new()) };
+        let mut best: Option<(f64, u32)> = None;
+        let mut refused = Vec::new();
+        for &id in ids {
+            let c = &self.clusters[&id];
+            let (mut same, mut constant, mut narrowed) = (0.0, 0usize, Vec::new());
+            for (i, (slot, tok)) in c.tokens.iter().zip(tokens).enumerate() {
+                if let Some(s) = slot {
+                    constant += 1;
+                    let f = fit(s, tok.as_deref());
+                    same += f;
+                    if f < 1.0 {
+                        narrowed.push(i);
+                    }
+                }
+            }
+            let sim = if constant == 0 { 1.0 } else { same / constant as f64 };
+            if sim < self.config.similarity {
+                continue;
+            }
+            // A constant is a constant until it has met many values: `Failed password` and
+            // `Failed none`, `VM Resumed` and `VM Paused`, are different events; `for root` and
+            // `for admin` are not.
+            narrowed.retain(|&i| !slot_is_free(&c.tokens, i, tokens[i].as_deref()));
+            if !narrowed.is_empty() {
+                let open = narrowed.iter().all(|p| {
+                    let seen = c.others.get(p);
+                    let value = tokens[*p].as_deref().unwrap_or("<*>");
+                    let n = seen.map_or(0, BTreeSet::len) + usize::from(!seen.is_some_and(|v| v.contains(value)));
+                    n > self.config.distinct
+                });
+                if !open {
+                    refused.push((id, narrowed));
+                    continue;
+                }
+            }
+            if best.is_none_or(|(b, _)| sim > b) {
                 best = Some((sim, id));
             }
         }
-        best.map(|(_, id)| id)
+        (best.map(|(_, id)| id), refused)
     }
 
     /// Drops the least recently used tenth of the clusters.
@@ -390,12 +709,63 @@ mod tests {
         let a = m.add("Failed password for root from 5.36.59.76 port 42393 ssh2").id;
         let b = m.add("Failed password for admin from 1.2.3.4 port 22 ssh2");
         assert_eq!(b.id, a);
-        assert_eq!(b.template, "Failed password for <*> from <*> port <*> <*>");
+        assert_eq!(b.template, "Failed password for <*> from <*> port <*> ssh2");
         assert_eq!(mask("10.250.19.102:50010"), None);
         assert_eq!(mask("user").as_deref(), Some("user"));
         let c = m.add("Connection closed by 1.2.3.4 [preauth]").id;
         assert_ne!(c, a);
         assert_eq!(m.templates().len(), 2);
+    }
+
+    #[test]
+    fn parameters_are_segments_of_tokens_and_may_span_several() {
+        let mut m = Miner::default();
+        // `key=value`: the key stays, the value is the parameter.
+        let a = m.add("session opened for user root by (uid=0)");
+        assert_eq!(a.template, "session opened for user root by (uid=<*>)");
+        let a = a.id;
+        assert_ne!(m.add("session opened for user root by LOGIN(uid=0)").id, a);
+        // A number's unit and an aside of numbers and units are one parameter with it; an
+        // address with its port is one.
+        let b = m.add("proxy.example.org:5070 close, 1190 bytes (1.16 KB) sent, 0 bytes received, lifetime 00:02").id;
+        let c = m.add("proxy.example.org:5070 close, 303 bytes sent, 2818 bytes (2.75 KB) received, lifetime <1 sec");
+        assert_eq!(c.id, b);
+        assert_eq!(c.template, "<*> close, <*> sent, <*> received, lifetime <*>");
+        // A date written in the message is one too.
+        let d = m.add("connection from 10.0.0.1 () at Sun Jul 10 03:55:21 2005").id;
+        assert_eq!(m.add("connection from 10.0.0.9 () at Fri Jun 17 19:05:02 2005").id, d);
+        // A name that ends in a digit is a word.
+        assert_eq!(mask("SOCKS5").as_deref(), Some("SOCKS5"));
+        assert_eq!(mask("ssh2").as_deref(), Some("ssh2"));
+        assert_eq!(mask("J12"), None);
+    }
+
+    #[test]
+    fn a_constant_word_is_a_parameter_only_once_it_met_many_values() {
+        let mut m = Miner::default();
+        // Two values of a word where no parameter stands are two events.
+        let paused = m.add("[instance: 1a2b] VM Paused (Lifecycle Event)").id;
+        let resumed = m.add("[instance: 1a2b] VM Resumed (Lifecycle Event)").id;
+        assert_ne!(paused, resumed);
+        assert_eq!(m.add("[instance: 9f] VM Paused (Lifecycle Event)").id, paused);
+        let https = m.add("host.example:5070 open through proxy proxy.example:5070 HTTPS").id;
+        assert_ne!(m.add("host.example:5070 open through proxy proxy.example:5070 SOCKS5").id, https);
+        // Where parameters stand (after `for`, the value of `key=value`) any value joins.
+        let root = m.add("Failed password for root from 10.0.0.1 port 22 ssh2").id;
+        assert_eq!(m.add("Failed password for uucp from 10.0.0.2 port 22 ssh2").id, root);
+        assert_ne!(m.add("Failed none for uucp from 10.0.0.2 port 22 ssh2").id, root);
+        let kv = m.add("authentication failure; logname= uid=0 tty=ssh rhost=10.0.0.1 user=root").id;
+        assert_eq!(m.add("authentication failure; logname= uid=0 tty=ssh rhost=10.0.0.1 user=git").id, kv);
+        // Other shapes are not values of the same key: `rhost=` (empty) is another event.
+        assert_ne!(m.add("authentication failure; logname= uid=0 tty=ssh rhost= user=git").id, kv);
+        // A word that met four other values is a parameter from the fifth on.
+        let job = |w: &str| format!("job {w} finished with status ok");
+        let first = m.add(&job("alpha")).id;
+        let others: Vec<u32> = ["beta", "gamma", "delta"].iter().map(|w| m.add(&job(w)).id).collect();
+        assert!(others.iter().all(|&id| id != first), "{others:?}");
+        let fifth = m.add(&job("epsilon"));
+        assert_eq!((fifth.id, fifth.template), (first, "job <*> finished with status ok"));
+        assert_eq!(m.add(&job("alpha")).id, first);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! sequences' `session` and `events`, and `fields` (everything without an ECS name). Keys are
 //! written nested and in a fixed order, so the same input gives byte-identical output.
 
+pub mod analogy;
 pub mod generic;
 pub mod miner;
 pub mod rules;
@@ -188,7 +189,12 @@ pub struct Normalizer {
     apart: (u64, Option<String>),
     /// Process (`app@host:pid`) → the entity its last keyed event belonged to.
     entity_of: std::collections::HashMap<String, String>,
+    /// Entity → the source address an earlier event of it named, for its events that name none.
+    source_of: std::collections::HashMap<String, String>,
 }
+
+/// The field that marks fields an event took from its session (`logsieve.inherited`).
+pub const INHERITED: &str = "logsieve.inherited";
 
 /// At most this many processes are remembered with their entity (then the memory starts over).
 const PROCESSES: usize = 100_000;
@@ -201,7 +207,14 @@ impl Normalizer {
 
     /// A normalizer that goes on from a saved miner (a model's), so template ids stay stable.
     pub fn with_miner(rules: Arc<RuleSet>, miner: Miner) -> Self {
-        Normalizer { rules, cache: CandidateCache::default(), miner, apart: (0, None), entity_of: std::collections::HashMap::new() }
+        Normalizer {
+            rules,
+            cache: CandidateCache::default(),
+            miner,
+            apart: (0, None),
+            entity_of: std::collections::HashMap::new(),
+            source_of: std::collections::HashMap::new(),
+        }
     }
 
     /// The template miner (for listing templates).
@@ -228,6 +241,10 @@ impl Normalizer {
     /// It also gives the event its entity when no rule did: from a process with a pid, the
     /// entity its process's keyed events last had, or else the process (`app@host:pid`), so a
     /// message no rule knows stays in its process's session (an sshd line in its connection's).
+    ///
+    /// An event that names no source address takes the one an earlier event of its entity named
+    /// (`fatal: Read from socket failed` of an sshd connection opened from 192.0.2.1), marked in
+    /// [`INHERITED`].
     pub fn name(&mut self, event: &mut Event, rec: &Record) {
         if let Err(why) = name_state(event, rec, &mut self.miner) {
             self.apart.0 += 1;
@@ -236,6 +253,35 @@ impl Normalizer {
         if rec.kind == RecordKind::Sequence {
             return;
         }
+        self.key_by_process(event, rec);
+        self.inherit_source(event, rec);
+    }
+
+    fn inherit_source(&mut self, event: &mut Event, rec: &Record) {
+        let Some(key) = &event.session_key else { return };
+        match event.values("source_ip", rec).into_iter().next() {
+            Some(ip) => {
+                if self.source_of.get(key) != Some(&ip) {
+                    if self.source_of.len() >= PROCESSES {
+                        self.source_of.clear();
+                    }
+                    self.source_of.insert(key.clone(), ip);
+                }
+            }
+            None => {
+                if let Some(ip) = self.source_of.get(key) {
+                    event.fields.push(("source_ip".into(), ip.clone()));
+                    event.fields.push((INHERITED.into(), "source.ip".into()));
+                }
+            }
+        }
+        if event.role == Some(Role::End) {
+            self.source_of.remove(key);
+        }
+    }
+
+    /// The entity of an event no rule keyed: its process's (see [`Normalizer::name`]).
+    fn key_by_process(&mut self, event: &mut Event, rec: &Record) {
         let Some(pid) = rec.pid else { return };
         let process = format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-"));
         match &event.session_key {
@@ -289,11 +335,29 @@ impl Normalizer {
             event.rule = Some(DecidedBy::Rule(rule.id.clone()));
             event.fields = fields;
             event.role = Some(rule.role);
-        } else if let Some(g) = generic::classify(&rec.message) {
-            event.action = g.action;
-            event.outcome = Some(g.outcome);
-            event.rule = Some(DecidedBy::Generic);
-            event.fields = g.fields;
+        } else {
+            // No rule: the nearest example's event (a product no pack knows phrases the same
+            // events with the same words), with the generic layer's outcome wording and fields.
+            let g = generic::classify(&rec.message);
+            let worded = generic::event(&rec.message);
+            let near = if worded.is_none() { self.rules.analogy().nearest(&rec.message) } else { None };
+            let failure = g.as_ref().is_some_and(|g| g.outcome == Outcome::Failure);
+            let action = match (worded, near) {
+                (Some(a), _) => Some(a),
+                (None, Some(n)) if failure && n.outcome.unwrap_or(n.action.outcome) == Outcome::Success => analogy::failure_of(n.action),
+                (None, Some(n)) => Some(n.action),
+                (None, None) => g.as_ref().and_then(|g| g.action),
+            };
+            if action.is_some() || g.is_some() {
+                event.action = action;
+                event.outcome = match (near, g.as_ref()) {
+                    (Some(n), _) if action == Some(n.action) => Some(n.outcome.unwrap_or(n.action.outcome)),
+                    (_, Some(g)) => Some(g.outcome),
+                    _ => action.map(|a| a.outcome),
+                };
+                event.rule = Some(DecidedBy::Generic);
+                event.fields = generic::fields_of(action, &rec.message);
+            }
         }
         if let Some(a) = event.action {
             event.state = a.name.to_owned();
@@ -413,5 +477,23 @@ Dec 10 06:55:48 LabSZ frobd[1]: all quiet";
             c.count(l);
         }
         assert_eq!((c.standard, c.generic, c.template, c.entity), (1, 1, 1, 0));
+    }
+
+    #[test]
+    fn an_event_without_an_address_takes_its_connections() {
+        let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
+        let text = "Feb 17 17:40:17 host sshd[19725]: Connection from 192.0.2.10 port 62004 on 192.0.2.1 port 22\n\
+Feb 17 17:40:18 host sshd[19725]: error: kex_exchange_identification: Connection closed by remote host\n\
+Feb 17 17:40:19 host sshd[19725]: error: kex_exchange_identification: Connection closed by remote host\n\
+Feb 17 17:40:19 host sshd[19726]: error: kex_exchange_identification: Connection closed by remote host";
+        let events = normalize_text(text, &mut n);
+        let source = |i: usize| events[i].0.values("source_ip", &events[i].1);
+        assert_eq!(source(1), ["192.0.2.10"]);
+        assert_eq!(events[1].0.outcome, Some(Outcome::Failure));
+        assert!(events[1].0.fields.contains(&(INHERITED.into(), "source.ip".into())), "{:?}", events[1].0.fields);
+        assert!(!events[0].0.fields.iter().any(|(k, _)| k == INHERITED), "its own address is not inherited");
+        // The connection ended: a later event of the same pid is another connection's.
+        assert!(source(2).is_empty(), "{:?}", events[2].0.fields);
+        assert!(source(3).is_empty(), "another process inherits nothing");
     }
 }

@@ -46,7 +46,8 @@ const BUILTINS: &[Builtin] = &[
             ("Date", r"\d{4}-\d\d-\d\d"),
             ("Time", r"\d\d:\d\d:\d\d,\d{3}"),
             ("Level", LEVEL),
-            ("Node", r"[^\]]*?"),
+            // `QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181`, `ProcessThread(sid:1 cport:-1):`
+            ("Node", r".*?"),
             ("Component", r"[^\s:@\]]+"),
             ("Id", r"\d+"),
         ],
@@ -121,7 +122,8 @@ const BUILTINS: &[Builtin] = &[
         template: "<Time>|<Component>|<Pid>|<Content>",
         types: &[("Time", r"\d{8}-\d\d:\d\d:\d\d:\d{1,3}"), ("Component", r"[^|]+"), ("Pid", r"\d+")],
     },
-    Builtin { template: "[<Time>] <Program> - <Content>", types: &[("Time", r"\d\d\.\d\d \d\d:\d\d:\d\d"), ("Program", r"\S+")] },
+    // Proxifier: a 64-bit program is written `svchost.exe *64`.
+    Builtin { template: "[<Time>] <Program> - <Content>", types: &[("Time", r"\d\d\.\d\d \d\d:\d\d:\d\d"), ("Program", r"\S+(?: \*64)?")] },
 ];
 
 static COMPILED: LazyLock<Vec<Pattern>> = LazyLock::new(|| {

@@ -69,3 +69,113 @@ fn raw_hdfs_sample_all_anomalies_found() {
     assert_eq!(r["tp"], 10, "{r}");
     assert!(r["fp"].as_u64().unwrap() <= 2, "{r}");
 }
+
+/// Grouping accuracy of the template miner (the loghub metric: a line counts when the lines that
+/// share its template are exactly those that share its true event) on the 12 bundled loghub 2k
+/// samples, read with `--format auto` as a user would, with the one default configuration.
+fn grouping_accuracy(system: &str) -> f64 {
+    let log = data(&format!("loghub/{system}_2k.log"));
+    let truth: Vec<String> =
+        std::fs::read_to_string(data(&format!("loghub/{system}_2k.event_ids.txt"))).unwrap().lines().map(str::to_owned).collect();
+    let out = ok(&["normalize", "-q", s(&log)]);
+    let mut predicted = vec![String::new(); truth.len()];
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let n = v["logsieve"]["line"].as_u64().unwrap() as usize;
+        predicted[n - 1] = v["logsieve"]["template_id"].to_string();
+    }
+    fn groups(labels: &[String]) -> std::collections::HashMap<&str, Vec<usize>> {
+        let mut g: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, l) in labels.iter().enumerate() {
+            g.entry(l.as_str()).or_default().push(i);
+        }
+        g
+    }
+    let (mine, true_groups) = (groups(&predicted), groups(&truth));
+    let correct: usize = mine.values().filter(|m| true_groups[truth[m[0]].as_str()] == **m).map(Vec::len).sum();
+    correct as f64 / truth.len() as f64
+}
+
+/// On these samples the miner groups .963 of the lines on average (`../shared/bench/
+/// eval_templates.py` gives the same per system). Floors: the average at least .95 (the target
+/// of issue #19; published Drain averages .865 over 16 loghub systems with per-system settings),
+/// and no system below .80. The hardest is Linux (.814): loghub's truth keeps `user=root`,
+/// `user=guest` and `user=test` as three templates, where the OpenSSH and Android truths make the
+/// value of a `key=value` a parameter; one rule cannot follow both, and the miner follows the
+/// majority.
+#[test]
+fn template_grouping_accuracy_on_twelve_loghub_systems() {
+    let systems =
+        ["Android", "Apache", "BGL", "HDFS", "Hadoop", "Linux", "OpenSSH", "OpenStack", "Proxifier", "Spark", "Thunderbird", "Zookeeper"];
+    let scores: Vec<(&str, f64)> = systems.iter().map(|s| (*s, grouping_accuracy(s))).collect();
+    let average = scores.iter().map(|(_, a)| a).sum::<f64>() / scores.len() as f64;
+    assert!(average >= 0.95, "average {average:.4}: {scores:?}");
+    assert!(scores.iter().all(|(_, a)| *a >= 0.80), "{scores:?}");
+}
+
+/// Events and key fields of the nomenclature corpus when each product's own rules are switched
+/// off (leave-one-product-out): what the generic layer makes of a product no pack knows. Returns
+/// (events right, rows, fields right, fields) and the misses.
+pub fn leave_one_product_out() -> ((usize, usize, usize, usize), Vec<String>) {
+    use logsieve::normalize::rules::RuleSet;
+    use logsieve::normalize::{normalize_text, Normalizer};
+    use std::sync::Arc;
+    let path = data("nomenclature/corpus_dev.tsv");
+    let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').from_path(&path).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let (product_col, raw_col, want_col, fields_col) = (col("product"), col("raw_line"), col("expected_event"), col("fields"));
+    let mut by_product: std::collections::BTreeMap<String, Vec<csv::StringRecord>> = Default::default();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        // `ftpd (BSD/Solaris/Linux ftpd)` → `ftpd`, `uw-imap` → `uwimap`: the rule id prefix.
+        let product: String = row[product_col].split(" (").next().unwrap().chars().filter(|c| c.is_alphanumeric()).collect();
+        by_product.entry(product.to_lowercase()).or_default().push(row);
+    }
+    let (mut hits, mut rows, mut fields_ok, mut fields_all) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for (product, lines) in &by_product {
+        let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin_without(product)));
+        for row in lines {
+            rows += 1;
+            let raw = row[raw_col].replace(" \\n ", "\n");
+            let evs = normalize_text(&raw, &mut normalizer);
+            let Some((ev, rec)) = evs.iter().find(|(e, _)| e.action.is_some()).or(evs.first()) else { continue };
+            let got = ev.action.map(|a| a.name).unwrap_or("none");
+            let want = &row[want_col];
+            if got == want || (want == "none" && ev.action.is_none()) {
+                hits += 1;
+            } else {
+                misses.push(format!("{product}: {want} <- {got}: {}", &raw[..raw.len().min(110)]));
+            }
+            let expected: serde_json::Map<String, Value> = serde_json::from_str(&row[fields_col]).unwrap_or_default();
+            for (k, v) in expected {
+                if ["user", "target_user", "source_ip", "recipient", "sender", "original_recipient"].contains(&k.as_str()) {
+                    fields_all += 1;
+                    let v = v.as_str().unwrap_or("").trim_matches(['<', '>']).to_lowercase();
+                    if ev.values(&k, rec).iter().any(|g| g.to_lowercase() == v) {
+                        fields_ok += 1;
+                    } else {
+                        misses.push(format!("{product}: field {k}={v}, got {:?}: {}", ev.values(&k, rec), &raw[..raw.len().min(110)]));
+                    }
+                }
+            }
+        }
+    }
+    ((hits, rows, fields_ok, fields_all), misses)
+}
+
+/// Leave-one-product-out on the bundled corpus (178 lines of 24 products; each product's lines
+/// normalized with its own rules switched off): the vocabulary of events, the analogy with other
+/// products' example lines and the field extractors name .860 of the events and find .782 of the
+/// key fields (before them: .511 and .498). The floors, .85 and .77, leave room for one or two
+/// lines to move with a legitimate change; the target of issue #19 (.90 and .90) is not reached:
+/// the misses left are notations only their product uses (exim's `=>`, `**` and `==`, su's
+/// `+ pts/4 alice-root`, Exchange's tracking columns, procmail's folder lines).
+#[test]
+fn products_no_pack_knows_get_their_standard_events() {
+    let ((hits, rows, fields_ok, fields_all), misses) = leave_one_product_out();
+    let (events, fields) = (hits as f64 / rows as f64, fields_ok as f64 / fields_all as f64);
+    eprintln!("leave-one-product-out: events {events:.3} ({hits}/{rows}), fields {fields:.3} ({fields_ok}/{fields_all})");
+    assert!(events >= 0.85 && fields >= 0.77, "events {events:.3}, fields {fields:.3}: {misses:#?}");
+}

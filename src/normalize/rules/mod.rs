@@ -211,6 +211,8 @@ pub struct RuleSet {
     sets: Mutex<HashMap<Vec<u32>, Arc<Candidates>>>,
     /// CRC-32 of the pack texts, in loading order (saved in models).
     digest: u32,
+    /// The examples as the analogy layer uses them, built on first use.
+    analogy: std::sync::OnceLock<super::analogy::Analogy>,
 }
 
 /// Reads a pack; `eager` compiles its regexes now (user packs), otherwise on first use.
@@ -269,7 +271,16 @@ impl RuleSet {
                 Err(e) => panic!("built-in rule pack {e}"),
             }
         }
-        RuleSet { rules, sets: Mutex::default(), digest: digest.finalize() }
+        RuleSet { rules, sets: Mutex::default(), digest: digest.finalize(), analogy: std::sync::OnceLock::new() }
+    }
+
+    /// The built-in packs without the rules of one product (ids `<product>.*`): how the generic
+    /// layer names the lines of a product no pack knows (the leave-one-product-out measurement).
+    pub fn builtin_without(product: &str) -> Self {
+        let mut set = Self::builtin();
+        let prefix = format!("{product}.");
+        set.rules.retain(|r| !r.id.starts_with(&prefix));
+        set
     }
 
     /// CRC-32 of the rule packs' texts: equal digests, equal rules.
@@ -327,6 +338,11 @@ impl RuleSet {
     fn put_first(&mut self, mut fresh: Vec<Rule>) {
         fresh.append(&mut self.rules);
         self.rules = fresh;
+    }
+
+    /// The analogy layer of these rules' examples (built on first use).
+    pub fn analogy(&self) -> &super::analogy::Analogy {
+        self.analogy.get_or_init(|| super::analogy::Analogy::new(&self.rules))
     }
 
     /// All rules in matching order.
