@@ -103,6 +103,16 @@ impl TrainParams {
         self.key.as_ref()
     }
 
+    /// Follows these entity fields too (those the rule packs declare), after the others.
+    pub fn with_entities(mut self, fields: &[String]) -> Self {
+        for f in fields {
+            if !self.options.entities.contains(f) {
+                self.options.entities.push(f.clone());
+            }
+        }
+        self
+    }
+
     /// The options, to save.
     pub fn into_options(self) -> TrainOptions {
         self.options

@@ -216,8 +216,8 @@ fn is_unit(token: &str) -> bool {
 
 /// Whether the constant `slot` at `i` may take the message's `tok` without starting another
 /// template: both have the same shape (delimiters and number of words), and it follows a word
-/// that introduces a parameter (`for root`, `from host`, `user admin`) or it is the value of a
-/// `key=value` (`user=root`, `name=android`).
+/// that introduces a parameter (`for root`, `from host`, `user admin`), it is enclosed in
+/// brackets or quotes (`(spawning)`), or it is the value of a `key=value` (`user=root`).
 fn slot_is_free(tokens: &[Option<String>], i: usize, tok: Option<&str>) -> bool {
     const INTRODUCE: &[&str] = &["for", "from", "by", "to", "user", "of", "at", "on", "in", "with", "via"];
     let (Some(slot), Some(tok)) = (tokens[i].as_deref(), tok) else { return false };
@@ -225,7 +225,9 @@ fn slot_is_free(tokens: &[Option<String>], i: usize, tok: Option<&str>) -> bool 
         return false;
     }
     let after = i > 0 && tokens[i - 1].as_deref().is_some_and(|t| INTRODUCE.contains(&t.to_ascii_lowercase().as_str()));
-    after || slot.contains('=')
+    // A word in brackets or quotes (`(spawning).`, `'sparkDriver'`) is a value given.
+    let enclosed = slot.starts_with(is_delimiter) && slot.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter);
+    after || enclosed || slot.contains('=')
 }
 
 /// Whether two tokens have the same delimiters in the same places, with a word between each.

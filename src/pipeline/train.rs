@@ -26,7 +26,10 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         Some(path) => read_templates(path)?,
         None => BTreeMap::new(),
     };
-    let normalizer = Normalizer::new(Arc::new(RuleSet::load(args.input.rules.as_deref())?));
+    let rules = Arc::new(RuleSet::load(args.input.rules.as_deref())?);
+    // The entity fields the rule packs declare are followed too.
+    let params = params.with_entities(rules.entities());
+    let normalizer = Normalizer::new(rules);
     let mut states = States::default();
     let mut sessions: Vec<Featured> = Vec::new();
     let mut tally = Tally::default();

@@ -96,7 +96,7 @@ fn grouping_accuracy(system: &str) -> f64 {
     correct as f64 / truth.len() as f64
 }
 
-/// On these samples the miner groups .963 of the lines on average (`../shared/bench/
+/// On these samples the miner groups .964 of the lines on average (`../shared/bench/
 /// eval_templates.py` gives the same per system). Floors: the average at least .95 (the target
 /// of issue #19; published Drain averages .865 over 16 loghub systems with per-system settings),
 /// and no system below .80. The hardest is Linux (.814): loghub's truth keeps `user=root`,

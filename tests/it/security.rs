@@ -123,3 +123,57 @@ fn watch_reports_a_burst_when_it_crosses_its_limit_and_again_when_it_has_grown()
     // minutes), then each time it doubled, and its final count when its bucket closed.
     assert_eq!(counts, [6, 12, 24, 48, 60], "{rows:#?}");
 }
+
+/// A rule pack declares an entity field (`[pack] entities = ["tenant"]`): `train` follows it
+/// like the source and the user, so a burst of failures for one tenant, spread over addresses
+/// and users that each fail once, is a finding about that tenant.
+#[test]
+fn an_entity_a_rule_pack_declares_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::create_dir(p("rules")).unwrap();
+    std::fs::write(
+        p("rules/vpn.toml"),
+        r#"[pack]
+name = "vpn"
+entities = ["tenant"]
+
+[[rule]]
+id = "vpn.login-failed"
+process = '^vpnd$'
+match = 'login failed for tenant (?P<tenant>\S+) user (?P<user>\S+) from (?P<source>\S+)'
+action = "authentication.login.failure"
+[[rule.example]]
+line = "Mar  1 10:00:00 gw vpnd[7]: login failed for tenant acme user bob from 192.0.2.1"
+fields = { user = "bob", source_ip = "192.0.2.1" }
+"#,
+    )
+    .unwrap();
+    let line = |secs: u32, tenant: &str, i: u32| {
+        format!(
+            "Mar  1 {:02}:{:02}:{:02} gw vpnd[{}]: login failed for tenant {tenant} user u{i} from 10.{}.{}.1\n",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            100 + i,
+            i / 250,
+            i % 250
+        )
+    };
+    // A clean day: each of 10 tenants has a failure every 10 minutes.
+    let train: String = (0..1440u32).map(|k| line(k * 60, &format!("t{}", k % 10), k)).collect();
+    // Then 40 failures for one tenant in two minutes, each from its own address and user.
+    let new: String = (0..40u32).map(|k| line(86_100 + k * 3, "acme", 2000 + k)).collect();
+    std::fs::write(p("train.log"), train).unwrap();
+    std::fs::write(p("new.log"), new).unwrap();
+    let rules = s(&p("rules")).to_owned();
+    ok(&["train", "-q", "--year", "2024", "--rules", &rules, s(&p("train.log")), "--model", s(&p("m"))]);
+    let info: Value = serde_json::from_str(ok(&["model", "info", "--json", s(&p("m"))]).trim()).unwrap();
+    assert_eq!(info["entities"]["fields"], serde_json::json!(["source_ip", "user", "tenant"]), "{}", info["entities"]);
+    ok(&["score", "-q", "--year", "2024", "--rules", &rules, s(&p("new.log")), "--model", s(&p("m")), "--out", s(&p("o"))]);
+    let rows = scores(&p("o"));
+    let tenant: Vec<&Value> = rows.iter().filter(|r| r["closed"] == "entity" && r["reasons"][0]["field"] == "tenant").collect();
+    assert_eq!(tenant.len(), 1, "{rows:#?}");
+    let text = tenant[0]["reasons"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("authentication.login.failure with tenant acme: 40 in 5 min"), "{text}");
+}

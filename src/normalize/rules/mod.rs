@@ -7,6 +7,8 @@
 //! [pack]
 //! name = "openssh"
 //! description = "OpenSSH sshd, all versions"
+//! entities = ["source_ip"]               # optional: fields whose values `train` follows as
+//!                                        # entities (rates, breadth), besides source_ip and user
 //!
 //! [[rule]]
 //! id = "openssh.password.failure"
@@ -102,6 +104,9 @@ struct PackMeta {
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    /// Fields whose values are entities to follow (short names, as `--entity` takes them).
+    #[serde(default)]
+    entities: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,12 +218,30 @@ pub struct RuleSet {
     digest: u32,
     /// The examples as the analogy layer uses them, built on first use.
     analogy: std::sync::OnceLock<super::analogy::Analogy>,
+    /// The entity fields the packs declare (`[pack] entities = [...]`), in loading order.
+    entities: Vec<String>,
+}
+
+/// The entity fields declared by packs (each text a pack that compiles; others declare none).
+fn pack_entities<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in texts {
+        for e in toml::from_str::<PackFile>(text).map(|p| p.pack.entities).unwrap_or_default() {
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+    }
+    out
 }
 
 /// Reads a pack; `eager` compiles its regexes now (user packs), otherwise on first use.
 fn compile_pack(file: &str, text: &str, eager: bool) -> Result<Vec<Rule>, RuleError> {
     let err = |message: String| RuleError { file: file.to_owned(), message };
     let pack: PackFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+    if let Some(bad) = pack.pack.entities.iter().find(|e| e.is_empty() || e.contains(char::is_whitespace)) {
+        return Err(err(format!("entity field {bad:?} is not a field name")));
+    }
     let mut out = Vec::with_capacity(pack.rules.len());
     for spec in pack.rules {
         let rule_err = |m: String| err(format!("rule {}: {m}", spec.id));
@@ -271,7 +294,13 @@ impl RuleSet {
                 Err(e) => panic!("built-in rule pack {e}"),
             }
         }
-        RuleSet { rules, sets: Mutex::default(), digest: digest.finalize(), analogy: std::sync::OnceLock::new() }
+        RuleSet {
+            rules,
+            sets: Mutex::default(),
+            digest: digest.finalize(),
+            analogy: std::sync::OnceLock::new(),
+            entities: pack_entities(BUILTIN.iter().map(|(_, t)| *t)),
+        }
     }
 
     /// The built-in packs without the rules of one product (ids `<product>.*`): how the generic
@@ -326,6 +355,11 @@ impl RuleSet {
         let mut h = crc32fast::Hasher::new_with_initial(self.digest);
         h.update(text.as_bytes());
         self.digest = h.finalize();
+        for e in pack_entities([text]) {
+            if !self.entities.contains(&e) {
+                self.entities.push(e);
+            }
+        }
         for rule in compile_pack(name, text, true)? {
             match self.rules.iter_mut().find(|r| r.id == rule.id) {
                 Some(slot) => *slot = rule,
@@ -338,6 +372,12 @@ impl RuleSet {
     fn put_first(&mut self, mut fresh: Vec<Rule>) {
         fresh.append(&mut self.rules);
         self.rules = fresh;
+    }
+
+    /// The entity fields the packs declare, beyond the source address and the user that every
+    /// model follows.
+    pub fn entities(&self) -> &[String] {
+        &self.entities
     }
 
     /// The analogy layer of these rules' examples (built on first use).
