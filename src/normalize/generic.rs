@@ -23,42 +23,58 @@ static AUTH: LazyLock<Regex> = LazyLock::new(|| {
 /// The vocabulary of standard events, most specific first: what the words of a message say
 /// happened, in any product. A message no rule knows and no example resembles is named by the
 /// first entry it matches (and only when it has outcome wording, for the logins at the end).
-static EVENTS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
+static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(|| {
+    let entries = [
         // Authentication with a user that does not exist, said outright.
         (r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b", "authentication.user.invalid"),
         // Privilege: sudo's and su's words, whoever writes them.
-        (r"(?i)\bnot in sudoers\b|\bbad su\b|\bincorrect password attempts?\b|\bfailed:? .*\bchanging from\b", "iam.privilege.escalate.failure"),
+        (
+            r"(?i)\bnot in sudoers\b|\bbad su\b|\bincorrect password attempts?\b|\bfailed:? .*\bchanging from\b",
+            "iam.privilege.escalate.failure",
+        ),
         (r"\bCOMMAND=|(?i:\bchanging from \S+ to \S+)", "iam.privilege.escalate"),
         // Mail: the queue's verdict first, then SMTP rejections and the queue's other words.
         (r"(?i)\bstatus=bounced\b|\bbounced\b|\bundeliverable\b", "email.bounce"),
         (r"(?i)\bstatus=deferred\b|\bdeferred\b|\btemporar(?:y|ily) (?:failure|rejected)\b", "email.defer"),
         (r"(?i)\borig_to=|\bforwarded\b", "email.forward"),
         (r"(?i)\bstatus=sent\b|\bstat=sent\b", "email.deliver"),
-        (r"(?i)\b(?:reject(?:ed|ing)?|milter-reject|blocked|denied)\b.*\b(?:rcpt|mail from|sender|recipient|relay|end-of-message|commands)\b|\bruleset=check_(?:rcpt|mail|relay)\b|\b5\.7\.1\b", "email.reject"),
+        (
+            r"(?i)\b(?:reject(?:ed|ing)?|milter-reject|blocked|denied)\b.*\b(?:rcpt|mail from|sender|recipient|relay|end-of-message|commands)\b|\bruleset=check_(?:rcpt|mail|relay)\b|\b5\.7\.1\b",
+            "email.reject",
+        ),
         (r"(?i)\bdelivered\b|\bsaved to\b|\bdelivery \d+: success\b", "email.deliver"),
         (r"(?i)\bfrom=<[^>]*>,? size=|\bmessage accepted\b|\bqueued as\b", "email.receive"),
         // A failed authentication, in so many words.
-        (r"(?i)\b(?:auth(?:entication)? (?:failed|failure|error)|(?:login|logon|log on) (?:failed|failure|incorrect)|failed (?:to log ?on|login|logon|password|none|publickey|keyboard-interactive)|login failures?|(?:invalid|bad|wrong) password|password mismatch)\b", "authentication.login.failure"),
+        (
+            r"(?i)\b(?:auth(?:entication)? (?:failed|failure|error)|(?:login|logon|log on) (?:failed|failure|incorrect)|failed (?:to log ?on|login|logon|password|none|publickey|keyboard-interactive)|login failures?|(?:invalid|bad|wrong) password|password mismatch)\b",
+            "authentication.login.failure",
+        ),
         // A user that does not exist, said in passing.
         (r"(?i)\bunknown user\b|\buser (?:not found|unknown|does not exist|doesn't exist|not known)\b", "authentication.user.invalid"),
         // Sessions and connections.
         (r"(?i)\bsession opened\b", "session.start"),
         (r"(?i)\b(?:logout|logged out|log out|logoff|logged off|session closed)\b", "session.end"),
-        (r"(?i)\b(?:connection (?:closed|reset|lost|timed out)|disconnect(?:ed)?|lost connection|closed connection)\b|\bconnection from\b.*\blost\s*$", "network.connection.end"),
-        (r"(?i)\b(?:connection from|connect from|new connection|accepted connection|connection established|incoming connection|connection opened)\b", "network.connection.start"),
+        (
+            r"(?i)\b(?:connection (?:closed|reset|lost|timed out)|disconnect(?:ed)?|lost connection|closed connection)\b|\bconnection from\b.*\blost\s*$",
+            "network.connection.end",
+        ),
+        (
+            r"(?i)\b(?:connection from|connect from|new connection|accepted connection|connection established|incoming connection|connection opened)\b",
+            "network.connection.start",
+        ),
         // A login that went through.
         (r"(?i)\b(?:login|logon) from\b|\blogged in\b", "authentication.login.success"),
-    ]
-    .iter()
-    .map(|(r, a)| (Regex::new(r).expect("static regex"), *a))
-    .collect()
+    ];
+    // One pass over the message for all of them; the first (most specific) that matches wins.
+    let set = regex::RegexSet::new(entries.iter().map(|(r, _)| *r)).expect("static regexes");
+    (set, entries.iter().map(|(_, a)| *a).collect())
 });
 
 /// The standard event the words of a message name, if any (most specific first); logins are named by
 /// [`classify`] from their outcome wording.
 pub fn event(message: &str) -> Option<&'static Action> {
-    EVENTS.iter().find(|(re, _)| re.is_match(message)).and_then(|(_, a)| vocabulary::action(a))
+    let (set, actions) = &*EVENTS;
+    set.matches(message).iter().next().and_then(|i| vocabulary::action(actions[i]))
 }
 /// Where a user name stands, most explicit first.
 static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {

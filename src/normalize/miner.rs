@@ -154,6 +154,10 @@ fn mask(token: &str) -> Option<Cow<'_, str>> {
     // Beside a parameter, a dotted or slashed word is part of an address (`host.example:5070`,
     // `/path/to:1`).
     let address = |seg: &str| seg.contains(['.', '/']);
+    // Most such tokens are parameters whole (numbers, addresses, ids): no copy for them.
+    if !segments(token).any(|(word, seg)| word && !is_parameter(seg) && !address(seg)) {
+        return None;
+    }
     let mut out = String::with_capacity(token.len());
     let mut constant = false;
     for (word, seg) in segments(token) {
