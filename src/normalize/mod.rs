@@ -191,6 +191,36 @@ pub struct Normalizer {
     entity_of: std::collections::HashMap<String, String>,
     /// Entity → the source address an earlier event of it named, for its events that name none.
     source_of: std::collections::HashMap<String, String>,
+    /// Web client (address and user agent) → its last request's time and its visit number.
+    visits: std::collections::HashMap<String, (i64, u32)>,
+}
+
+/// A web client's visit ends after this long without a request (the usual web-analytics
+/// session), so that a client coming back hours later is another session.
+pub const WEB_IDLE_SECS: i64 = 1800;
+
+/// The shape of a requested path: its first segment when it is a plain name (no digits), and for
+/// deeper paths `/*` with the last segment's extension (`/wp-admin/*.php`, `/images/*.png`,
+/// `/api/*`); the query is dropped.
+pub fn path_shape(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
+    };
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let plain = |s: &str| s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphabetic() || "-_.~".contains(c));
+    let Some(first) = segs.first() else { return "/".to_owned() };
+    let first = if plain(first) { *first } else { "*" };
+    if segs.len() == 1 {
+        return format!("/{first}");
+    }
+    let last = segs[segs.len() - 1];
+    let ext = last.rsplit_once('.').map(|(_, e)| e).filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()));
+    match ext {
+        Some(e) => format!("/{first}/*.{}", e.to_ascii_lowercase()),
+        None => format!("/{first}/*"),
+    }
 }
 
 /// The field that marks fields an event took from its session (`logsieve.inherited`).
@@ -214,6 +244,7 @@ impl Normalizer {
             apart: (0, None),
             entity_of: std::collections::HashMap::new(),
             source_of: std::collections::HashMap::new(),
+            visits: std::collections::HashMap::new(),
         }
     }
 
@@ -254,7 +285,42 @@ impl Normalizer {
             return;
         }
         self.key_by_process(event, rec);
+        self.web_client(event, rec);
         self.inherit_source(event, rec);
+    }
+
+    /// An access-log request no rule keyed belongs to its web client's visit (client address
+    /// and user agent, until [`WEB_IDLE_SECS`] without a request), and its state is what was
+    /// asked and how it went: method, path shape and status class (`GET:/wp-admin/*.php:4xx`).
+    fn web_client(&mut self, event: &mut Event, rec: &Record) {
+        if event.session_key.is_some() || event.action.is_some() {
+            return;
+        }
+        let text = |f: &str| rec.field(f).map(crate::record::value_text).filter(|v| !v.is_empty() && v != "-");
+        let source = text("source.ip").or_else(|| text("source.domain")).or_else(|| text("source.address"));
+        let (Some(ip), Some(method), Some(url), Some(status)) =
+            (source, text("http.request.method"), text("url.original"), text("http.response.status_code"))
+        else {
+            return;
+        };
+        let agent = text("user_agent.original").unwrap_or_default();
+        let agent: String = agent.chars().take(40).collect();
+        let client = format!("{ip} {agent}");
+        let now = rec.timestamp.as_ref().map(crate::session::millis);
+        if self.visits.len() >= PROCESSES && !self.visits.contains_key(&client) {
+            self.visits.clear();
+        }
+        let visit = self.visits.entry(client.clone()).or_insert((now.unwrap_or(0), 0));
+        if let Some(now) = now {
+            if now - visit.0 > WEB_IDLE_SECS * 1000 {
+                visit.1 += 1;
+            }
+            visit.0 = now;
+        }
+        event.session_key = Some(if visit.1 == 0 { client } else { format!("{client} #{}", visit.1 + 1) });
+        let method = if method.len() <= 10 && method.bytes().all(|b| b.is_ascii_uppercase()) { method } else { "*".to_owned() };
+        let class = status.parse::<u32>().map_or("*".to_owned(), |c| format!("{}xx", c / 100));
+        event.state = format!("{method}:{}:{class}", path_shape(&url));
     }
 
     fn inherit_source(&mut self, event: &mut Event, rec: &Record) {
@@ -495,5 +561,32 @@ Feb 17 17:40:19 host sshd[19726]: error: kex_exchange_identification: Connection
         // The connection ended: a later event of the same pid is another connection's.
         assert!(source(2).is_empty(), "{:?}", events[2].0.fields);
         assert!(source(3).is_empty(), "another process inherits nothing");
+    }
+
+    #[test]
+    fn a_web_client_is_followed_through_its_visit() {
+        let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
+        let line = |t: &str, ip: &str, req: &str, status: u32| {
+            format!("{ip} - - [10/Oct/2024:{t} +0000] \"{req} HTTP/1.1\" {status} 512 \"-\" \"Mozilla/5.0 (X11; Linux)\"")
+        };
+        let text = [
+            line("13:55:36", "203.0.113.9", "GET /index.html", 200),
+            line("13:55:40", "203.0.113.9", "POST /wp-login.php?redirect=1", 401),
+            line("13:56:02", "198.51.100.4", "GET /images/2024/logo.PNG", 304),
+            line("15:10:00", "203.0.113.9", "GET /wp-admin/admin-ajax.php", 404),
+        ]
+        .join("\n");
+        let events = normalize_text(&text, &mut n);
+        let keys: Vec<&str> = events.iter().map(|(e, _)| e.session_key.as_deref().unwrap_or("-")).collect();
+        assert_eq!(keys[0], "203.0.113.9 Mozilla/5.0 (X11; Linux)");
+        assert_eq!(keys[1], keys[0], "the same visit");
+        assert_ne!(keys[2], keys[0], "another client");
+        assert_eq!(keys[3], "203.0.113.9 Mozilla/5.0 (X11; Linux) #2", "back after more than 30 minutes: another visit");
+        let states: Vec<&str> = events.iter().map(|(e, _)| e.state.as_str()).collect();
+        assert_eq!(states, ["GET:/index.html:2xx", "POST:/wp-login.php:4xx", "GET:/images/*.png:3xx", "GET:/wp-admin/*.php:4xx"]);
+        assert_eq!(path_shape("/"), "/");
+        assert_eq!(path_shape("/user/12345/profile"), "/user/*");
+        assert_eq!(path_shape("/2024/05/post"), "/*/*");
+        assert_eq!(path_shape("http://example.org/a/b.js?x=1"), "/a/*.js");
     }
 }
