@@ -1,8 +1,9 @@
 //! The normalize stage on real lines: the bundled nomenclature corpus, the seed case (a forwarded
 //! mail looks the same from every MTA), and the generic layer.
 
-use std::path::Path;
 use std::sync::Arc;
+
+use crate::common::{corpus, score_row};
 
 use logsieve::normalize::rules::RuleSet;
 use logsieve::normalize::{normalize_text, Event, Normalizer};
@@ -15,35 +16,15 @@ fn primary(evs: &[(Event, Record)]) -> Option<&(Event, Record)> {
 
 #[test]
 fn corpus_lines_become_their_standard_normalize_text() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/nomenclature/corpus_dev.tsv");
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').from_path(&path).unwrap();
-    let headers = rdr.headers().unwrap().clone();
-    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
-    let (raw_col, want_col, fields_col) = (col("raw_line"), col("expected_event"), col("fields"));
     let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin()));
     let (mut rows, mut hits, mut fields_all, mut fields_ok) = (0, 0, 0, 0);
     let mut misses = Vec::new();
-    for row in rdr.records() {
-        let row = row.unwrap();
+    for row in corpus() {
         rows += 1;
-        let raw = row[raw_col].replace(" \\n ", "\n");
-        let evs = normalize_text(&raw, &mut normalizer);
-        let Some((ev, rec)) = primary(&evs) else { continue };
-        let got = ev.action.map(|a| a.name).unwrap_or("none");
-        let want = &row[want_col];
-        if got == want || (want == "none" && ev.action.is_none()) {
-            hits += 1;
-        } else {
-            misses.push(format!("{want} <- {got}: {}", &raw[..raw.len().min(100)]));
-        }
-        let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&row[fields_col]).unwrap_or_default();
-        for (k, v) in expected {
-            if ["user", "target_user", "source_ip", "recipient", "sender", "original_recipient"].contains(&k.as_str()) {
-                fields_all += 1;
-                let v = v.as_str().unwrap_or("").trim_matches(['<', '>']).to_lowercase();
-                fields_ok += usize::from(ev.values(&k, rec).iter().any(|g| g.to_lowercase() == v));
-            }
-        }
+        let (hit, ok, all) = score_row(&row, &mut normalizer, &mut misses);
+        hits += usize::from(hit);
+        fields_ok += ok;
+        fields_all += all;
     }
     let accuracy = hits as f64 / rows as f64;
     let fields = fields_ok as f64 / fields_all as f64;

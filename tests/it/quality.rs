@@ -118,48 +118,22 @@ fn template_grouping_accuracy_on_twelve_loghub_systems() {
 /// (events right, rows, fields right, fields) and the misses.
 pub fn leave_one_product_out() -> ((usize, usize, usize, usize), Vec<String>) {
     use logsieve::normalize::rules::RuleSet;
-    use logsieve::normalize::{normalize_text, Normalizer};
+    use logsieve::normalize::Normalizer;
     use std::sync::Arc;
-    let path = data("nomenclature/corpus_dev.tsv");
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').from_path(&path).unwrap();
-    let headers = rdr.headers().unwrap().clone();
-    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
-    let (product_col, raw_col, want_col, fields_col) = (col("product"), col("raw_line"), col("expected_event"), col("fields"));
-    let mut by_product: std::collections::BTreeMap<String, Vec<csv::StringRecord>> = Default::default();
-    for row in rdr.records() {
-        let row = row.unwrap();
-        // `ftpd (BSD/Solaris/Linux ftpd)` → `ftpd`, `uw-imap` → `uwimap`: the rule id prefix.
-        let product: String = row[product_col].split(" (").next().unwrap().chars().filter(|c| c.is_alphanumeric()).collect();
-        by_product.entry(product.to_lowercase()).or_default().push(row);
+    let mut by_product: std::collections::BTreeMap<String, Vec<crate::common::CorpusRow>> = Default::default();
+    for row in crate::common::corpus() {
+        by_product.entry(row.product.clone()).or_default().push(row);
     }
     let (mut hits, mut rows, mut fields_ok, mut fields_all) = (0, 0, 0, 0);
     let mut misses = Vec::new();
     for (product, lines) in &by_product {
         let mut normalizer = Normalizer::new(Arc::new(RuleSet::builtin_without(product)));
         for row in lines {
+            let (hit, ok, all) = crate::common::score_row(row, &mut normalizer, &mut misses);
             rows += 1;
-            let raw = row[raw_col].replace(" \\n ", "\n");
-            let evs = normalize_text(&raw, &mut normalizer);
-            let Some((ev, rec)) = evs.iter().find(|(e, _)| e.action.is_some()).or(evs.first()) else { continue };
-            let got = ev.action.map(|a| a.name).unwrap_or("none");
-            let want = &row[want_col];
-            if got == want || (want == "none" && ev.action.is_none()) {
-                hits += 1;
-            } else {
-                misses.push(format!("{product}: {want} <- {got}: {}", &raw[..raw.len().min(110)]));
-            }
-            let expected: serde_json::Map<String, Value> = serde_json::from_str(&row[fields_col]).unwrap_or_default();
-            for (k, v) in expected {
-                if ["user", "target_user", "source_ip", "recipient", "sender", "original_recipient"].contains(&k.as_str()) {
-                    fields_all += 1;
-                    let v = v.as_str().unwrap_or("").trim_matches(['<', '>']).to_lowercase();
-                    if ev.values(&k, rec).iter().any(|g| g.to_lowercase() == v) {
-                        fields_ok += 1;
-                    } else {
-                        misses.push(format!("{product}: field {k}={v}, got {:?}: {}", ev.values(&k, rec), &raw[..raw.len().min(110)]));
-                    }
-                }
-            }
+            hits += usize::from(hit);
+            fields_ok += ok;
+            fields_all += all;
         }
     }
     ((hits, rows, fields_ok, fields_all), misses)

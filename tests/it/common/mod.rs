@@ -52,3 +52,72 @@ pub fn sshd_training_log() -> String {
     }
     train
 }
+
+/// One line of the bundled nomenclature corpus (`datasets/nomenclature/corpus_dev.tsv`).
+pub struct CorpusRow {
+    /// The product as its rule ids name it (`ftpd (BSD/Solaris/Linux ftpd)` → `ftpd`, `uw-imap`
+    /// → `uwimap`).
+    pub product: String,
+    /// The record (its lines joined by `\n`).
+    pub raw: String,
+    /// The standard event it must become.
+    pub want: String,
+    /// Its key fields.
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// The corpus's rows.
+pub fn corpus() -> Vec<CorpusRow> {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').from_path(data("nomenclature/corpus_dev.tsv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let (product, raw, want, fields) = (col("product"), col("raw_line"), col("expected_event"), col("fields"));
+    rdr.records()
+        .map(|row| {
+            let row = row.unwrap();
+            CorpusRow {
+                product: row[product]
+                    .split(" (")
+                    .next()
+                    .unwrap()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<String>()
+                    .to_lowercase(),
+                raw: row[raw].replace(" \\n ", "\n"),
+                want: row[want].to_owned(),
+                fields: serde_json::from_str(&row[fields]).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Normalizes a corpus row as the referee does (its first event with a standard name) and
+/// scores it: whether the event is right, and how many of its key fields were found, of how
+/// many; what was missed goes to `misses`.
+pub fn score_row(row: &CorpusRow, normalizer: &mut logsieve::normalize::Normalizer, misses: &mut Vec<String>) -> (bool, usize, usize) {
+    let evs = logsieve::normalize::normalize_text(&row.raw, normalizer);
+    let head = &row.raw[..row.raw.len().min(110)];
+    let Some((ev, rec)) = evs.iter().find(|(e, _)| e.action.is_some()).or(evs.first()) else {
+        misses.push(format!("{}: no event: {head}", row.product));
+        return (false, 0, 0);
+    };
+    let got = ev.action.map(|a| a.name).unwrap_or("none");
+    let hit = got == row.want || (row.want == "none" && ev.action.is_none());
+    if !hit {
+        misses.push(format!("{}: {} <- {got}: {head}", row.product, row.want));
+    }
+    let (mut ok, mut all) = (0, 0);
+    for (k, v) in &row.fields {
+        if ["user", "target_user", "source_ip", "recipient", "sender", "original_recipient"].contains(&k.as_str()) {
+            all += 1;
+            let v = v.as_str().unwrap_or("").trim_matches(['<', '>']).to_lowercase();
+            if ev.values(k, rec).iter().any(|g| g.to_lowercase() == v) {
+                ok += 1;
+            } else {
+                misses.push(format!("{}: field {k}={v}, got {:?}: {head}", row.product, ev.values(k, rec)));
+            }
+        }
+    }
+    (hit, ok, all)
+}
