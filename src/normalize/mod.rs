@@ -550,6 +550,7 @@ Dec 10 06:55:48 LabSZ frobd[1]: all quiet";
         let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
         let text = "Feb 17 17:40:17 host sshd[19725]: Connection from 192.0.2.10 port 62004 on 192.0.2.1 port 22\n\
 Feb 17 17:40:18 host sshd[19725]: error: kex_exchange_identification: Connection closed by remote host\n\
+Feb 17 17:40:18 host sshd[19725]: Connection closed by 192.0.2.10 port 62004 [preauth]\n\
 Feb 17 17:40:19 host sshd[19725]: error: kex_exchange_identification: Connection closed by remote host\n\
 Feb 17 17:40:19 host sshd[19726]: error: kex_exchange_identification: Connection closed by remote host";
         let events = normalize_text(text, &mut n);
@@ -559,8 +560,8 @@ Feb 17 17:40:19 host sshd[19726]: error: kex_exchange_identification: Connection
         assert!(events[1].0.fields.contains(&(INHERITED.into(), "source.ip".into())), "{:?}", events[1].0.fields);
         assert!(!events[0].0.fields.iter().any(|(k, _)| k == INHERITED), "its own address is not inherited");
         // The connection ended: a later event of the same pid is another connection's.
-        assert!(source(2).is_empty(), "{:?}", events[2].0.fields);
-        assert!(source(3).is_empty(), "another process inherits nothing");
+        assert!(source(3).is_empty(), "{:?}", events[3].0.fields);
+        assert!(source(4).is_empty(), "another process inherits nothing");
     }
 
     #[test]
