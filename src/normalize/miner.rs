@@ -173,6 +173,9 @@ fn mask(token: &str) -> Option<Cow<'_, str>> {
 
 /// Units that follow a number and belong to it (`0 bytes`, `<1 sec`, `1.16 KB`).
 fn is_unit(token: &str) -> bool {
+    if token.len() > 13 {
+        return false;
+    }
     const UNITS: &[&str] = &[
         "b",
         "B",
@@ -228,7 +231,7 @@ fn slot_is_free(tokens: &[Option<String>], i: usize, tok: Option<&str>) -> bool 
     if !same_shape(slot, tok) {
         return false;
     }
-    let after = i > 0 && tokens[i - 1].as_deref().is_some_and(|t| INTRODUCE.contains(&t.to_ascii_lowercase().as_str()));
+    let after = i > 0 && tokens[i - 1].as_deref().is_some_and(|t| INTRODUCE.iter().any(|w| w.eq_ignore_ascii_case(t)));
     // A word in brackets or quotes (`(spawning).`, `'sparkDriver'`) is a value given.
     let enclosed = slot.starts_with(is_delimiter) && slot.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter);
     after || enclosed || slot.contains('=')
@@ -249,6 +252,10 @@ fn same_shape(a: &str, b: &str) -> bool {
 
 /// A day or month name (`Sun`, `Jul`, `July`).
 fn is_date_word(token: &str) -> bool {
+    // Most tokens are not: a capital letter and three to ten characters first.
+    if !(3..=10).contains(&token.len()) || !token.as_bytes()[0].is_ascii_uppercase() {
+        return false;
+    }
     const NAMES: &[&str] = &[
         "Mon",
         "Tue",

@@ -297,6 +297,9 @@ impl Normalizer {
             return;
         }
         let text = |f: &str| rec.field(f).map(crate::record::value_text).filter(|v| !v.is_empty() && v != "-");
+        if rec.field("http.request.method").is_none() {
+            return;
+        }
         let source = text("source.ip").or_else(|| text("source.domain")).or_else(|| text("source.address"));
         let (Some(ip), Some(method), Some(url), Some(status)) =
             (source, text("http.request.method"), text("url.original"), text("http.response.status_code"))
