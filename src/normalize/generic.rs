@@ -149,10 +149,9 @@ static PRIVILEGE: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
-/// The fields of a message named `action`: [`fields`], with the user and target user of a
-/// privilege event.
-pub fn fields_of(action: Option<&Action>, message: &str) -> Extracted {
-    let mut out = fields(message);
+/// The fields of a message named `action` (those [`fields`] found), with the user and target
+/// user of a privilege event.
+pub fn with_privilege_users(action: Option<&Action>, message: &str, mut out: Extracted) -> Extracted {
     if action.is_some_and(|a| a.name.starts_with("iam.privilege")) {
         if let Some(c) = PRIVILEGE.iter().find_map(|re| re.captures(message)) {
             out.retain(|(k, _)| k != "user" && k != "target_user");

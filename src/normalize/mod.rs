@@ -425,7 +425,9 @@ impl Normalizer {
                     _ => action.map(|a| a.outcome),
                 };
                 event.rule = Some(DecidedBy::Generic);
-                event.fields = generic::fields_of(action, &rec.message);
+                // The generic match already extracted the fields; otherwise extract them now.
+                let found = g.map_or_else(|| generic::fields(&rec.message), |g| g.fields);
+                event.fields = generic::with_privilege_users(action, &rec.message, found);
             }
         }
         if let Some(a) = event.action {
