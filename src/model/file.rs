@@ -25,7 +25,7 @@ use super::Model;
 const MAGIC: &[u8; 16] = b"LOGSIEVE-MODEL\n\0";
 const SHARD_MAGIC: &[u8; 16] = b"LOGSIEVE-SHARD\n\0";
 /// The model format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Why a model file cannot be used.

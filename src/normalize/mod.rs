@@ -4,7 +4,7 @@
 //! Three layers decide, in order: the rule packs ([`rules`]: product messages → standard event
 //! names and fields), the generic layer ([`generic`]: failure/success wording, users, addresses),
 //! and the template miner ([`miner`]), which gives every message a template id, so a message no
-//! rule knows still becomes a stable state `<process>.<template id>`.
+//! rule knows still becomes a stable state `<process>:<template name>`.
 //!
 //! [`crate::output::ecs`] writes each event as one ECS JSON object. It holds the header fields (`@timestamp`, `host.hostname`, `process.name`,
 //! `process.pid`, `log.level`, `log.logger`, `message`, `event.original`), the event
@@ -100,7 +100,7 @@ pub struct Coverage {
     /// Records a rule pack gave an entity key (and lifecycle role) but no standard name: their
     /// state is the message template (HDFS blocks, OpenStack instances).
     pub entity: u64,
-    /// Records no rule matched, named by their message template (`<process>.<template id>`).
+    /// Records no rule matched, named by their message template (`<process>:<template name>`).
     pub template: u64,
     /// Pre-parsed sequence lines (`--format sequences`): states given by the input.
     pub sequence: u64,
@@ -140,7 +140,7 @@ pub struct Event {
     pub role: Option<Role>,
     /// Template id and text from the miner (none for sequences).
     pub template: Option<(u32, String)>,
-    /// The state name: the standard event name, else `<process>.<template id>`, else the state a
+    /// The state name: the standard event name, else `<process>:<template name>`, else the state a
     /// sequences file gives.
     pub state: String,
 }
@@ -438,19 +438,24 @@ impl Normalizer {
 }
 
 /// Teaches the miner a classified record's message and sets the event's template, and its state
-/// when no standard name gave one: `<process>.<template id>`. A stored event (`--format events`)
-/// keeps the template it was given, and the miner takes it in ([`Miner::restore`]); the error
-/// says how it contradicts the miner.
+/// when no standard name gave one: `<process>:<template name>`
+/// (`dfs.FSDataset:unexpected-error-trying-to-delete-block`, [`TemplateRef::name`]). A stored
+/// event (`--format events`) keeps the template it was given, and the miner takes it in with the
+/// name its state gives ([`Miner::restore`]); the error says how it contradicts the miner.
+///
+/// [`TemplateRef::name`]: miner::TemplateRef::name
 pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) -> Result<(), String> {
     if rec.kind == RecordKind::Sequence {
         return Ok(());
     }
     if let Some((id, template)) = &event.template {
-        return miner.restore(*id, template, &rec.message);
+        let app = rec.app.as_deref().unwrap_or("-");
+        let name = event.state.strip_prefix(app).and_then(|s| s.strip_prefix(':')).filter(|_| event.action.is_none());
+        return miner.restore(*id, template, &rec.message, name);
     }
     let t = miner.add(&rec.message);
     if event.state.is_empty() {
-        event.state = format!("{}.{}", rec.app.as_deref().unwrap_or("-"), t.id);
+        event.state = format!("{}:{}", rec.app.as_deref().unwrap_or("-"), t.name);
     }
     event.template = Some((t.id, t.template.to_owned()));
     Ok(())

@@ -60,9 +60,9 @@ pub struct RunInfo {
     pub sessions: SessionStats,
     /// Which layer named the records.
     pub coverage: Coverage,
-    /// The message template behind each template state (`<process>.<template id>`) the run saw
-    /// or the model knows, as the scoring normalizer's miner held it at the end: the report
-    /// shows what an opaque state name stands for.
+    /// The message template behind each template state (`<process>:<template name>`) the run
+    /// saw or the model knows, as the scoring normalizer's miner held it at the end: the report
+    /// shows the whole message a state's name abbreviates.
     pub templates: BTreeMap<String, String>,
 }
 
@@ -119,13 +119,10 @@ impl RunInfo {
     }
 }
 
-/// The message template a template state (`<process>.<template id>`) names, if `miner` holds it.
+/// The message template a template state (`<process>:<template name>`) names, if `miner` holds it.
 fn template_of<'m>(state: &str, miner: &'m Miner) -> Option<&'m str> {
-    let (_, id) = state.rsplit_once('.')?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    miner.template(id.parse().ok()?)
+    let (_, name) = state.rsplit_once(':')?;
+    miner.named(name).map(|t| t.template)
 }
 
 #[cfg(test)]
@@ -135,11 +132,13 @@ mod tests {
     #[test]
     fn template_states_are_described_by_the_miner_that_named_them() {
         let mut miner = Miner::default();
-        let id = miner.add("Deleting block blk_1 file /data/blk_1").id;
+        let name = miner.add("Deleting block blk_1 file /data/blk_1").name.to_owned();
+        assert_eq!(name, "deleting-block-file");
         miner.add("Deleting block blk_2 file /data/blk_2");
         let mut info = RunInfo::default();
-        let state = format!("dfs.FSDataset.{id}");
-        info.describe([state.as_str(), "authentication.login.failure", "E5", "sshd.x", "sshd.99"], &miner);
+        let state = format!("dfs.FSDataset:{name}");
+        let others = ["authentication.login.failure", "E5", "sshd:x", "sshd.0", "GET:/*:4xx"];
+        info.describe(std::iter::once(state.as_str()).chain(others), &miner);
         assert_eq!(info.templates.len(), 1, "{:?}", info.templates);
         assert_eq!(info.templates[&state], "Deleting block <*> file <*>");
         // What is described already stays: the scoring run's miner goes first.

@@ -393,7 +393,10 @@ fn normalize_names_events_and_templates() {
     // Every line has a template id; lines no rule knows are named after process and template.
     assert!(r.events.iter().all(|e| get(e, "logsieve.template_id").is_u64()));
     let unknown = r.events.iter().find(|e| get(e, "event.action").is_null()).unwrap();
-    assert!(get(unknown, "logsieve.state").as_str().unwrap().starts_with("sshd."), "{unknown}");
+    let state = get(unknown, "logsieve.state").as_str().unwrap();
+    let (app, name) = state.split_once(':').unwrap_or_else(|| panic!("{unknown}"));
+    assert_eq!(app, "sshd", "{unknown}");
+    assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{unknown}");
 }
 
 #[test]
@@ -402,10 +405,14 @@ fn templates_lists_what_the_miner_found() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = text.lines().collect();
-    assert_eq!(rows[0], "id\tcount\ttemplate\texample");
+    assert_eq!(rows[0], "id\tcount\ttemplate\texample\tname");
     assert!(rows.len() > 20 && rows.len() < 80, "{} templates", rows.len() - 1);
     let counts: Vec<u64> = rows[1..].iter().map(|r| r.split('\t').nth(1).unwrap().parse().unwrap()).collect();
     assert_eq!(counts.iter().sum::<u64>(), 2000);
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most frequent first");
     assert!(rows.iter().any(|r| r.contains("\tFailed password for <*> from <*> port <*> ssh2\t")), "{text}");
+    // Every template has a name of its own.
+    let names: std::collections::BTreeSet<&str> = rows[1..].iter().map(|r| r.rsplit('\t').next().unwrap()).collect();
+    assert_eq!(names.len(), rows.len() - 1, "{text}");
+    assert!(rows.iter().any(|r| r.ends_with("\tfailed-password-for-from-port-ssh")), "{text}");
 }

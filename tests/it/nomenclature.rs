@@ -71,7 +71,7 @@ fn unknown_daemons_get_outcome_user_and_source() {
     assert_eq!((ev.values("user", rec), ev.values("source_ip", rec)), (vec!["bob".to_owned()], vec!["1.2.3.4".to_owned()]));
     // A message nobody knows and without outcome wording becomes a template state.
     let evs = normalize_text("Mar  1 10:00:01 gw frobd[77]: queue depth now 17", &mut normalizer);
-    assert_eq!((evs[0].0.rule_id(), evs[0].0.state.as_str()), (None, "frobd.1"), "the second template seen");
+    assert_eq!((evs[0].0.rule_id(), evs[0].0.state.as_str()), (None, "frobd:queue-depth-now"), "named by its words");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 mod tokens;
-use tokens::{fit, generalise, is_date_word, is_unit, mask, segments, slot_is_free};
+use tokens::{fit, generalise, is_date_word, is_slug, is_unit, mask, segments, slot_is_free, slug};
 
 /// Miner settings. The defaults are the one configuration used for every log.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,6 +52,8 @@ struct Cluster {
     count: u64,
     last_used: u64,
     template: String,
+    /// The readable name ([`TemplateRef::name`]), given when the template was made.
+    name: String,
     /// Per constant position, the other values messages brought there (up to
     /// [`MinerConfig::distinct`]); those messages started other templates.
     others: BTreeMap<usize, BTreeSet<String>>,
@@ -82,6 +84,8 @@ pub struct Miner {
     next_id: u32,
     tick: u64,
     evicted: u64,
+    /// Readable name → template id, for the templates held.
+    names: BTreeMap<String, u32>,
 }
 
 mod leaf_map {
@@ -139,6 +143,11 @@ pub struct TemplateRef<'a> {
     pub id: u32,
     /// The template text, `<*>` for parameters.
     pub template: &'a str,
+    /// A readable name, unique among the miner's templates: the first constant words of the
+    /// message that made the template (`unexpected-error-trying-to-delete-block`), without the
+    /// values it gave; `-2`, `-3` … after a name already taken. It stays when the template
+    /// generalises, like the id.
+    pub name: &'a str,
 }
 
 impl Miner {
@@ -184,15 +193,30 @@ impl Miner {
     }
 
     /// Templates with their counts, by id.
-    pub fn templates(&self) -> Vec<(u32, &str, u64)> {
-        let mut v: Vec<_> = self.clusters.values().map(|c| (c.id, c.template.as_str(), c.count)).collect();
-        v.sort_by_key(|t| t.0);
+    pub fn templates(&self) -> Vec<(TemplateRef<'_>, u64)> {
+        let mut v: Vec<_> =
+            self.clusters.values().map(|c| (TemplateRef { id: c.id, template: &c.template, name: &c.name }, c.count)).collect();
+        v.sort_by_key(|t| t.0.id);
         v
     }
 
     /// The template of id `id`, if the miner holds it (it may have been evicted).
     pub fn template(&self, id: u32) -> Option<&str> {
         self.clusters.get(&id).map(|c| c.template.as_str())
+    }
+
+    /// The template named `name` ([`TemplateRef::name`]), if the miner holds it.
+    pub fn named(&self, name: &str) -> Option<TemplateRef<'_>> {
+        let c = &self.clusters.get(self.names.get(name)?)?;
+        Some(TemplateRef { id: c.id, template: &c.template, name: &c.name })
+    }
+
+    /// `base`, or `base-2`, `base-3` … whichever no template holds.
+    fn free_name(&self, base: String) -> String {
+        if !self.names.contains_key(&base) {
+            return base;
+        }
+        (2u32..).map(|n| format!("{base}-{n}")).find(|n| !self.names.contains_key(n)).unwrap_or(base)
     }
 
     /// Learns from a message and returns its template.
@@ -245,21 +269,25 @@ impl Miner {
                 self.next_id += 1;
                 let toks: Vec<Option<String>> = tokens.iter().map(|t| t.as_deref().map(str::to_owned)).collect();
                 let template = Cluster::render(&toks);
-                self.clusters.insert(id, Cluster { id, tokens: toks, count: 1, last_used: self.tick, template, others: BTreeMap::new() });
+                let name = self.free_name(slug(toks.iter().map(Option::as_deref)));
+                self.names.insert(name.clone(), id);
+                let cluster = Cluster { id, tokens: toks, count: 1, last_used: self.tick, template, name, others: BTreeMap::new() };
+                self.clusters.insert(id, cluster);
                 self.leaves.entry(key).or_default().push(id);
                 id
             }
         };
         let c = &self.clusters[&id];
-        TemplateRef { id, template: &c.template }
+        TemplateRef { id, template: &c.template, name: &c.name }
     }
 
     /// Takes in a template that another miner gave a message (an event stored by `normalize
-    /// --output parquet`): the cluster `id` is created with that template, or, if known, its
+    /// --output parquet`): the cluster `id` is created with that template and `name` (the name
+    /// the other miner gave it; made from the template when not given), or, if known, its
     /// constant tokens are narrowed to those the template keeps. Replaying a miner's events in any
     /// order rebuilds its clusters, so partitions of one normalization agree on template ids.
     /// An id known with another length or tree key is an error: the events were mined apart.
-    pub fn restore(&mut self, id: u32, template: &str, message: &str) -> Result<(), String> {
+    pub fn restore(&mut self, id: u32, template: &str, message: &str, name: Option<&str>) -> Result<(), String> {
         let key = Self::key(&Self::tokens(message, self.config.max_tokens));
         let tokens: Vec<Option<String>> = template.split_ascii_whitespace().map(|t| (t != "<*>").then(|| t.to_owned())).collect();
         self.tick += 1;
@@ -280,7 +308,12 @@ impl Miner {
                     return Err(format!("template {id} ({template:?}) does not fit its message"));
                 }
                 let template = Cluster::render(&tokens);
-                self.clusters.insert(id, Cluster { id, tokens, count: 1, last_used: tick, template, others: BTreeMap::new() });
+                let name = match name.filter(|n| is_slug(n)) {
+                    Some(n) => n.to_owned(),
+                    None => self.free_name(slug(tokens.iter().map(Option::as_deref))),
+                };
+                self.names.entry(name.clone()).and_modify(|held| *held = (*held).min(id)).or_insert(id);
+                self.clusters.insert(id, Cluster { id, tokens, count: 1, last_used: tick, template, name, others: BTreeMap::new() });
                 let leaf = self.leaves.entry(key).or_default();
                 let at = leaf.partition_point(|&x| x < id);
                 leaf.insert(at, id);
@@ -325,6 +358,10 @@ impl Miner {
                             }
                         }
                         mine.last_used = mine.last_used.max(c.last_used);
+                        // Named apart (made from templates, not given): the first name in order.
+                        if c.name < mine.name {
+                            mine.name.clone_from(&c.name);
+                        }
                     }
                     None => {
                         o.clusters.insert(*id, c.clone());
@@ -355,6 +392,12 @@ impl Miner {
                 }
             }
         }
+        out.names = BTreeMap::new();
+        let mut ids: Vec<&u32> = out.clusters.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            out.names.entry(out.clusters[id].name.clone()).or_insert(*id);
+        }
         out.clusters.shrink_to_fit();
         Ok(out)
     }
@@ -365,7 +408,7 @@ impl Miner {
         let key = Self::key(&tokens);
         let id = self.best_match(&key, &tokens).0?;
         let c = &self.clusters[&id];
-        Some(TemplateRef { id, template: &c.template })
+        Some(TemplateRef { id, template: &c.template, name: &c.name })
     }
 
     /// A message's tokens, parameters masked. A parameter that spans a varying number of tokens
@@ -469,7 +512,11 @@ impl Miner {
         by_age.sort_unstable();
         let n = (self.clusters.len() / 10).max(1);
         for &(_, id) in &by_age[..n] {
-            self.clusters.remove(&id);
+            if let Some(c) = self.clusters.remove(&id) {
+                if self.names.get(&c.name) == Some(&id) {
+                    self.names.remove(&c.name);
+                }
+            }
             self.evicted += 1;
         }
         // Each leaf is filtered on its own: the visiting order cannot change the result.
@@ -551,6 +598,38 @@ mod tests {
     }
 
     #[test]
+    fn templates_have_readable_names_that_stay() {
+        let mut m = Miner::default();
+        let t = m.add("Unexpected error trying to delete block blk_-1. BlockInfo not found in volumeMap.");
+        assert_eq!(t.name, "unexpected-error-trying-to-delete-block");
+        // Values the message gives are not part of the name.
+        assert_eq!(m.add("Failed password for alice from 10.0.0.1 port 22 ssh2").name, "failed-password-for-from-port-ssh");
+        assert_eq!(m.add("session opened for user root by (uid=0)").name, "session-opened-for-user");
+        assert_eq!(m.add("job started (spawning), status=ok").name, "job-started-status");
+        assert_eq!(m.add("12 34").name, "message");
+        assert_eq!(
+            m.add("BLOCK* NameSystem.addStoredBlock: addStoredBlock request received for blk_1").name,
+            "block-namesystem-addstoredblock-request-received"
+        );
+        assert_eq!(m.add("Served block blk_1 to /10.0.0.1").name, "served-block");
+        // The same words in another template: the name is told apart.
+        let other = m.add("Unexpected error trying to delete block blk_-1 twice");
+        assert_eq!(other.name, "unexpected-error-trying-to-delete-block-2");
+        let other = other.id;
+        // The name stays as the template generalises, and finds its template.
+        let first = m.add("job alpha finished with status ok").name.to_owned();
+        for w in ["beta", "gamma", "delta", "epsilon"] {
+            m.add(&format!("job {w} finished with status ok"));
+        }
+        let t = m.add("job zeta finished with status ok");
+        assert_eq!((t.template, t.name), ("job <*> finished with status ok", first.as_str()));
+        assert_eq!(first, "job-alpha-finished-with-status-ok");
+        assert_eq!(m.named("unexpected-error-trying-to-delete-block-2").map(|t| t.id), Some(other));
+        assert_eq!(m.named("no-such-name"), None);
+        assert!(is_slug(&first) && !is_slug("4xx") && !is_slug("GET") && !is_slug("a--b"));
+    }
+
+    #[test]
     fn variable_first_token_and_masks_match_again() {
         let mut m = Miner::default();
         let a = m.add("1234 requests served").id;
@@ -571,19 +650,19 @@ mod tests {
             })
             .collect();
         let mut whole = Miner::default();
-        let events: Vec<(u32, String, &String)> = lines
+        let events: Vec<(u32, String, String, &String)> = lines
             .iter()
             .map(|l| {
                 let t = whole.add(l);
-                (t.id, t.template.to_owned(), l)
+                (t.id, t.template.to_owned(), t.name.to_owned(), l)
             })
             .collect();
         // Three partitions, each replayed backwards, merged in two orders.
         let parts: Vec<Miner> = (0..3)
             .map(|p| {
                 let mut m = Miner::default();
-                for (id, template, line) in events.iter().rev().skip(p).step_by(3) {
-                    m.restore(*id, template, line).unwrap();
+                for (id, template, name, line) in events.iter().rev().skip(p).step_by(3) {
+                    m.restore(*id, template, line, Some(name)).unwrap();
                 }
                 m
             })
@@ -592,6 +671,9 @@ mod tests {
         let b = Miner::merge([&parts[2], &parts[0], &parts[1]]).unwrap();
         assert_eq!(a.templates(), whole.templates());
         assert_eq!(b.templates(), whole.templates());
+        let names = |m: &Miner| m.clusters.values().map(|c| (c.id, c.name.clone())).collect::<BTreeMap<_, _>>();
+        assert_eq!((names(&a), &a.names), (names(&whole), &whole.names));
+        assert_eq!(names(&b), names(&whole));
         assert_eq!(
             a.peek("Failed password for root from 1.2.3.4 port 22").map(|t| t.id),
             whole.peek("Failed password for root from 1.2.3.4 port 22").map(|t| t.id)
@@ -602,7 +684,7 @@ mod tests {
         let e = Miner::merge([&whole, &other]).unwrap_err();
         assert!(e.contains("template 0"), "{e}");
         let mut m = whole.clone();
-        assert!(m.restore(0, "kernel panic now", "kernel panic now").is_err());
+        assert!(m.restore(0, "kernel panic now", "kernel panic now", None).is_err());
         // A loaded miner whose tree names a missing template is refused, not used.
         assert_eq!(whole.problem(), None);
         let mut broken = whole.clone();

@@ -236,3 +236,65 @@ pub(super) fn generalise(slot: &str, tok: Option<&str>) -> Option<String> {
     }
     constant.then_some(out)
 }
+
+/// Words a template state's readable name is built from, at most.
+const NAME_WORDS: usize = 6;
+
+/// A readable name from a template's tokens (`None`: a parameter): its first constant words,
+/// lower case, joined by `-` (`unexpected-error-trying-to-delete-block`), not ending on `to`,
+/// `of`, `for` and the like. Values a message gives
+/// are left out: a word after `user`, `for`, `from` or `by`, a word in brackets or quotes, the
+/// value of a `key=value`. `message` when no word is left.
+pub(super) fn slug<'a>(tokens: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    const VALUE_AFTER: &[&str] = &["user", "for", "from", "by"];
+    let mut words: Vec<String> = Vec::new();
+    let mut previous: Option<&str> = None;
+    for tok in tokens {
+        if words.len() >= NAME_WORDS {
+            break;
+        }
+        let introduces = |t: &str| VALUE_AFTER.iter().any(|w| w.eq_ignore_ascii_case(t));
+        let after = previous.is_some_and(introduces);
+        previous = tok;
+        let Some(tok) = tok else { continue };
+        let enclosed = tok.starts_with(is_delimiter) && tok.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter);
+        if (after && !introduces(tok)) || enclosed {
+            continue;
+        }
+        let mut value = false;
+        for (word, seg) in segments(tok) {
+            if !word {
+                value = seg.contains('=');
+                continue;
+            }
+            if value {
+                continue;
+            }
+            for run in seg.split(|c: char| !c.is_ascii_alphabetic()).filter(|r| !r.is_empty()) {
+                // A word said twice in a row is named once (`addStoredBlock: addStoredBlock`).
+                if words.len() < NAME_WORDS && !words.last().is_some_and(|w| w.eq_ignore_ascii_case(run)) {
+                    words.push(run.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    // A name does not end on a word that only leads to a value (`served-block-to`).
+    const LEADING: &[&str] = &["a", "an", "at", "by", "for", "from", "in", "is", "of", "on", "the", "to", "via", "with"];
+    while words.len() > 1 && words.last().is_some_and(|w| LEADING.contains(&w.as_str())) {
+        words.pop();
+    }
+    if words.is_empty() {
+        "message".to_owned()
+    } else {
+        words.join("-")
+    }
+}
+
+/// Whether `name` could be a name [`slug`] gives (lower-case words joined by `-`, perhaps a
+/// number after the last `-` to tell two templates apart).
+pub(super) fn is_slug(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
