@@ -200,7 +200,7 @@ impl AutoDetect {
                 self.patterns[i].parse(line, years)
             }
             Candidate::Sequence if sequences::looks_like_sequence(line) => sequences::parse_sequence(line, line_no).ok(),
-            Candidate::Timestamped if first.is_ascii_alphanumeric() => generic::parse_timestamped(line),
+            Candidate::Timestamped if first.is_ascii_alphanumeric() || first == b'[' => generic::parse_stamped_line(line, years),
             Candidate::Levelled if first.is_ascii_uppercase() => generic::parse_levelled(line),
             Candidate::Untimed => syslog::parse_untimed(line),
             _ => None,
@@ -262,6 +262,11 @@ mod tests {
             ("srv sshd[1643]: ROOT LOGIN REFUSED FROM ::ffff:1.2.3.4", Rfc3164, Some("sshd")),
             ("blk_-9041047513394897329,5 5 22 5 11 9", Sequence, None),
             ("FAILED LOGIN (1) on '/dev/tty1' FOR 'czanik', Authentication failure", Plain, None),
+            ("1286536309.586    921 10.0.0.1 TCP_MISS/200 3 GET http://x/ - HIER_NONE/- text/html", Timestamped, None),
+            ("I0301 10:00:00.123456   12345 server.go:123] Accepted connection", Timestamped, None),
+            ("01-Mar-2024 10:00:00.123 INFO [main] org.apache.catalina.startup.Catalina.start Server startup", Timestamped, None),
+            ("[2024-03-01 10:00:00] local.ERROR: login failed", Timestamped, None),
+            ("12345 requests served", Plain, None),
         ];
         for (line, kind, app) in rows {
             assert_eq!(kind_of(&[line]), vec![(kind, app.map(str::to_owned))], "{line}");

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::header::trim_end;
-use super::time::{parse_any, scan_iso};
+use super::time::{parse_any, scan_iso, scan_klog, scan_leading, YearInference};
 use crate::record::{Record, RecordKind};
 
 static LEVELLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -18,11 +18,36 @@ static LEVELLED: LazyLock<Regex> = LazyLock::new(|| {
 /// (`Fri Jan 19 12:20:33 2007`) stamp, then the message; a leading `[pid]` or `[pid N]` after the
 /// stamp is taken as the pid (Exim, vsftpd). `None`: no such stamp.
 pub fn parse_timestamped(line: &str) -> Option<Record> {
+    timestamped(line, false)
+}
+
+/// A line of its own that starts with a stamp: [`parse_timestamped`]'s layouts and those of
+/// [`scan_leading`] (a zone after the stamp, Unix seconds, MySQL, Tomcat, Windows, RFC 2822 …),
+/// or a glog/klog header (`I0301 10:00:00.123456 12345 server.go:123] msg`: level, stamp, thread
+/// id as the pid).
+pub fn parse_stamped_line(line: &str, years: &mut YearInference) -> Option<Record> {
+    timestamped(line, true).or_else(|| parse_klog(line, years))
+}
+
+fn parse_klog(line: &str, years: &mut YearInference) -> Option<Record> {
+    let (level, ts, n) = scan_klog(line.as_bytes(), years)?;
+    let rest = line[n..].trim_start();
+    let (thread, rest) = rest.split_once(' ')?;
+    let (_, message) = rest.split_once("] ")?;
+    let mut rec = Record::new(RecordKind::Timestamped, trim_end(message));
+    rec.timestamp = Some(ts);
+    rec.severity = Some(level);
+    rec.pid = thread.parse().ok();
+    Some(rec)
+}
+
+fn timestamped(line: &str, wide: bool) -> Option<Record> {
     if let Some(rec) = parse_mbox_from(line) {
         return Some(rec);
     }
     let b = line.as_bytes();
-    let (ts, n) = match scan_iso(b) {
+    let found = if wide { scan_leading(b) } else { scan_iso(b) };
+    let (ts, n) = match found {
         Some(found) => found,
         None => {
             let len = if b.first().is_some_and(u8::is_ascii_alphabetic) { 24 } else { 19 };
@@ -93,6 +118,27 @@ mod tests {
         for line in ["", "2013-06-02", "2013-06-02 09:05:48", "2013-06-02 09:05:48x y", "hello 2013-06-02 09:05:48 x"] {
             assert!(parse_timestamped(line).is_none(), "{line:?}");
         }
+    }
+
+    #[test]
+    fn stamped_lines_keep_their_zone_and_klog_its_level() {
+        let mut years = YearInference::new(crate::parse::YearAnchor::Given(2024));
+        let r = parse_stamped_line("2024-03-01 10:00:00 +0100 1rg0ab-000123-AB <= bob@example.com", &mut years).unwrap();
+        assert_eq!(
+            (r.timestamp.unwrap().to_string().as_str(), r.message.as_str()),
+            ("2024-03-01T10:00:00+01:00", "1rg0ab-000123-AB <= bob@example.com")
+        );
+        let r = parse_stamped_line("2024-03-01 10:00:00.123 UTC [12] LOG:  connection authorized: user=bob", &mut years).unwrap();
+        assert_eq!((r.pid, r.message.as_str()), (Some(12), "LOG:  connection authorized: user=bob"));
+        let r = parse_stamped_line("I0301 10:00:00.123456   12345 server.go:123] Accepted connection from 10.0.0.1", &mut years).unwrap();
+        assert_eq!(
+            (r.severity, r.pid, r.message.as_str(), r.timestamp.unwrap().to_string().as_str()),
+            (Some(Severity::Info), Some(12345), "Accepted connection from 10.0.0.1", "2024-03-01T10:00:00.123456")
+        );
+        // Inside a syslog message, only the usual layouts are a stamp: a number stays in it.
+        assert!(parse_timestamped("1709287200 rows copied").is_none());
+        assert!(parse_stamped_line("1709287200 rows copied", &mut years).is_some());
+        assert!(parse_stamped_line("Info: nothing here", &mut years).is_none());
     }
 
     #[test]

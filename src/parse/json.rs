@@ -56,8 +56,23 @@ fn timestamp(v: Value, years: &mut YearInference) -> Option<Timestamp> {
     match v {
         Value::String(s) => parse_any(&s, Some(years)),
         Value::Number(n) => {
+            // Whole seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude
+            // (zap, logrus and journald write each), in integers: no rounding.
+            if let Some(i) = n.as_i64() {
+                let per_sec: i64 = match i.unsigned_abs() {
+                    0..100_000_000_000 => 1,
+                    100_000_000_000..100_000_000_000_000 => 1_000,
+                    100_000_000_000_000..100_000_000_000_000_000 => 1_000_000,
+                    _ => 1_000_000_000,
+                };
+                let nanos = i.rem_euclid(per_sec) * (1_000_000_000 / per_sec);
+                return Timestamp::from_unix(i.div_euclid(per_sec), u32::try_from(nanos).ok()?);
+            }
+            // Seconds with a fraction as written (`1709287200.123`), else by magnitude.
+            if let Some(t) = parse_any(&n.to_string(), None) {
+                return Some(t);
+            }
             let secs = n.as_f64()?;
-            // Seconds, or milliseconds when the number is too large to be seconds.
             let secs = if secs > 1e11 { secs / 1000.0 } else { secs };
             Timestamp::from_unix(secs.floor() as i64, ((secs.fract()) * 1e9) as u32)
         }
@@ -154,6 +169,16 @@ mod tests {
         let r = p(r#"{"time": 1700000000, "msg": "hello", "level": "error"}"#).unwrap();
         assert_eq!((r.kind, r.message.as_str(), r.severity), (RecordKind::Json, "hello", Some(Severity::Error)));
         assert_eq!(r.timestamp.unwrap().to_string(), "2023-11-14T22:13:20Z");
+        // Epoch numbers in any unit, exactly.
+        for (n, want) in [
+            ("1709287200123", "2024-03-01T10:00:00.123Z"),
+            ("1709287200123456", "2024-03-01T10:00:00.123456Z"),
+            ("1709287200123456789", "2024-03-01T10:00:00.123456789Z"),
+            ("1709287200.123", "2024-03-01T10:00:00.123Z"),
+        ] {
+            let r = p(&format!(r#"{{"ts": {n}, "msg": "x"}}"#)).unwrap();
+            assert_eq!(r.timestamp.unwrap().to_string(), want, "{n}");
+        }
         let r = p(r#"{"a": {"b": 1}}"#).unwrap();
         assert_eq!((r.message.as_str(), r.field("a.b")), (r#"{"a": {"b": 1}}"#, Some(&Value::from(1))));
         for line in ["", "{", "[1,2]", "{\"a\":1} trailing", "not json", "{\"a\":}"] {

@@ -8,6 +8,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::record::Timestamp;
 
+mod leading;
+pub use leading::{scan_klog, scan_leading};
+
 /// Where the year of a year-less stamp (RFC 3164 `Dec 10 06:55:46`) comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YearAnchor {
@@ -222,7 +225,12 @@ pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
         }
         Some(&c @ (b'+' | b'-')) => {
             let hh = digits(b, i + 1, 2);
-            let (mm, len) = if b.get(i + 3) == Some(&b':') { (digits(b, i + 4, 2), 6) } else { (digits(b, i + 3, 2), 5) };
+            let (mm, len) = match b.get(i + 3) {
+                Some(b':') => (digits(b, i + 4, 2), 6),
+                // Hours only (PostgreSQL's `+01`).
+                None | Some(b' ') => (Some(0), 3),
+                _ => (digits(b, i + 3, 2), 5),
+            };
             match (hh, mm) {
                 (Some(hh), Some(mm)) if hh < 24 && mm < 60 => {
                     i += len;
@@ -396,6 +404,7 @@ mod tests {
             ("2024-01-07T00:00:07.463Z,1", "2024-01-07T00:00:07.463Z", 24),
             ("2003-10-11T22:14:15.003-0700 x", "2003-10-11T22:14:15.003-07:00", 28),
             ("2013-01-04 17:03:46 login", "2013-01-04T17:03:46", 19),
+            ("2024-03-01 10:00:00.123+01 [12]", "2024-03-01T10:00:00.123+01:00", 26),
         ];
         for (input, want, len) in cases {
             let (t, n) = scan_iso(input.as_bytes()).unwrap_or_else(|| panic!("{input}"));
