@@ -26,7 +26,11 @@ static AUTH: LazyLock<Regex> = LazyLock::new(|| {
 static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(|| {
     let entries = [
         // Authentication with a user that does not exist, said outright.
-        (r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b", "authentication.user.invalid"),
+        // (Linux-PAM's text for PAM_USER_UNKNOWN too.)
+        (
+            r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b|\buser not known to the underlying authentication module\b",
+            "authentication.user.invalid",
+        ),
         // Privilege: sudo's and su's words, whoever writes them.
         (
             r"(?i)\bnot in sudoers\b|\bbad su\b|\bincorrect password attempts?\b|\bfailed:? .*\bchanging from\b",
@@ -44,9 +48,11 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
         ),
         (r"(?i)\bdelivered\b|\bsaved to\b|\bdelivery \d+: success\b", "email.deliver"),
         (r"(?i)\bfrom=<[^>]*>,? size=|\bmessage accepted\b|\bqueued as\b", "email.receive"),
-        // A failed authentication, in so many words.
+        // A failed authentication, in so many words; a limit of attempts reached is one too
+        // (OpenSSH's `maximum authentication attempts exceeded`, ProFTPD's `Maximum login
+        // attempts (3) exceeded`, `Too many authentication failures`).
         (
-            r"(?i)\b(?:auth(?:entication)? (?:failed|failure|error)|(?:login|logon|log on) (?:failed|failure|incorrect)|failed (?:to log ?on|login|logon|password|none|publickey|keyboard-interactive)|login failures?|(?:invalid|bad|wrong) password|password mismatch)\b",
+            r"(?i)\b(?:(?:maximum|max|too many) (?:number of )?(?:authentication|login|logon|password) (?:attempts|failures|tries|retries)|auth(?:entication)? (?:failed|failure|error)|(?:login|logon|log on) (?:failed|failure|incorrect)|failed (?:to log ?on|login|logon|password|none|publickey|keyboard-interactive)|login failures?|(?:invalid|bad|wrong) password|password mismatch)\b",
             "authentication.login.failure",
         ),
         // A user that does not exist, said in passing.
@@ -85,6 +91,10 @@ static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r#"(?i)\bfor\s+['"<\[`]?(?P<u>[\w.@$\\-]+)['">\]`]? from\b"#,
         r#"(?i)\blog ?in\s+['"<\[`]?(?P<u>[\w.@$\\-]+)['">\]`]? from\b"#,
         r#"(?i)\bfor\s+'(?P<u>[\w.@$\\-]+)'"#,
+        // `(user@address)`: Pure-FTPd's session prefix and others of its kind.
+        r#"\((?P<u>[\w.$\\-]+)@(?:::ffff:)?[0-9A-Fa-f]{1,4}[.:][0-9A-Fa-f.:]*\)"#,
+        // `mechanism(user,address…)`: Dovecot's auth lines and others of its kind.
+        r#"\w\((?P<u>[\w.@$\\-]+),(?:::ffff:)?[0-9A-Fa-f]{1,4}[.:][0-9A-Fa-f.:]*[,)]"#,
         r#"\bFOR\s+(?P<u>[\w.@$\\-]+)"#,
     ]
     .iter()
@@ -100,13 +110,14 @@ static FROM_HOST: LazyLock<Regex> =
 
 /// A mail address after the word that says whose it is (`to=<a@b>`, `from <a@b>`, `rcpt: a@b`).
 static MAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?P<k>orig_to|to|from|rcpt|recipient|sender|mail from|rcpt to)\s*[=:]?\s*<?(?P<a>[^\s<>,;:@]+@[^\s<>,;:]+)>?")
+    Regex::new(r"(?i)\b(?P<k>orig_to|to|from|rcpt|recipient|sender|mail from|rcpt to|arg1)\s*[=:]?\s*<?(?P<a>[^\s<>,;:@]+@[^\s<>,;:]+)>?")
         .expect("static regex")
 });
 
 /// Words that name no user after "user"/"for".
-const NOT_USERS: &[&str] =
-    &["from", "the", "a", "an", "is", "was", "unknown", "not", "to", "with", "on", "in", "at", "by", "of", "and", "or", "name", "user"];
+const NOT_USERS: &[&str] = &[
+    "from", "the", "a", "an", "is", "was", "unknown", "not", "to", "with", "on", "in", "at", "by", "of", "and", "or", "name", "user", "no",
+];
 
 /// What the generic layer made of a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +184,7 @@ pub fn fields(message: &str) -> Extracted {
         .find(|(i, u)| {
             (*i == 3 || !NOT_USERS.contains(&u.to_ascii_lowercase().as_str()))
                 && !is_ip(u)
+                && !u.bytes().all(|b| b.is_ascii_digit())
                 && !NOT_USERS[..4].contains(&u.to_ascii_lowercase().as_str())
         })
         .map(|(_, u)| u);
@@ -243,5 +255,28 @@ mod tests {
         let m = classify("login failed €é€€€1.2.3.4").unwrap();
         assert_eq!(field(&m, "source_ip"), Some("1.2.3.4"));
         assert!(classify("").is_none());
+        // `mechanism(user,address)`, and words that name no user.
+        let m = classify("auth(default): pam(bob@example.com,1.2.3.4): pam_authenticate() failed").unwrap();
+        assert_eq!((field(&m, "user"), field(&m, "source_ip")), (Some("bob@example.com"), Some("1.2.3.4")));
+        let m = classify("USER alice: no such user found from 1.2.3.4").unwrap();
+        assert_eq!(field(&m, "user"), Some("alice"));
+        assert_eq!(field(&classify("FAILED LOGIN 2 FROM (null) FOR carol, bad").unwrap(), "user"), Some("carol"));
+        assert_eq!(field(&classify("(dave@10.0.0.2) [WARNING] Authentication failed").unwrap(), "user"), Some("dave"));
+        let f = fields("s1P819mk027713: ruleset=check_rcpt, arg1=<eve@example.org>, relay=x [10.0.0.3], reject=550 5.7.1");
+        assert!(f.contains(&("recipient".to_owned(), "eve@example.org".to_owned())), "{f:?}");
+    }
+
+    #[test]
+    fn the_vocabulary_names_events_of_any_product() {
+        let name = |m: &str| event(m).map(|a| a.name);
+        for (message, want) in [
+            ("error: maximum authentication attempts exceeded for root from 10.0.0.1 port 22 ssh2", "authentication.login.failure"),
+            ("host (10.0.0.1[10.0.0.1]) - Maximum login attempts (3) exceeded", "authentication.login.failure"),
+            ("Disconnecting: Too many authentication failures [preauth]", "authentication.login.failure"),
+            ("FAILED LOGIN 1 FROM tty1 FOR bob, User not known to the underlying authentication module", "authentication.user.invalid"),
+            ("SMTP connection from (hydra) [10.0.0.1]:53682 lost", "network.connection.end"),
+        ] {
+            assert_eq!(name(message), Some(want), "{message}");
+        }
     }
 }

@@ -141,15 +141,20 @@ pub fn leave_one_product_out() -> ((usize, usize, usize, usize), Vec<String>) {
 
 /// Leave-one-product-out on the bundled corpus (178 lines of 24 products; each product's lines
 /// normalized with its own rules switched off): the vocabulary of events, the analogy with other
-/// products' example lines and the field extractors name .860 of the events and find .782 of the
-/// key fields (before them: .511 and .498). The floors, .85 and .77, leave room for one or two
+/// products' example lines and the field extractors name .882 of the events and find .838 of the
+/// key fields (before them: .511 and .498). The floors, .87 and .82, leave room for two or three
 /// lines to move with a legitimate change; the target of issue #19 (.90 and .90) is not reached:
 /// the misses left are notations only their product uses (exim's `=>`, `**` and `==`, su's
-/// `+ pts/4 alice-root`, Exchange's tracking columns, procmail's folder lines).
+/// `+ pts/4 alice-root`, Exchange's tracking columns, procmail's folder lines, BSD ftpd's
+/// `FTP LOGIN FROM host, user`).
 #[test]
 fn products_no_pack_knows_get_their_standard_events() {
     let ((hits, rows, fields_ok, fields_all), misses) = leave_one_product_out();
     let (events, fields) = (hits as f64 / rows as f64, fields_ok as f64 / fields_all as f64);
     eprintln!("leave-one-product-out: events {events:.3} ({hits}/{rows}), fields {fields:.3} ({fields_ok}/{fields_all})");
-    assert!(events >= 0.85 && fields >= 0.77, "events {events:.3}, fields {fields:.3}: {misses:#?}");
+    // `LOGSIEVE_SHOW_MISSES=1 cargo test --test it leave_one -- --nocapture` lists what is missed.
+    if std::env::var_os("LOGSIEVE_SHOW_MISSES").is_some() {
+        eprintln!("{}", misses.join("\n"));
+    }
+    assert!(events >= 0.87 && fields >= 0.82, "events {events:.3}, fields {fields:.3}: {misses:#?}");
 }
