@@ -54,7 +54,7 @@ fn timestamped(line: &str, wide: bool) -> Option<Record> {
             (parse_any(line.get(..len)?, None)?, len)
         }
     };
-    let rest = line[n..].strip_prefix(' ')?;
+    let rest = line[n..].strip_prefix([' ', '\t'])?;
     let mut rec = Record::new(RecordKind::Timestamped, String::new());
     rec.timestamp = Some(ts);
     let mut message = rest;

@@ -211,12 +211,19 @@ pub fn scan_bsd(b: &[u8], years: &mut YearInference) -> Option<(Timestamp, usize
 /// Returns the stamp and the bytes consumed.
 pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
     let y = digits(b, 0, 4)?;
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T') | Some(b' ')) {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' ' | b'\t')) {
         return None;
     }
     let date = NaiveDate::from_ymd_opt(y as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
-    let (time, clen) = clock(b, 11)?;
+    let (mut time, clen) = clock(b, 11)?;
     let mut i = 11 + clen;
+    // Milliseconds after a colon (`13:50:50:123`, WindowsUpdate.log), a word of their own.
+    if clen == 8 && b.get(i) == Some(&b':') {
+        if let Some(ms) = digits(b, i + 1, 3).filter(|_| !b.get(i + 4).is_some_and(u8::is_ascii_digit)) {
+            time += chrono::Duration::milliseconds(i64::from(ms));
+            i += 4;
+        }
+    }
     let local = NaiveDateTime::new(date, time);
     let offset = match b.get(i) {
         Some(b'Z') => {
@@ -405,6 +412,7 @@ mod tests {
             ("2003-10-11T22:14:15.003-0700 x", "2003-10-11T22:14:15.003-07:00", 28),
             ("2013-01-04 17:03:46 login", "2013-01-04T17:03:46", 19),
             ("2024-03-01 10:00:00.123+01 [12]", "2024-03-01T10:00:00.123+01:00", 26),
+            ("2015-11-04\t13:50:50:123\t1152\t1b8c\tAgent\t*", "2015-11-04T13:50:50.123", 23),
         ];
         for (input, want, len) in cases {
             let (t, n) = scan_iso(input.as_bytes()).unwrap_or_else(|| panic!("{input}"));

@@ -14,6 +14,7 @@
 //! | `3/1/2024 10:00:00 AM` | Windows event log exports and Windows services (US order, the default locale; a first number over 12 is a day) |
 //! | `Mar 01, 2024 10:00:00 AM` | java.util.logging's `SimpleFormatter` (Tomcat's catalina.out) |
 //! | `2024 Mar  1 10:00:00` | syslog-ng and rsyslog templates with the year first |
+//! | `2015-11-04<TAB>13:50:50:123` (ISO 8601 read by [`scan_iso`]) | WindowsUpdate.log and other Windows component logs |
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 
