@@ -136,7 +136,10 @@ impl<'m> Tracker<'m> {
 
     fn count(&mut self, kind: &str, entity: &str, act: &Act, bucket: i64) {
         let key = (kind.to_owned(), entity.to_owned(), act.name.clone());
-        if self.open.get(&key).is_some_and(|c| c.bucket < bucket) {
+        // A later bucket starts; so does an earlier one when the log's time went back by more
+        // than a bucket (files merged out of order, a clock reset): its events are not added to
+        // a bucket they are not in. A late event of the bucket just before counts in this one.
+        if self.open.get(&key).is_some_and(|c| c.bucket < bucket || c.bucket > bucket + 1) {
             self.roll(&key, bucket);
         }
         let cell = self.open.entry(key.clone()).or_insert_with(|| Open { bucket, ..Open::default() });
@@ -156,6 +159,11 @@ impl<'m> Tracker<'m> {
         // The short scale: events in the sliding minute that ends with this one.
         if let (true, Some(t)) = (kind != ALL, act.time) {
             let now = millis(&t);
+            // Time went back by more than a minute: the minute ending here starts afresh (the
+            // events kept are later than this one, and would never leave the window).
+            if cell.recent.back().is_some_and(|(m, _)| *m > now + SHORT_SECS * 1000) {
+                cell.recent.clear();
+            }
             cell.recent.push_back((now, t));
             while cell.recent.front().is_some_and(|(m, _)| *m <= now - SHORT_SECS * 1000) {
                 cell.recent.pop_front();
@@ -511,6 +519,24 @@ mod tests {
         }
         t.finish();
         assert!(t.findings.iter().any(|f| f.kind == Kind::Burst && f.value == "192.0.2.9" && f.count == 8), "{:?}", t.findings);
+    }
+
+    #[test]
+    fn a_log_whose_time_goes_back_is_not_counted_into_one_bucket() {
+        let base = baseline();
+        // The same hour of one failure a bucket from one address, logged 50 times over (a log
+        // replayed, files concatenated out of order): never more than one in a bucket.
+        let mut t = Tracker::new(&base, false);
+        for _ in 0..50 {
+            for b in 0..12 {
+                t.observe(&act("authentication.login.failure", b * 300 + 20, 0, "10.0.0.2"));
+            }
+        }
+        for cell in t.open.values() {
+            assert!(cell.count <= 1 && cell.recent.len() <= 1, "{} events, {} in the minute", cell.count, cell.recent.len());
+        }
+        t.finish();
+        assert!(t.findings.iter().all(|f| f.kind != Kind::Burst), "{:?}", t.findings);
     }
 
     #[test]
