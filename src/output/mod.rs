@@ -31,6 +31,9 @@ use crate::session::{Session, States};
 
 /// Rows buffered before a Parquet row group is written.
 const ROW_GROUP: usize = 10_000;
+/// Bytes of row text (the JSON line) buffered before a row group is written, whatever the rows:
+/// sessions of thousands of events make large rows, and memory stays bounded by this.
+const ROW_GROUP_BYTES: usize = 4 << 20;
 
 #[derive(Default)]
 struct Columns {
@@ -130,6 +133,8 @@ pub struct ScoreWriter {
     parquet: ParquetSink,
     rows: Columns,
     line: Vec<u8>,
+    /// Bytes of the rows buffered since the last row group.
+    buffered: usize,
 }
 
 impl ScoreWriter {
@@ -148,6 +153,7 @@ impl ScoreWriter {
             parquet: ParquetSink::new(dir.join("scores.parquet")),
             rows: Columns::default(),
             line: Vec::new(),
+            buffered: 0,
         })
     }
 
@@ -172,8 +178,10 @@ impl ScoreWriter {
         r.reason_lines.push(serde_json::to_string(&row.reason_lines).unwrap_or_default());
         r.components.push(serde_json::to_string(&row.components).unwrap_or_default());
         r.closed.push(row.closed.as_str().to_owned());
-        if r.session.len() >= ROW_GROUP {
+        self.buffered += self.line.len();
+        if r.session.len() >= ROW_GROUP || self.buffered >= ROW_GROUP_BYTES {
             self.flush_rows()?;
+            self.buffered = 0;
         }
         Ok(())
     }
@@ -327,6 +335,28 @@ mod tests {
         let text = std::fs::read_to_string(threaded.join("scores.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 25_000);
         assert!(text.lines().last().unwrap().contains("\"input24999.log:25000\""));
+    }
+
+    #[test]
+    fn large_rows_make_more_row_groups_and_every_row_is_in_the_parquet_file() {
+        use polars::prelude::{ParquetReader, SerReader};
+        let dir = tempfile::tempdir().unwrap();
+        let states = States::from_names(&["a-fairly-long-state-name-of-a-template".to_owned(), "b".to_owned()]);
+        let files = vec!["one.log".to_owned()];
+        let mut w = ScoreWriter::create(dir.path()).unwrap();
+        // 600 sessions of 500 events each: about 20 KB a row, so several groups of 4 MiB.
+        for i in 0..600u32 {
+            let s = Session::sequence(format!("k{i}"), (0..500).map(|k| k % 2).collect(), LineRef { file: 0, line: u64::from(i) + 1 });
+            w.push(&ScoreRow::new(&s, &verdict(i), 8.5, &states, &files, false)).unwrap();
+        }
+        w.finish().unwrap();
+        let mut reader = ParquetReader::new(std::fs::File::open(dir.path().join("scores.parquet")).unwrap());
+        let groups = reader.get_metadata().unwrap().row_groups.len();
+        assert!(groups >= 2, "{groups} row groups");
+        let df = reader.finish().unwrap();
+        assert_eq!(df.height(), 600);
+        let sessions: Vec<String> = df.column("session").unwrap().str().unwrap().iter().map(|s| s.unwrap_or_default().to_owned()).collect();
+        assert_eq!(sessions, (0..600).map(|i| format!("k{i}")).collect::<Vec<_>>());
     }
 
     #[test]
