@@ -86,6 +86,11 @@ pub struct Miner {
     evicted: u64,
     /// Readable name → template id, for the templates held.
     names: BTreeMap<String, u32>,
+    /// Name → a suffix below which every `name-N` (from 2) is taken: where the search for a
+    /// free one starts. Only a shortcut (the search gives the same name without it), so it is
+    /// not saved, and it is forgotten when a template is evicted.
+    #[serde(skip)]
+    taken_below: HashMap<String, u32>,
 }
 
 mod leaf_map {
@@ -212,11 +217,16 @@ impl Miner {
     }
 
     /// `base`, or `base-2`, `base-3` … whichever no template holds.
-    fn free_name(&self, base: String) -> String {
+    /// The caller takes the name it returns.
+    fn free_name(&mut self, base: String) -> String {
         if !self.names.contains_key(&base) {
             return base;
         }
-        (2u32..).map(|n| format!("{base}-{n}")).find(|n| !self.names.contains_key(n)).unwrap_or(base)
+        let start = self.taken_below.get(&base).copied().unwrap_or(2);
+        let (n, name) =
+            (start..).map(|n| (n, format!("{base}-{n}"))).find(|(_, name)| !self.names.contains_key(name)).unwrap_or((start, base.clone()));
+        self.taken_below.insert(base, n + 1);
+        name
     }
 
     /// Learns from a message and returns its template.
@@ -515,6 +525,7 @@ impl Miner {
             if let Some(c) = self.clusters.remove(&id) {
                 if self.names.get(&c.name) == Some(&id) {
                     self.names.remove(&c.name);
+                    self.taken_below.clear();
                 }
             }
             self.evicted += 1;

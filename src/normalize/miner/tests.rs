@@ -100,6 +100,22 @@ fn templates_have_readable_names_that_stay() {
 }
 
 #[test]
+fn many_templates_of_the_same_words_are_named_apart_at_once() {
+    // 1,000 templates whose first six words are the same: names -2 … -1000, in order; a loaded
+    // miner, which starts its search for a free name afresh, gives the next the same name.
+    let mut m = Miner::default();
+    let line = |i: usize| format!("the same six words in front {}", "x ".repeat(i % 60 + 1) + &"y ".repeat(i / 60 + 1));
+    let names: Vec<String> = (0..1000).map(|i| m.add(&line(i)).name.to_owned()).collect();
+    assert_eq!(names[0], "the-same-six-words-in-front");
+    assert_eq!(names[999], "the-same-six-words-in-front-1000");
+    assert_eq!(names.iter().collect::<std::collections::BTreeSet<_>>().len(), 1000);
+    let mut loaded: Miner = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+    let mut warm = m.clone();
+    let next = "the same six words in front z";
+    assert_eq!(loaded.add(next).name, warm.add(next).name);
+}
+
+#[test]
 fn variable_first_token_and_masks_match_again() {
     let mut m = Miner::default();
     let a = m.add("1234 requests served").id;
