@@ -230,26 +230,30 @@ pub fn scan_iso(b: &[u8]) -> Option<(Timestamp, usize)> {
             i += 1;
             Some(0)
         }
-        Some(&c @ (b'+' | b'-')) => {
-            let hh = digits(b, i + 1, 2);
-            let (mm, len) = match b.get(i + 3) {
-                Some(b':') => (digits(b, i + 4, 2), 6),
-                // Hours only (PostgreSQL's `+01`).
-                None | Some(b' ') => (Some(0), 3),
-                _ => (digits(b, i + 3, 2), 5),
-            };
-            match (hh, mm) {
-                (Some(hh), Some(mm)) if hh < 24 && mm < 60 => {
-                    i += len;
-                    let secs = (hh * 3600 + mm * 60) as i32;
-                    Some(if c == b'-' { -secs } else { secs })
-                }
-                _ => None,
-            }
-        }
+        Some(b'+' | b'-') => offset_at(b, i).map(|(secs, len)| {
+            i += len;
+            secs
+        }),
         _ => None,
     };
     Some((Timestamp { local, offset_secs: offset }, i))
+}
+
+/// A numeric UTC offset at `i`: `±hh:mm`, `±hhmm` or `±hh` (PostgreSQL's `+01`, before a space
+/// or the end). Returns the offset in seconds and the bytes consumed.
+fn offset_at(b: &[u8], i: usize) -> Option<(i32, usize)> {
+    let sign = *b.get(i).filter(|c| matches!(c, b'+' | b'-'))?;
+    let hh = digits(b, i + 1, 2)?;
+    let (mm, len) = match b.get(i + 3) {
+        Some(b':') => (digits(b, i + 4, 2)?, 6),
+        None | Some(b' ') => (0, 3),
+        _ => (digits(b, i + 3, 2)?, 5),
+    };
+    if hh >= 24 || mm >= 60 {
+        return None;
+    }
+    let secs = (hh * 3600 + mm * 60) as i32;
+    Some((if sign == b'-' { -secs } else { secs }, len))
 }
 
 /// Decodes a daemontools TAI64N label `@4000000063f1e2d03a2b7c00` (25 bytes) into UTC.

@@ -121,9 +121,12 @@ pub(super) fn slot_is_free(tokens: &[Option<String>], i: usize, tok: Option<&str
         return false;
     }
     let after = i > 0 && tokens[i - 1].as_deref().is_some_and(|t| INTRODUCE.iter().any(|w| w.eq_ignore_ascii_case(t)));
-    // A word in brackets or quotes (`(spawning).`, `'sparkDriver'`) is a value given.
-    let enclosed = slot.starts_with(is_delimiter) && slot.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter);
-    after || enclosed || slot.contains('=')
+    after || is_enclosed(slot) || slot.contains('=')
+}
+
+/// A word in brackets or quotes (`(spawning).`, `'sparkDriver'`): a value given.
+fn is_enclosed(token: &str) -> bool {
+    token.starts_with(is_delimiter) && token.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter)
 }
 
 /// Whether two tokens have the same delimiters in the same places, with a word between each.
@@ -257,8 +260,7 @@ pub(super) fn slug<'a>(tokens: impl IntoIterator<Item = Option<&'a str>>) -> Str
         let after = previous.is_some_and(introduces);
         previous = tok;
         let Some(tok) = tok else { continue };
-        let enclosed = tok.starts_with(is_delimiter) && tok.trim_end_matches(['.', ',', ';', ':']).ends_with(is_delimiter);
-        if (after && !introduces(tok)) || enclosed {
+        if (after && !introduces(tok)) || is_enclosed(tok) {
             continue;
         }
         let mut value = false;

@@ -16,9 +16,9 @@
 //! | `2024 Mar  1 10:00:00` | syslog-ng and rsyslog templates with the year first |
 //! | `2015-11-04<TAB>13:50:50:123` (ISO 8601 read by [`scan_iso`]) | WindowsUpdate.log and other Windows component logs |
 
-use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::{clock, digits, epoch, month_of, scan_iso, YearInference};
+use super::{clock, digits, epoch, month_of, offset_at, scan_iso, YearInference};
 use crate::record::{Severity, Timestamp};
 
 /// A zone name after a stamp and its offset. Names that stand for two zones (`CST`: China or
@@ -74,30 +74,14 @@ fn zone_after(b: &[u8], at: usize) -> Option<(i32, usize)> {
     let end = word_end(b, start);
     let w = &b[start..end];
     let secs = match w {
-        [s @ (b'+' | b'-'), rest @ ..] => {
-            let (hh, mm) = match rest.len() {
-                2 => (digits(rest, 0, 2)?, 0),
-                4 => (digits(rest, 0, 2)?, digits(rest, 2, 2)?),
-                5 if rest[2] == b':' => (digits(rest, 0, 2)?, digits(rest, 3, 2)?),
-                _ => return None,
-            };
-            if hh > 14 || mm > 59 {
-                return None;
-            }
-            let secs = (hh * 3600 + mm * 60) as i32;
-            if *s == b'-' {
-                -secs
-            } else {
-                secs
-            }
-        }
+        // The whole word, and no more than the largest offset in use (+14:00).
+        [b'+' | b'-', ..] => match offset_at(w, 0)? {
+            (secs, len) if len == w.len() && secs.abs() <= 14 * 3600 + 59 * 60 => secs,
+            _ => return None,
+        },
         _ => zone_offset(w)?,
     };
     Some((secs, end - at))
-}
-
-fn with(local: NaiveDateTime, offset: Option<i32>) -> Timestamp {
-    Timestamp { local, offset_secs: offset.filter(|&s| FixedOffset::east_opt(s).is_some()) }
 }
 
 /// A glog/klog header's level letter and stamp (`I0301 10:00:00.123456`), the year inferred.
@@ -128,7 +112,7 @@ pub fn scan_leading(b: &[u8]) -> Option<(Timestamp, usize)> {
     }
     if let Some((t, n)) = scan_iso(b) {
         return Some(match (t.offset_secs, zone_after(b, n)) {
-            (None, Some((secs, m))) => (with(t.local, Some(secs)), n + m),
+            (None, Some((secs, m))) => (Timestamp { local: t.local, offset_secs: Some(secs) }, n + m),
             _ => (t, n),
         });
     }
