@@ -1,5 +1,6 @@
 //! The miner's tests: grouping, parameters, names, partitions and eviction.
 
+use super::tokens::is_slug;
 use super::*;
 
 #[test]
