@@ -10,7 +10,7 @@ use super::rules::{is_ip, Extracted};
 use super::vocabulary::{self, Action, Outcome};
 
 static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password)\b").expect("static regex")
+    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password|(?:security |policy )?violation)\b").expect("static regex")
 });
 static SUCCESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:accepted|success(?:ful(?:ly)?)?|succeeded|granted|logged in|authenticated)\b").expect("static regex")
@@ -47,7 +47,8 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
             "email.reject",
         ),
         (r"(?i)\bdelivered\b|\bsaved to\b|\bdelivery \d+: success\b", "email.deliver"),
-        (r"(?i)\bfrom=<[^>]*>,? size=|\bmessage accepted\b|\bqueued as\b", "email.receive"),
+        // A message's size and sender together (`from=<a@b>, size=…`, `bytes 2737 from <a@b>`).
+        (r"(?i)\bfrom=<[^>]*>,? size=|\b(?:size=?|bytes) \d+,? from[= ]<[^>]*>|\bmessage accepted\b|\bqueued as\b", "email.receive"),
         // A failed authentication, in so many words; a limit of attempts reached is one too
         // (OpenSSH's `maximum authentication attempts exceeded`, ProFTPD's `Maximum login
         // attempts (3) exceeded`, `Too many authentication failures`).
@@ -69,7 +70,9 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
             "network.connection.start",
         ),
         // A login that went through.
-        (r"(?i)\b(?:login|logon) from\b|\blogged in\b", "authentication.login.success"),
+        // (`Login: user=<bob>`, `LOGIN, user=bob`, `Login user=bob`: a login that names its user and
+        // no outcome went through; failures were named above.)
+        (r"(?i)\b(?:login|logon) from\b|\blogged in\b|\b(?:login|logon)[,:]?\s+user\s*[=:]", "authentication.login.success"),
     ];
     // One pass over the message for all of them; the first (most specific) that matches wins.
     let set = regex::RegexSet::new(entries.iter().map(|(r, _)| *r)).expect("static regexes");
@@ -85,6 +88,8 @@ pub fn event(message: &str) -> Option<&'static Action> {
 /// Where a user name stands, most explicit first.
 static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
+        // `Account Name: bob` (Windows' event text and others of its kind): see [`fields`].
+        r#"(?i)\baccount name:\s*(?P<u>[\w.@$\\-]+)"#,
         r#"(?i)\buser(?:name)?\s*[=:]\s*['"<\[`]?(?P<u>[\w.@$\\-]+)"#,
         r#"(?i)\bfor (?:invalid |illegal )?user\s+['"<\[`]?(?P<u>[\w.@$\\-]+)"#,
         r#"(?i)\buser\s+['"<\[`]?(?P<u>[\w.@$\\-]+)"#,
@@ -96,6 +101,12 @@ static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         // `mechanism(user,address…)`: Dovecot's auth lines and others of its kind.
         r#"\w\((?P<u>[\w.@$\\-]+),(?:::ffff:)?[0-9A-Fa-f]{1,4}[.:][0-9A-Fa-f.:]*[,)]"#,
         r#"\bFOR\s+(?P<u>[\w.@$\\-]+)"#,
+        // A mail-style login right after the failure (`password fail bob@example.com:1.2.3.4`).
+        r#"(?i)\bfail(?:ed|ure)?:?\s+(?P<u>[\w.$\\-]+@[\w-]+(?:\.[\w-]+)+)"#,
+        // `[bob] FAIL LOGIN`, `[bob] OK LOGIN`: the user in brackets before the login's outcome.
+        r#"^\s*\[(?P<u>[\w.@$\\-]+)\]\s+(?i:fail(?:ed)?|ok|success(?:ful)?)\s+(?i:log ?in|log ?on)\b"#,
+        // `LOGIN FROM host, bob`, `LOGIN FROM host, (anonymous)`.
+        r#"(?i)\blog ?in from \S+?,\s+\(?(?P<u>[\w.@$\\-]+)\)?\s*$"#,
     ]
     .iter()
     .map(|r| Regex::new(r).expect("static regex"))
@@ -176,16 +187,26 @@ pub fn with_privilege_users(action: Option<&Action>, message: &str, mut out: Ext
 /// The users, source addresses, host names and mail addresses of a message.
 pub fn fields(message: &str) -> Extracted {
     let mut fields: Extracted = Vec::new();
-    // `for user from`: a user named `user` (the word is a name where `for ... from` frames it).
+    // A common word is a name where the pattern frames it: `for user from` (any word between
+    // `for` and `from`) and `user=user` (the value of a user key named `user`).
     let user = USER
         .iter()
         .enumerate()
-        .flat_map(|(i, re)| re.captures_iter(message).filter_map(|c| c.name("u")).map(move |m| (i, m.as_str())).collect::<Vec<_>>())
+        .flat_map(|(i, re)| {
+            let mut found: Vec<(usize, &str)> = re.captures_iter(message).filter_map(|c| c.name("u")).map(|m| (i, m.as_str())).collect();
+            // `Account Name:` is said of the subject first and of the account acted on last.
+            if i == 0 {
+                found.reverse();
+            }
+            found
+        })
         .find(|(i, u)| {
-            (*i == 3 || !NOT_USERS.contains(&u.to_ascii_lowercase().as_str()))
+            let lower = u.to_ascii_lowercase();
+            (*i == 4 || (*i == 1 && lower == "user") || !NOT_USERS.contains(&lower.as_str()))
                 && !is_ip(u)
                 && !u.bytes().all(|b| b.is_ascii_digit())
-                && !NOT_USERS[..4].contains(&u.to_ascii_lowercase().as_str())
+                && u.bytes().any(|b| b.is_ascii_alphanumeric())
+                && !NOT_USERS[..4].contains(&lower.as_str())
         })
         .map(|(_, u)| u);
     if let Some(u) = user {
@@ -264,6 +285,17 @@ mod tests {
         assert_eq!(field(&classify("(dave@10.0.0.2) [WARNING] Authentication failed").unwrap(), "user"), Some("dave"));
         let f = fields("s1P819mk027713: ruleset=check_rcpt, arg1=<eve@example.org>, relay=x [10.0.0.3], reject=550 5.7.1");
         assert!(f.contains(&("recipient".to_owned(), "eve@example.org".to_owned())), "{f:?}");
+        // The account acted on is named after the subject; `-` names nobody.
+        let windows = "An account failed to log on.\n Subject:\n  Account Name:  HOST1$\n Account For Which Logon Failed:\n  Account Name:  frank\n  Account Domain:  CORP";
+        assert_eq!(field(&classify(windows).unwrap(), "user"), Some("frank"));
+        assert_eq!(fields("An account was logged on. Subject: Account Name: - New Logon: Account Name: -")[..], []);
+        assert_eq!(field(&classify("imap: password fail gina@example.net:10.0.0.9").unwrap(), "user"), Some("gina@example.net"));
+        assert_eq!(field(&classify("[henry] FAIL LOGIN: Client \"10.0.0.4\"").unwrap(), "user"), Some("henry"));
+        assert_eq!(fields("FTP LOGIN FROM dsl.example.net, ivan")[0], ("user".to_owned(), "ivan".to_owned()));
+        assert_eq!(fields("ANONYMOUS FTP LOGIN FROM 10.0.0.5,  (anonymous)")[0], ("user".to_owned(), "anonymous".to_owned()));
+        // `user=user` is a user named `user`; `user=no` is not a user.
+        assert_eq!(fields("excessive login failures user=user auth=user host=x")[0], ("user".to_owned(), "user".to_owned()));
+        assert!(!fields("login failed, user=no").iter().any(|(k, _)| k == "user"));
     }
 
     #[test]
@@ -275,6 +307,10 @@ mod tests {
             ("Disconnecting: Too many authentication failures [preauth]", "authentication.login.failure"),
             ("FAILED LOGIN 1 FROM tty1 FOR bob, User not known to the underlying authentication module", "authentication.user.invalid"),
             ("SMTP connection from (hydra) [10.0.0.1]:53682 lost", "network.connection.end"),
+            ("LOGIN, user=judy, ip=[::ffff:10.0.0.6]", "authentication.login.success"),
+            ("Login: user=<judy>, method=PLAIN, rip=10.0.0.6", "authentication.login.success"),
+            ("LOGIN FAILED, user=judy, ip=[::ffff:10.0.0.6]", "authentication.login.failure"),
+            ("info msg 42: bytes 1200 from <kim@example.org> qp 7 uid 100", "email.receive"),
         ] {
             assert_eq!(name(message), Some(want), "{message}");
         }

@@ -141,12 +141,12 @@ pub fn leave_one_product_out() -> ((usize, usize, usize, usize), Vec<String>) {
 
 /// Leave-one-product-out on the bundled corpus (178 lines of 24 products; each product's lines
 /// normalized with its own rules switched off): the vocabulary of events, the analogy with other
-/// products' example lines and the field extractors name .882 of the events and find .838 of the
-/// key fields (before them: .511 and .498). The floors, .87 and .82, leave room for two or three
+/// products' example lines and the field extractors name .899 of the events and find .893 of the
+/// key fields (before them: .511 and .498). The floors, .88 and .87, leave room for two or three
 /// lines to move with a legitimate change; the target of issue #19 (.90 and .90) is not reached:
-/// the misses left are notations only their product uses (exim's `=>`, `**` and `==`, su's
-/// `+ pts/4 alice-root`, Exchange's tracking columns, procmail's folder lines, BSD ftpd's
-/// `FTP LOGIN FROM host, user`).
+/// the misses left are notations only their product uses (exim's `=>`, `**`, `==` and `F=`, su's
+/// `+ pts/4 alice-root`, Exchange's tracking columns, procmail's folder lines, Postfix's bare
+/// `client=` line).
 #[test]
 fn products_no_pack_knows_get_their_standard_events() {
     let ((hits, rows, fields_ok, fields_all), misses) = leave_one_product_out();
@@ -156,5 +156,5 @@ fn products_no_pack_knows_get_their_standard_events() {
     if std::env::var_os("LOGSIEVE_SHOW_MISSES").is_some() {
         eprintln!("{}", misses.join("\n"));
     }
-    assert!(events >= 0.87 && fields >= 0.82, "events {events:.3}, fields {fields:.3}: {misses:#?}");
+    assert!(events >= 0.88 && fields >= 0.87, "events {events:.3}, fields {fields:.3}: {misses:#?}");
 }
