@@ -10,7 +10,7 @@ use super::rules::{is_ip, Extracted};
 use super::vocabulary::{self, Action, Outcome};
 
 static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password|(?:security |policy )?violation)\b").expect("static regex")
+    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password|(?:security |policy )?violation|(?:does not|doesn't|did not|didn't) match|non-?existent|(?:can't|cannot|could not|couldn't|unable to) find user|rate[- ]limit(?:ed|ing)?|limiting requests|too many requests)\b|_(?:denied|refused|rejected)\b").expect("static regex")
 });
 static SUCCESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:accepted|success(?:ful(?:ly)?)?|succeeded|granted|logged in|authenticated)\b").expect("static regex")
@@ -28,7 +28,7 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
         // Authentication with a user that does not exist, said outright.
         // (Linux-PAM's text for PAM_USER_UNKNOWN too.)
         (
-            r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b|\buser not known to the underlying authentication module\b",
+            r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) (?:user|login|account)\b|\buser not known to the underlying authentication module\b|\b(?:can't|cannot|could not|couldn't|unable to) find user\b",
             "authentication.user.invalid",
         ),
         // Privilege: sudo's and su's words, whoever writes them.
@@ -232,24 +232,40 @@ pub fn fields(message: &str) -> Extracted {
     fields
 }
 
-/// The source address: the first IP after `from`, `rhost=`, `client`, `ip=`, ... or else the first.
+/// The source address: the first IP after `from`, `rhost=`, `client`, `ip=`, ... (in the 12 bytes
+/// before it, or in the key of its `key=value` word: `RemoteAddress="IPV4/UDP/192.0.2.1/5060"`),
+/// else the first that is not a local, destination or server address nor the host part of a
+/// URI or mail address (`sip:100@192.0.2.1`), else the first. A match inside a word is none
+/// (the `::a` of `vaultwarden::api`).
 pub fn source_ip(message: &str) -> Option<&str> {
-    let mut first = None;
+    const SOURCE: [&str; 10] = ["from", "rhost=", "client", "ip=", "host=", "rip=", "relay=", "src=", "address", "remote"];
+    const NOT_SOURCE: [&str; 9] = ["localaddr", "local_addr", "localip", "local_ip", "lip=", "dst", "dest", "server", "to "];
+    // The longest key (and the start of its value) read before an address.
+    const KEY_LEN: usize = 32;
+    let (mut first, mut other) = (None, None);
+    let b = message.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     for m in IP.find_iter(message) {
         let ip = m.as_str().trim_end_matches(':');
-        if !is_ip(ip) {
+        if !is_ip(ip) || m.start().checked_sub(1).is_some_and(|i| is_word(b[i])) || b.get(m.end()).is_some_and(|&c| is_word(c)) {
             continue;
         }
         let before = message[..m.start()].to_ascii_lowercase();
-        // The 12 bytes before the address, widened to a character boundary.
+        // The 12 bytes before the address, widened to a character boundary, and its word's key.
         let from = (before.len().saturating_sub(12)..=before.len()).find(|&i| before.is_char_boundary(i)).unwrap_or(before.len());
+        let word = before.rfind([' ', ',', ';', '(']).map_or(0, |i| i + 1);
+        let key = if before.len() - word <= KEY_LEN { &before[word..] } else { "" };
         let tail = &before[from..];
-        if ["from", "rhost=", "client", "ip=", "host=", "rip=", "relay=", "src=", "address", "remote"].iter().any(|k| tail.contains(k)) {
+        let not_source = NOT_SOURCE.iter().any(|k| tail.contains(k) || key.contains(k));
+        if !not_source && SOURCE.iter().any(|k| tail.contains(k) || key.contains(k)) {
             return Some(ip);
         }
-        first.get_or_insert(ip);
+        if !not_source && !before.ends_with('@') {
+            first.get_or_insert(ip);
+        }
+        other.get_or_insert(ip);
     }
-    first
+    first.or(other)
 }
 
 #[cfg(test)]
@@ -296,6 +312,24 @@ mod tests {
         // `user=user` is a user named `user`; `user=no` is not a user.
         assert_eq!(fields("excessive login failures user=user auth=user host=x")[0], ("user".to_owned(), "user".to_owned()));
         assert!(!fields("login failed, user=no").iter().any(|(k, _)| k == "user"));
+        // The client, not the server named in a URI, a local address or a word's `::`.
+        assert_eq!(source_ip("Registration from '<sip:100@192.0.2.1>' failed for '198.51.100.5:5060'"), Some("198.51.100.5"));
+        assert_eq!(source_ip("(?@198.51.100.6) [WARNING] Authentication failed"), Some("198.51.100.6"));
+        assert_eq!(source_ip(r#"LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/198.51.100.7/5060""#), Some("198.51.100.7"));
+        assert_eq!(source_ip("Auth: 198.51.100.8:1234->192.0.2.1:993 server=\"192.0.2.2:993\""), Some("198.51.100.8"));
+        assert_eq!(
+            source_ip("[vaultwarden::api::identity][ERROR] Username or password is incorrect. IP: 198.51.100.9."),
+            Some("198.51.100.9")
+        );
+        assert_eq!(source_ip("module::a::b"), None);
+        // Failure wording of other products.
+        for failure in [
+            "1709287208.123 123 198.51.100.10 TCP_DENIED/403 3955 GET http://example.com/",
+            "password doesn't match for /gitweb/ username: foo, IP: 198.51.100.11",
+            "limiting requests, excess: 0.500 by zone \"one\", client: 198.51.100.12",
+        ] {
+            assert_eq!(classify(failure).map(|m| m.outcome), Some(Outcome::Failure), "{failure}");
+        }
     }
 
     #[test]
@@ -311,6 +345,8 @@ mod tests {
             ("Login: user=<judy>, method=PLAIN, rip=10.0.0.6", "authentication.login.success"),
             ("LOGIN FAILED, user=judy, ip=[::ffff:10.0.0.6]", "authentication.login.failure"),
             ("info msg 42: bytes 1200 from <kim@example.org> qp 7 uid 100", "email.receive"),
+            ("Non-existent login as foo from 10.0.0.7", "authentication.user.invalid"),
+            ("Can't find user [1000@10.0.0.1] from 10.0.0.8", "authentication.user.invalid"),
         ] {
             assert_eq!(name(message), Some(want), "{message}");
         }

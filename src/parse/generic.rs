@@ -26,7 +26,34 @@ pub fn parse_timestamped(line: &str) -> Option<Record> {
 /// or a glog/klog header (`I0301 10:00:00.123456 12345 server.go:123] msg`: level, stamp, thread
 /// id as the pid).
 pub fn parse_stamped_line(line: &str, years: &mut YearInference) -> Option<Record> {
-    timestamped(line, true).or_else(|| parse_klog(line, years))
+    timestamped(line, true).or_else(|| parse_klog(line, years)).or_else(|| parse_logfmt_stamp(line))
+}
+
+/// The keys logfmt lines give their stamp under (Grafana's `t=`, Go kit's and Prometheus' `ts=`,
+/// logrus' `time=`).
+const LOGFMT_TIME_KEYS: [&str; 4] = ["t=", "ts=", "time=", "timestamp="];
+
+/// A logfmt line (`t=2024-03-01T10:00:00+0100 lvl=eror msg="..."`, `level=info ts=...`) whose
+/// stamp is among its first four pairs: the stamp, and the line without that pair as the message.
+fn parse_logfmt_stamp(line: &str) -> Option<Record> {
+    let mut at = 0;
+    for word in line.split(' ').take(4) {
+        let value = LOGFMT_TIME_KEYS.iter().find_map(|k| word.strip_prefix(k));
+        if let Some(value) = value {
+            let quoted = value.strip_prefix('"');
+            let (ts, n) = scan_iso(quoted.unwrap_or(value).as_bytes())?;
+            let end = at + word.len() - value.len() + n + 2 * usize::from(quoted.is_some());
+            if end != at + word.len() || (quoted.is_some() && !word.ends_with('"')) {
+                return None;
+            }
+            let mut rec = Record::new(RecordKind::Timestamped, String::new());
+            rec.timestamp = Some(ts);
+            rec.message = trim_end(&format!("{}{}", &line[..at], line[end..].trim_start())).to_owned();
+            return Some(rec);
+        }
+        at += word.len() + 1;
+    }
+    None
 }
 
 fn parse_klog(line: &str, years: &mut YearInference) -> Option<Record> {
@@ -54,7 +81,15 @@ fn timestamped(line: &str, wide: bool) -> Option<Record> {
             (parse_any(line.get(..len)?, None)?, len)
         }
     };
-    let rest = line[n..].strip_prefix([' ', '\t'])?;
+    // The stamp ends in a space or a tab, or in `: `, `|` or a bracket before the message
+    // (lighttpd's `2024-03-01 10:00:00: (mod_auth.c.875) …`, `…|ERROR|…`, `[stamp][module]`).
+    let after = &line[n..];
+    let rest = match after.as_bytes().first() {
+        Some(b' ' | b'\t' | b'|') => &after[1..],
+        Some(b':') => after.strip_prefix(": ")?,
+        Some(b'[') if line.starts_with('[') => after,
+        _ => return None,
+    };
     let mut rec = Record::new(RecordKind::Timestamped, String::new());
     rec.timestamp = Some(ts);
     let mut message = rest;
@@ -139,6 +174,33 @@ mod tests {
         assert!(parse_timestamped("1709287200 rows copied").is_none());
         assert!(parse_stamped_line("1709287200 rows copied", &mut years).is_some());
         assert!(parse_stamped_line("Info: nothing here", &mut years).is_none());
+        // The stamp ends the way applications end it: `: `, `|`, or a bracket before a bracket.
+        let stamp_and_message = |line: &str| {
+            let r = parse_stamped_line(line, &mut YearInference::new(crate::parse::YearAnchor::Given(2024))).unwrap();
+            (r.timestamp.unwrap().to_string(), r.message)
+        };
+        for (line, stamp, message) in [
+            (
+                "2024-03-01 10:00:00: (mod_auth.c.875) password doesn't match",
+                "2024-03-01T10:00:00",
+                "(mod_auth.c.875) password doesn't match",
+            ),
+            ("2024-03-01 10:00:00|ERROR|Authentication failed", "2024-03-01T10:00:00", "ERROR|Authentication failed"),
+            ("[2024-03-01 10:00:00.123][api::identity][ERROR] x", "2024-03-01T10:00:00.123", "[api::identity][ERROR] x"),
+            (
+                "t=2024-03-01T10:00:00+0100 lvl=eror msg=\"Invalid password\"",
+                "2024-03-01T10:00:00+01:00",
+                "lvl=eror msg=\"Invalid password\"",
+            ),
+            ("level=warn ts=\"2024-03-01T10:00:00.5Z\" caller=x.go:1 msg=y", "2024-03-01T10:00:00.500Z", "level=warn caller=x.go:1 msg=y"),
+        ] {
+            assert_eq!(stamp_and_message(line), (stamp.to_owned(), message.to_owned()), "{line}");
+        }
+        for line in
+            ["2024-03-01 10:00:00:x", "t=yesterday msg=x", "level=warn ts=2024-03-01T10:00:00Zjunk msg=y", "ts=\"2024-03-01T10:00:00Zx"]
+        {
+            assert!(parse_stamped_line(line, &mut years).is_none(), "{line}");
+        }
     }
 
     #[test]

@@ -80,6 +80,31 @@ fn timestamp(v: Value, years: &mut YearInference) -> Option<Timestamp> {
     }
 }
 
+/// Keys under which JSON logs name the client's address (Nextcloud's `remoteAddr`, Grafana's
+/// `remote_addr`, MongoDB's `attr.remote`, …), most explicit first.
+const SOURCE_KEYS: [&str; 10] =
+    ["source.ip", "remote_addr", "remoteAddr", "remote_ip", "remoteIP", "client_ip", "clientIp", "src_ip", "attr.remote", "remote"];
+
+/// Adds `source.ip` from the first of [`SOURCE_KEYS`] whose value is an address (its port, as in
+/// `192.0.2.1:51234` or `[2001:db8::1]:443`, left out), unless the document has one.
+fn source_address(fields: &mut Vec<(String, Value)>) {
+    if fields.iter().any(|(k, _)| k == "source.ip") {
+        return;
+    }
+    let ip = SOURCE_KEYS.iter().find_map(|key| {
+        let v = fields.iter().find(|(k, _)| k == key)?.1.as_str()?;
+        let host = match v.strip_prefix('[') {
+            Some(rest) => rest.split(']').next()?,
+            None if v.matches(':').count() == 1 => v.split(':').next()?,
+            None => v,
+        };
+        host.parse::<std::net::IpAddr>().is_ok().then(|| host.to_owned())
+    });
+    if let Some(ip) = ip {
+        fields.push(("source.ip".to_owned(), Value::String(ip)));
+    }
+}
+
 /// Parses a JSON-object line. `None`: not a JSON object.
 pub fn parse_json(line: &str, years: &mut YearInference) -> Option<Record> {
     let trimmed = line.trim();
@@ -111,7 +136,10 @@ pub fn parse_json(line: &str, years: &mut YearInference) -> Option<Record> {
         rec.severity = take(&mut fields, &["PRIORITY"]).and_then(text).and_then(|p| p.parse().ok()).and_then(Severity::from_code);
         rec.message = take(&mut fields, &["MESSAGE"]).and_then(text).unwrap_or_default();
     } else {
-        rec.timestamp = take(&mut fields, &["@timestamp", "timestamp", "time", "ts", "date"]).and_then(|v| timestamp(v, years));
+        // (`t.$date`: MongoDB's extended JSON; `t`: Grafana's and MongoDB's key.)
+        rec.timestamp =
+            take(&mut fields, &["@timestamp", "timestamp", "time", "ts", "date", "t.$date", "t"]).and_then(|v| timestamp(v, years));
+        source_address(&mut fields);
         rec.host = take(&mut fields, &["host.hostname", "host.name", "hostname", "host"]).and_then(text);
         rec.app = take(&mut fields, &["process.name", "service.name", "app", "program", "logger"]).and_then(text);
         rec.pid = take(&mut fields, &["process.pid", "pid"]).and_then(pid);
@@ -179,6 +207,18 @@ mod tests {
             let r = p(&format!(r#"{{"ts": {n}, "msg": "x"}}"#)).unwrap();
             assert_eq!(r.timestamp.unwrap().to_string(), want, "{n}");
         }
+        // MongoDB's extended JSON stamp, and the client's address under the keys applications use.
+        let r = p(r#"{"t":{"$date":"2024-03-01T10:00:00.000+01:00"},"msg":"Authentication failed","attr":{"remote":"192.0.2.7:51234"}}"#)
+            .unwrap();
+        assert_eq!(
+            (r.timestamp.unwrap().to_string().as_str(), r.field("source.ip")),
+            ("2024-03-01T10:00:00+01:00", Some(&Value::from("192.0.2.7")))
+        );
+        let r = p(r#"{"message":"Login failed","remoteAddr":"2001:db8::7"}"#).unwrap();
+        assert_eq!(r.field("source.ip"), Some(&Value::from("2001:db8::7")));
+        let r = p(r#"{"message":"x","remote_addr":"[2001:db8::8]:443"}"#).unwrap();
+        assert_eq!(r.field("source.ip"), Some(&Value::from("2001:db8::8")));
+        assert_eq!(p(r#"{"message":"x","remote":"printer-3"}"#).unwrap().field("source.ip"), None);
         let r = p(r#"{"a": {"b": 1}}"#).unwrap();
         assert_eq!((r.message.as_str(), r.field("a.b")), (r#"{"a": {"b": 1}}"#, Some(&Value::from(1))));
         for line in ["", "{", "[1,2]", "{\"a\":1} trailing", "not json", "{\"a\":}"] {

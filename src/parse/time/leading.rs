@@ -15,6 +15,10 @@
 //! | `Mar 01, 2024 10:00:00 AM` | java.util.logging's `SimpleFormatter` (Tomcat's catalina.out) |
 //! | `2024 Mar  1 10:00:00` | syslog-ng and rsyslog templates with the year first |
 //! | `2015-11-04<TAB>13:50:50:123` (ISO 8601 read by [`scan_iso`]) | WindowsUpdate.log and other Windows component logs |
+//! | `[01/Mar/2024 10:00:00]` | Kerio Connect, and the common log format's date with a space |
+//! | `2024.03.01 10:00:00` | stunnel |
+//! | `[20240301-10:00:00]` | xrdp |
+//! | any of these then a zone word (`[01-Mar-2024 10:00:00 +0100]`) | Roundcube, PHP applications |
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -59,9 +63,9 @@ fn zone_offset(name: &[u8]) -> Option<i32> {
     ZONES.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, m)| m * 60)
 }
 
-/// The end of the word starting at `at`: a space or the end of `b`.
+/// The end of the word starting at `at`: a space, a closing bracket or the end of `b`.
 fn word_end(b: &[u8], at: usize) -> usize {
-    b[at.min(b.len())..].iter().position(|&c| c == b' ').map_or(b.len(), |p| at + p)
+    b[at.min(b.len())..].iter().position(|&c| c == b' ' || c == b']').map_or(b.len(), |p| at + p)
 }
 
 /// An offset written as its own word after a stamp: ` +0100`, ` -05:00`, ` +01`, ` UTC`.
@@ -105,16 +109,23 @@ pub fn scan_klog(b: &[u8], years: &mut YearInference) -> Option<(Severity, Times
 /// A stamp at the start of `b` in one of the layouts above (and ISO 8601). Returns the stamp
 /// and the bytes consumed.
 pub fn scan_leading(b: &[u8]) -> Option<(Timestamp, usize)> {
-    let first = *b.first()?;
-    if first == b'[' {
+    if b.first() == Some(&b'[') {
         let (t, n) = scan_leading(&b[1..])?;
         return (b.get(n + 1) == Some(&b']')).then_some((t, n + 2));
     }
-    if let Some((t, n)) = scan_iso(b) {
-        return Some(match (t.offset_secs, zone_after(b, n)) {
-            (None, Some((secs, m))) => (Timestamp { local: t.local, offset_secs: Some(secs) }, n + m),
-            _ => (t, n),
-        });
+    let (t, n) = scan_stamp(b)?;
+    // A zone written as its own word after the stamp (` +0100`, ` UTC`).
+    Some(match (t.offset_secs, zone_after(b, n)) {
+        (None, Some((secs, m))) => (Timestamp { local: t.local, offset_secs: Some(secs) }, n + m),
+        _ => (t, n),
+    })
+}
+
+/// The stamp itself, without a zone after it.
+fn scan_stamp(b: &[u8]) -> Option<(Timestamp, usize)> {
+    let first = *b.first()?;
+    if let Some(found) = scan_iso(b) {
+        return Some(found);
     }
     let text = std::str::from_utf8(&b[..b.len().min(40)]).unwrap_or_else(|e| std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""));
     if first.is_ascii_digit() {
@@ -164,6 +175,11 @@ fn parse_layouts(text: &str) -> Option<(Timestamp, usize)> {
     }
     let naive: &[&str] = match b[0] {
         c if c.is_ascii_digit() && b.get(2) == Some(&b'-') && month_of(b.get(3..)?).is_some() => &["%d-%b-%Y %H:%M:%S%.f"],
+        c if c.is_ascii_digit() && b.get(2) == Some(&b'/') && month_of(b.get(3..)?).is_some() => {
+            &["%d/%b/%Y:%H:%M:%S%.f", "%d/%b/%Y %H:%M:%S%.f"]
+        }
+        c if c.is_ascii_digit() && b.get(4) == Some(&b'.') && b.get(7) == Some(&b'.') => &["%Y.%m.%d %H:%M:%S%.f"],
+        c if c.is_ascii_digit() && b.get(8) == Some(&b'-') && b[..8].iter().all(u8::is_ascii_digit) => &["%Y%m%d-%H:%M:%S%.f"],
         c if c.is_ascii_digit() && b.get(4) == Some(&b' ') && month_of(b.get(5..)?).is_some() => &["%Y %b %e %H:%M:%S%.f"],
         c if c.is_ascii_digit() && b[..b.len().min(6)].contains(&b'/') => {
             &["%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S"]
@@ -173,8 +189,8 @@ fn parse_layouts(text: &str) -> Option<(Timestamp, usize)> {
     };
     for layout in naive {
         if let Ok((t, rest)) = NaiveDateTime::parse_and_remainder(text, layout) {
-            // A stamp is a word of its own.
-            if rest.is_empty() || rest.starts_with(' ') {
+            // A stamp is a word of its own (or ends a bracket: `[01/Mar/2024 10:00:00]`).
+            if rest.is_empty() || rest.starts_with([' ', ']']) {
                 return Some((Timestamp::naive(t), text.len() - rest.len()));
             }
         }
@@ -208,6 +224,10 @@ mod tests {
             ("3/1/2024 22:00:00 x", "2024-03-01T22:00:00", 17),
             ("Mar 01, 2024 10:00:00 PM org.apache.catalina.startup.Catalina start", "2024-03-01T22:00:00", 24),
             ("2024 Mar  1 10:00:00 host sshd[12]: x", "2024-03-01T10:00:00", 20),
+            ("[01-Mar-2024 10:00:00 +0100]: <ab12> IMAP Error", "2024-03-01T10:00:00+01:00", 28),
+            ("[01/Mar/2024 10:00:00] IP address 192.0.2.1 found in DNS blacklist", "2024-03-01T10:00:00", 22),
+            ("2024.03.01 10:00:00 LOG3[12:34]: x", "2024-03-01T10:00:00", 19),
+            ("[20240301-10:00:00] [INFO ] x", "2024-03-01T10:00:00", 19),
         ];
         for (input, want, len) in cases {
             let (t, n) = scan_leading(input.as_bytes()).unwrap_or_else(|| panic!("{input}"));
