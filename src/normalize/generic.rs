@@ -250,11 +250,17 @@ pub fn source_ip(message: &str) -> Option<&str> {
         if !is_ip(ip) || m.start().checked_sub(1).is_some_and(|i| is_word(b[i])) || b.get(m.end()).is_some_and(|&c| is_word(c)) {
             continue;
         }
-        let before = message[..m.start()].to_ascii_lowercase();
-        // The 12 bytes before the address, widened to a character boundary, and its word's key.
+        // What precedes the address, as far as a key is read (a prefix of the message, not the
+        // whole: this runs for every address of every line).
+        let start = (0..=m.start().saturating_sub(KEY_LEN)).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+        let before = message[start..m.start()].to_ascii_lowercase();
+        // The 12 bytes before the address, narrowed to a character boundary, and its word's key.
         let from = (before.len().saturating_sub(12)..=before.len()).find(|&i| before.is_char_boundary(i)).unwrap_or(before.len());
-        let word = before.rfind([' ', ',', ';', '(']).map_or(0, |i| i + 1);
-        let key = if before.len() - word <= KEY_LEN { &before[word..] } else { "" };
+        let word = before.rfind([' ', ',', ';', '(']).map(|i| i + 1).or((start == 0).then_some(0));
+        let key = match word {
+            Some(w) if before.len() - w <= KEY_LEN => &before[w..],
+            _ => "",
+        };
         let tail = &before[from..];
         let not_source = NOT_SOURCE.iter().any(|k| tail.contains(k) || key.contains(k));
         if !not_source && SOURCE.iter().any(|k| tail.contains(k) || key.contains(k)) {
