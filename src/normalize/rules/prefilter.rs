@@ -36,10 +36,17 @@ impl RuleSet {
     }
 
     fn candidate_set_of(&self, ids: Vec<u32>) -> Candidates {
+        self.candidate_set_within(ids, SET_SIZE_LIMIT)
+    }
+
+    fn candidate_set_within(&self, ids: Vec<u32>, size_limit: usize) -> Candidates {
+        // A set too big to compile (many rules given with `--rules`) is no error: each
+        // candidate's own pattern is then tried in turn, as the set would have ordered them.
         let set = regex::RegexSetBuilder::new(ids.iter().map(|&i| without_word_boundaries(&self.rules[i as usize].pattern.src)))
+            .size_limit(size_limit)
             .dfa_size_limit(SET_DFA_CACHE)
             .build()
-            .expect("each pattern compiled alone");
+            .ok();
         Candidates { ids, set }
     }
 
@@ -47,11 +54,15 @@ impl RuleSet {
     pub fn find(&self, candidates: &Candidates, rec: &Record) -> Option<(&Rule, Extracted)> {
         // The set matches a superset (its patterns have no word boundaries): the first rule whose
         // own pattern matches too is the one.
-        let (rule, pattern, caps) = candidates.set.matches(&rec.message).into_iter().find_map(|k| {
+        let try_rule = |k: usize| {
             let rule = &self.rules[candidates.ids[k] as usize];
             let pattern = rule.pattern.get();
             pattern.captures(&rec.message).map(|caps| (rule, pattern, caps))
-        })?;
+        };
+        let (rule, pattern, caps) = match &candidates.set {
+            Some(set) => set.matches(&rec.message).into_iter().find_map(try_rule),
+            None => (0..candidates.ids.len()).find_map(try_rule),
+        }?;
         let mut fields: Extracted = Vec::new();
         for name in pattern.capture_names().flatten() {
             let Some(m) = caps.name(name) else { continue };
@@ -135,11 +146,17 @@ fn without_word_boundaries(src: &str) -> String {
 /// classifying thread rebuilding states it had just thrown away.
 const SET_DFA_CACHE: usize = 32 << 20;
 
+/// The compiled size allowed to a candidate set: the rules of a process that has no name are
+/// candidates all at once, and Unicode classes (`\w{8,16}`) make them large (the default is
+/// 10 MiB). Beyond it the patterns are tried one by one (see [`RuleSet::find`]).
+const SET_SIZE_LIMIT: usize = 64 << 20;
+
 /// The rules that may match one program, in matching order, with a set over their patterns.
 #[derive(Debug, Clone)]
 pub struct Candidates {
     ids: Vec<u32>,
-    set: regex::RegexSet,
+    /// `None` when the set was too big to compile.
+    set: Option<regex::RegexSet>,
 }
 
 /// Each normalizer's map from program to its candidate rules. The sets themselves are built once
@@ -192,6 +209,25 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_set_too_big_to_compile_tries_each_rule_in_turn() {
+        let rules = RuleSet::builtin();
+        let ids = rules.candidates(None);
+        let (whole, alone) = (rules.candidate_set_of(ids.clone()), rules.candidate_set_within(ids, 1 << 10));
+        assert!(whole.set.is_some() && alone.set.is_none());
+        let text = "Mar  1 10:00:00 h sshd[7]: Failed password for invalid user zed from 192.0.2.9 port 22 ssh2\n\
+Mar  1 10:00:00 h sendmail[8]: 24A1B2C3D4: 24A1B2C3D5: DSN: User unknown\n\
+Mar  1 10:00:00 h x[9]: nothing a rule knows";
+        let mut parser = crate::parse::LineParser::new(&crate::parse::Format::Auto, crate::parse::YearAnchor::Given(2024));
+        for (i, line) in text.lines().enumerate() {
+            let mut rec = parser.parse(line, i as u64 + 1).unwrap();
+            rec.app = None;
+            let found = |c: &Candidates| rules.find(c, &rec).map(|(r, f)| (r.id.clone(), f));
+            assert_eq!(found(&whole), found(&alone), "{line}");
+            assert_eq!(found(&alone).is_some(), i < 2, "{line}");
         }
     }
 
