@@ -467,6 +467,24 @@ Feb 17 17:40:19 host sshd[19726]: error: kex_exchange_identification: Connection
     }
 
     #[test]
+    fn a_mail_is_followed_by_its_queue_id_and_a_rejected_one_by_its_connection() {
+        let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
+        let text = "Mar  1 10:00:00 mx postfix/smtpd[11]: connect from unknown[192.0.2.1]\n\
+Mar  1 10:00:01 mx postfix/smtpd[11]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <x@example.com>: Relay access denied; from=<a@b.example> to=<x@example.com> proto=ESMTP helo=<y>\n\
+Mar  1 10:00:02 mx postfix/smtpd[12]: NOQUEUE: reject: RCPT from unknown[192.0.2.2]: 554 5.7.1 <x@example.com>: Relay access denied; from=<a@b.example> to=<x@example.com> proto=ESMTP helo=<z>\n\
+Mar  1 10:00:03 mx postfix/smtpd[13]: 5C4D3E2F1A: client=unknown[192.0.2.3]\n\
+Mar  1 10:00:03 mx postfix/cleanup[14]: 5C4D3E2F1A: message-id=<abc@example.com>\n\
+Mar  1 10:00:03 mx postfix/qmgr[15]: 5C4D3E2F1A: from=<a@b.example>, size=1234, nrcpt=1 (queue active)\n\
+Mar  1 10:00:04 mx postfix/local[16]: 5C4D3E2F1A: to=<bob@example.com>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)\n\
+Mar  1 10:00:04 mx postfix/qmgr[15]: 5C4D3E2F1A: removed";
+        let events = normalize_text(text, &mut n);
+        let keys: Vec<&str> = events.iter().map(|(e, _)| e.session_key.as_deref().unwrap_or("-")).collect();
+        assert_eq!(keys[..3], ["postfix/smtpd@mx:11", "postfix/smtpd@mx:11", "postfix/smtpd@mx:12"], "NOQUEUE is no queue id");
+        assert!(keys[3..].iter().all(|k| *k == "5C4D3E2F1A"), "{keys:?}");
+        assert_eq!(events.last().map(|(e, _)| e.role), Some(Some(Role::End)));
+    }
+
+    #[test]
     fn a_web_client_is_followed_through_its_visit() {
         let mut n = Normalizer::new(Arc::new(RuleSet::builtin()));
         let line = |t: &str, ip: &str, req: &str, status: u32| {
