@@ -10,7 +10,7 @@ use super::rules::{is_ip, Extracted};
 use super::vocabulary::{self, Action, Outcome};
 
 static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password|(?:security |policy )?violation|(?:does not|doesn't|did not|didn't) match|non-?existent|(?:can't|cannot|could not|couldn't|unable to) find user|rate[- ]limit(?:ed|ing)?|limiting requests|too many requests)\b|_(?:denied|refused|rejected)\b").expect("static regex")
+    Regex::new(r"(?i)\b(?:fail(?:ed|ure|s|ing)?|invalid|denied|refused|reject(?:ed)?|not allowed|unauthori[sz]ed|bad (?:password|login|user)|incorrect|illegal|forbidden|unknown user|no such user|mismatch|wrong password|(?:security |policy )?violation|(?:does not|doesn't|did not|didn't) match|non-?existent (?:user|login|account)|(?:can't|cannot|could not|couldn't|unable to) find user|rate[- ]limit(?:ed|ing)? (?:exceeded|reached)|rate[- ]limited|limiting requests|too many requests)\b|(?-i:_DENIED)\b").expect("static regex")
 });
 static SUCCESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:accepted|success(?:ful(?:ly)?)?|succeeded|granted|logged in|authenticated)\b").expect("static regex")
@@ -28,7 +28,7 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
         // Authentication with a user that does not exist, said outright.
         // (Linux-PAM's text for PAM_USER_UNKNOWN too.)
         (
-            r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) (?:user|login|account)\b|\buser not known to the underlying authentication module\b|\b(?:can't|cannot|could not|couldn't|unable to) find user\b",
+            r"(?i)\b(?:invalid|illegal|nonexistent|non-existent|no such) user\b|\b(?:nonexistent|non-existent|no such) (?:login|account)\b|\buser not known to the underlying authentication module\b|\b(?:can't|cannot|could not|couldn't|unable to) find user\b",
             "authentication.user.invalid",
         ),
         // Privilege: sudo's and su's words, whoever writes them.
@@ -48,7 +48,7 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
         ),
         (r"(?i)\bdelivered\b|\bsaved to\b|\bdelivery \d+: success\b", "email.deliver"),
         // A message's size and sender together (`from=<a@b>, size=…`, `bytes 2737 from <a@b>`).
-        (r"(?i)\bfrom=<[^>]*>,? size=|\b(?:size=?|bytes) \d+,? from[= ]<[^>]*>|\bmessage accepted\b|\bqueued as\b", "email.receive"),
+        (r"(?i)\bfrom=<[^>]*>,? size=|\b(?:size[= ]|bytes )\d+,? from[= ]<[^>]*>|\bmessage accepted\b|\bqueued as\b", "email.receive"),
         // A failed authentication, in so many words; a limit of attempts reached is one too
         // (OpenSSH's `maximum authentication attempts exceeded`, ProFTPD's `Maximum login
         // attempts (3) exceeded`, `Too many authentication failures`).
@@ -79,8 +79,10 @@ static EVENTS: LazyLock<(regex::RegexSet, Vec<&'static str>)> = LazyLock::new(||
     (set, entries.iter().map(|(_, a)| *a).collect())
 });
 
-/// The standard event the words of a message name, if any (most specific first); logins are named by
-/// [`classify`] from their outcome wording.
+/// The standard event the words of a message name, if any (most specific first). Most logins are
+/// named by [`classify`] from their outcome wording; a login named here as a success
+/// (`Login: user=<bob>`) is a failure when the message also has failure wording (see
+/// `Normalizer::classify`).
 pub fn event(message: &str) -> Option<&'static Action> {
     let (set, actions) = &*EVENTS;
     set.matches(message).iter().next().and_then(|i| vocabulary::action(actions[i]))
@@ -205,7 +207,7 @@ pub fn fields(message: &str) -> Extracted {
             (*i == 4 || (*i == 1 && lower == "user") || !NOT_USERS.contains(&lower.as_str()))
                 && !is_ip(u)
                 && !u.bytes().all(|b| b.is_ascii_digit())
-                && u.bytes().any(|b| b.is_ascii_alphanumeric())
+                && u.chars().any(char::is_alphanumeric)
                 && !NOT_USERS[..4].contains(&lower.as_str())
         })
         .map(|(_, u)| u);
@@ -262,7 +264,7 @@ pub fn source_ip(message: &str) -> Option<&str> {
             _ => "",
         };
         let tail = &before[from..];
-        let not_source = NOT_SOURCE.iter().any(|k| tail.contains(k) || key.contains(k));
+        let not_source = NOT_SOURCE.iter().any(|k| has_word(tail, k) || has_word(key, k));
         if !not_source && SOURCE.iter().any(|k| tail.contains(k) || key.contains(k)) {
             return Some(ip);
         }
@@ -272,6 +274,12 @@ pub fn source_ip(message: &str) -> Option<&str> {
         other.get_or_insert(ip);
     }
     first.or(other)
+}
+
+/// Whether `word` occurs in `hay` where a word starts (`to ` in `sent to `, not in `proto `;
+/// `server` in `server=`, not in `mailserver`).
+fn has_word(hay: &str, word: &str) -> bool {
+    hay.match_indices(word).any(|(i, _)| !hay[..i].chars().next_back().is_some_and(char::is_alphanumeric))
 }
 
 #[cfg(test)]
@@ -328,6 +336,14 @@ mod tests {
             Some("198.51.100.9")
         );
         assert_eq!(source_ip("module::a::b"), None);
+        // Words that say where an address is not from count as words only.
+        assert_eq!(source_ip("connect from mailserver.example[198.51.100.13]"), Some("198.51.100.13"));
+        assert!(has_word("sent to ", "to ") && !has_word("proto ", "to ") && !has_word("mailserver", "server"));
+        // Ordinary lines that only look like failure wording.
+        for ordinary in ["rate limit set to 100/s", "skipping non-existent file /etc/x.conf", "stats: conn_refused=0 requests_rejected: 0"]
+        {
+            assert_eq!(classify(ordinary).map(|m| m.outcome), None, "{ordinary}");
+        }
         // Failure wording of other products.
         for failure in [
             "1709287208.123 123 198.51.100.10 TCP_DENIED/403 3955 GET http://example.com/",
@@ -352,6 +368,7 @@ mod tests {
             ("LOGIN FAILED, user=judy, ip=[::ffff:10.0.0.6]", "authentication.login.failure"),
             ("info msg 42: bytes 1200 from <kim@example.org> qp 7 uid 100", "email.receive"),
             ("Non-existent login as foo from 10.0.0.7", "authentication.user.invalid"),
+            ("message 42: size=1200, from=<kim@example.org>", "email.receive"),
             ("Can't find user [1000@10.0.0.1] from 10.0.0.8", "authentication.user.invalid"),
         ] {
             assert_eq!(name(message), Some(want), "{message}");

@@ -304,6 +304,8 @@ impl Normalizer {
             let near = if worded.is_none() { self.rules.analogy().nearest(&rec.message) } else { None };
             let failure = g.as_ref().is_some_and(|g| g.outcome == Outcome::Failure);
             let action = match (worded, near) {
+                // `Login user=bob rejected`: a login the words name, and failure wording.
+                (Some(a), _) if failure && a.name == "authentication.login.success" => vocabulary::action("authentication.login.failure"),
                 (Some(a), _) => Some(a),
                 (None, Some(n)) if failure && n.outcome.unwrap_or(n.action.outcome) == Outcome::Success => analogy::failure_of(n.action),
                 (None, Some(n)) => Some(n.action),
@@ -445,6 +447,17 @@ Dec 10 06:55:48 LabSZ frobd[1]: all quiet";
             c.count(l);
         }
         assert_eq!((c.standard, c.generic, c.template, c.entity), (1, 1, 1, 0));
+        // A wrong password is no unknown user; a login the words name fails with failure wording.
+        let text = "Mar  1 10:00:00 h webmin[1]: Invalid login as root from 192.0.2.1\n\
+Mar  1 10:00:00 h frobd[2]: logon user=bob refused";
+        let names: Vec<_> = normalize_text(text, &mut n).iter().map(|(e, _)| (e.action.map(|a| a.name), e.outcome)).collect();
+        assert_eq!(
+            names,
+            [
+                (Some("authentication.login.failure"), Some(Outcome::Failure)),
+                (Some("authentication.login.failure"), Some(Outcome::Failure))
+            ]
+        );
     }
 
     #[test]

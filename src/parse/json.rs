@@ -136,9 +136,14 @@ pub fn parse_json(line: &str, years: &mut YearInference) -> Option<Record> {
         rec.severity = take(&mut fields, &["PRIORITY"]).and_then(text).and_then(|p| p.parse().ok()).and_then(Severity::from_code);
         rec.message = take(&mut fields, &["MESSAGE"]).and_then(text).unwrap_or_default();
     } else {
-        // (`t.$date`: MongoDB's extended JSON; `t`: Grafana's and MongoDB's key.)
-        rec.timestamp =
-            take(&mut fields, &["@timestamp", "timestamp", "time", "ts", "date", "t.$date", "t"]).and_then(|v| timestamp(v, years));
+        // (`t.$date`: MongoDB's extended JSON; `t`, Grafana's key, only as a text stamp: a
+        // number under a name that short is no stamp.)
+        rec.timestamp = take(&mut fields, &["@timestamp", "timestamp", "time", "ts", "date", "t.$date"]).and_then(|v| timestamp(v, years));
+        if rec.timestamp.is_none() {
+            if let Some(i) = fields.iter().position(|(k, v)| k == "t" && v.as_str().is_some_and(|t| parse_any(t, None).is_some())) {
+                rec.timestamp = timestamp(fields.remove(i).1, years);
+            }
+        }
         source_address(&mut fields);
         rec.host = take(&mut fields, &["host.hostname", "host.name", "hostname", "host"]).and_then(text);
         rec.app = take(&mut fields, &["process.name", "service.name", "app", "program", "logger"]).and_then(text);
@@ -219,6 +224,10 @@ mod tests {
         let r = p(r#"{"message":"x","remote_addr":"[2001:db8::8]:443"}"#).unwrap();
         assert_eq!(r.field("source.ip"), Some(&Value::from("2001:db8::8")));
         assert_eq!(p(r#"{"message":"x","remote":"printer-3"}"#).unwrap().field("source.ip"), None);
+        let r = p(r#"{"t":"2024-03-01T10:00:00+01:00","msg":"x"}"#).unwrap();
+        assert_eq!(r.timestamp.unwrap().to_string(), "2024-03-01T10:00:00+01:00");
+        let r = p(r#"{"t":12,"msg":"x"}"#).unwrap();
+        assert_eq!((r.timestamp, r.field("t")), (None, Some(&Value::from(12))));
         let r = p(r#"{"a": {"b": 1}}"#).unwrap();
         assert_eq!((r.message.as_str(), r.field("a.b")), (r#"{"a": {"b": 1}}"#, Some(&Value::from(1))));
         for line in ["", "{", "[1,2]", "{\"a\":1} trailing", "not json", "{\"a\":}"] {

@@ -109,10 +109,16 @@ pub fn scan_klog(b: &[u8], years: &mut YearInference) -> Option<(Severity, Times
 /// A stamp at the start of `b` in one of the layouts above (and ISO 8601). Returns the stamp
 /// and the bytes consumed.
 pub fn scan_leading(b: &[u8]) -> Option<(Timestamp, usize)> {
+    // One bracket around the stamp, not nested ones (`[[[...` is no stamp, at any depth).
     if b.first() == Some(&b'[') {
-        let (t, n) = scan_leading(&b[1..])?;
+        let (t, n) = scan_zoned(&b[1..])?;
         return (b.get(n + 1) == Some(&b']')).then_some((t, n + 2));
     }
+    scan_zoned(b)
+}
+
+/// A stamp without brackets, and the zone written after it.
+fn scan_zoned(b: &[u8]) -> Option<(Timestamp, usize)> {
     let (t, n) = scan_stamp(b)?;
     // A zone written as its own word after the stamp (` +0100`, ` UTC`).
     Some(match (t.offset_secs, zone_after(b, n)) {
@@ -233,6 +239,8 @@ mod tests {
             let (t, n) = scan_leading(input.as_bytes()).unwrap_or_else(|| panic!("{input}"));
             assert_eq!((t.to_string().as_str(), n), (want, len), "{input}");
         }
+        let deep = "[".repeat(100_000) + "2024-03-01 10:00:00]";
+        assert!(scan_leading(deep.as_bytes()).is_none(), "nested brackets");
         for bad in
             ["", "12345 requests", "123456789012 x", "240399 10:00:00 x", "1/1 x", "3/1/2024x", "Mar 01 2024", "[2024-03-01 10:00:00 x"]
         {
