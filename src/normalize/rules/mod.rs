@@ -214,6 +214,8 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Candidate sets by rule subset, shared by every normalizer using these rules.
     sets: Mutex<HashMap<Vec<u32>, Arc<Candidates>>>,
+    /// The compiled sets of the candidates' parts, by rule subset (see `RuleSet::candidate_set`).
+    part_sets: Mutex<HashMap<Vec<u32>, Option<Arc<regex::RegexSet>>>>,
     /// CRC-32 of the pack texts, in loading order (saved in models).
     digest: u32,
     /// The examples as the analogy layer uses them, built on first use.
@@ -297,6 +299,7 @@ impl RuleSet {
         RuleSet {
             rules,
             sets: Mutex::default(),
+            part_sets: Mutex::default(),
             digest: digest.finalize(),
             analogy: std::sync::OnceLock::new(),
             entities: pack_entities(BUILTIN.iter().map(|(_, t)| *t)),

@@ -39,15 +39,44 @@ impl RuleSet {
         self.candidate_set_within(ids, SET_SIZE_LIMIT)
     }
 
+    /// The candidates in two parts, each with its set: the rules for any program (the same for
+    /// every program, so their set is compiled once and shared) and the program's own rules.
+    /// Compiling one set per program over both made every program's set hold the rules for any
+    /// program again: memory grew with each rule and each kind of program in a log.
     fn candidate_set_within(&self, ids: Vec<u32>, size_limit: usize) -> Candidates {
-        // A set too big to compile (many rules given with `--rules`) is no error: each
-        // candidate's own pattern is then tried in turn, as the set would have ordered them.
-        let set = regex::RegexSetBuilder::new(ids.iter().map(|&i| without_word_boundaries(&self.rules[i as usize].pattern.src)))
-            .size_limit(size_limit)
-            .dfa_size_limit(SET_DFA_CACHE)
-            .build()
-            .ok();
-        Candidates { ids, set }
+        let (mut any, mut own) = (Part::default(), Part::default());
+        for (at, &i) in ids.iter().enumerate() {
+            let part = if self.rules[i as usize].process.is_none() { &mut any } else { &mut own };
+            part.ids.push(i);
+            part.at.push(at as u32);
+        }
+        for part in [&mut any, &mut own] {
+            part.set = self.part_set(&part.ids, size_limit);
+        }
+        Candidates { ids, parts: [any, own] }
+    }
+
+    /// The set over some rules' patterns, compiled once per subset. `None`: no rules, or a set too
+    /// big to compile (many rules given with `--rules`), which is no error: its rules are then
+    /// tried one by one, in order.
+    fn part_set(&self, ids: &[u32], size_limit: usize) -> Option<Arc<regex::RegexSet>> {
+        if ids.is_empty() {
+            return None;
+        }
+        let build = || {
+            regex::RegexSetBuilder::new(ids.iter().map(|&i| without_word_boundaries(&self.rules[i as usize].pattern.src)))
+                .size_limit(size_limit)
+                .dfa_size_limit(SET_DFA_CACHE)
+                .build()
+                .ok()
+                .map(Arc::new)
+        };
+        if size_limit != SET_SIZE_LIMIT {
+            return build();
+        }
+        // A poisoned lock only means another thread panicked while inserting: the map is intact.
+        let mut sets = self.part_sets.lock().unwrap_or_else(|e| e.into_inner());
+        sets.entry(ids.to_vec()).or_insert_with(build).clone()
     }
 
     /// The first of `candidates` whose pattern matches the record's message, with its fields.
@@ -59,10 +88,17 @@ impl RuleSet {
             let pattern = rule.pattern.get();
             pattern.captures(&rec.message).map(|caps| (rule, pattern, caps))
         };
-        let (rule, pattern, caps) = match &candidates.set {
-            Some(set) => set.matches(&rec.message).into_iter().find_map(try_rule),
-            None => (0..candidates.ids.len()).find_map(try_rule),
-        }?;
+        // The positions (in candidate order) of the rules either part's set says may match; a
+        // part without a set offers all its rules.
+        let mut maybe: Vec<u32> = Vec::new();
+        for part in &candidates.parts {
+            match &part.set {
+                Some(set) => maybe.extend(set.matches(&rec.message).into_iter().map(|k| part.at[k])),
+                None => maybe.extend_from_slice(&part.at),
+            }
+        }
+        maybe.sort_unstable();
+        let (rule, pattern, caps) = maybe.into_iter().find_map(|at| try_rule(at as usize))?;
         let mut fields: Extracted = Vec::new();
         for name in pattern.capture_names().flatten() {
             let Some(m) = caps.name(name) else { continue };
@@ -151,12 +187,21 @@ const SET_DFA_CACHE: usize = 32 << 20;
 /// 10 MiB). Beyond it the patterns are tried one by one (see [`RuleSet::find`]).
 const SET_SIZE_LIMIT: usize = 64 << 20;
 
-/// The rules that may match one program, in matching order, with a set over their patterns.
+/// The rules that may match one program, in matching order, in two parts with a set over each
+/// part's patterns: the rules for any program and the program's own.
 #[derive(Debug, Clone)]
 pub struct Candidates {
     ids: Vec<u32>,
-    /// `None` when the set was too big to compile.
-    set: Option<regex::RegexSet>,
+    parts: [Part; 2],
+}
+
+/// Some of the candidates: their rule ids, their positions among the candidates, and the set
+/// over their patterns (`None` when there are none or it was too big to compile).
+#[derive(Debug, Clone, Default)]
+struct Part {
+    ids: Vec<u32>,
+    at: Vec<u32>,
+    set: Option<Arc<regex::RegexSet>>,
 }
 
 /// Each normalizer's map from program to its candidate rules. The sets themselves are built once
@@ -217,7 +262,7 @@ mod tests {
         let rules = RuleSet::builtin();
         let ids = rules.candidates(None);
         let (whole, alone) = (rules.candidate_set_of(ids.clone()), rules.candidate_set_within(ids, 1 << 10));
-        assert!(whole.set.is_some() && alone.set.is_none());
+        assert!(whole.parts.iter().all(|p| p.set.is_some()) && alone.parts.iter().all(|p| p.set.is_none()));
         let text = "Mar  1 10:00:00 h sshd[7]: Failed password for invalid user zed from 192.0.2.9 port 22 ssh2\n\
 Mar  1 10:00:00 h sendmail[8]: 24A1B2C3D4: 24A1B2C3D5: DSN: User unknown\n\
 Mar  1 10:00:00 h x[9]: nothing a rule knows";
