@@ -126,6 +126,7 @@ where
     }
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
     let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
+    let checked = Arc::clone(&rules);
     std::thread::scope(|scope| {
         // Named, so that profiles and debuggers tell the stages apart.
         let spawn = |name: &str| std::thread::Builder::new().name(format!("logsieve-{name}"));
@@ -182,6 +183,12 @@ where
         };
         let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         classify.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if checked.oversized_sets() > 0 {
+            eprintln!(
+                "logsieve: warning: {} set(s) of rules were too big to compile as one (many rules given with --rules?); their rules were tried one by one, which is slower",
+                checked.oversized_sets()
+            );
+        }
         match failed {
             Some(e) => Err(e),
             None => run,

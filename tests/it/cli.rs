@@ -416,3 +416,24 @@ fn templates_lists_what_the_miner_found() {
     assert_eq!(names.len(), rows.len() - 1, "{text}");
     assert!(rows.iter().any(|r| r.ends_with("\tfailed-password-for-from-port-ssh")), "{text}");
 }
+
+/// A `--rules` pack too big for one `RegexSet` (150 rules of 60 Unicode word characters each)
+/// is no panic: its rules are tried one by one, the right one matches, and the run says so.
+#[test]
+fn rules_too_many_for_one_set_are_tried_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pack = String::from("[pack]\nname = \"big\"\ndescription = \"many wide rules\"\n");
+    for i in 0..150 {
+        pack += &format!(
+            "\n[[rule]]\nid = \"big.r{i}\"\nmatch = '^zz{i} \\w{{60}} end$'\naction = \"authentication.login.failure\"\n[[rule.example]]\nline = \"Mar  1 10:00:00 h app[1]: zz{i} {} end\"\n",
+            "a".repeat(60)
+        );
+    }
+    std::fs::write(dir.path().join("big.toml"), pack).unwrap();
+    let input = format!("Mar  1 10:00:00 h app[1]: zz7 {} end\nMar  1 10:00:00 h app[1]: nothing\n", "b".repeat(60));
+    let r = run(&["normalize", "--rules", dir.path().to_str().unwrap(), "-"], Some(input.as_bytes()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(get(&r.events[0], "logsieve.rule"), "big.r7");
+    assert_eq!(get(&r.events[0], "event.action"), "authentication.login.failure");
+    assert!(r.stderr.contains("too big to compile as one"), "{}", r.stderr);
+}

@@ -216,6 +216,8 @@ pub struct RuleSet {
     sets: Mutex<HashMap<Vec<u32>, Arc<Candidates>>>,
     /// The compiled sets of the candidates' parts, by rule subset (see `RuleSet::candidate_set`).
     part_sets: Mutex<HashMap<Vec<u32>, Option<Arc<regex::RegexSet>>>>,
+    /// How many of those were too big to compile (see `RuleSet::oversized_sets`).
+    oversized: std::sync::atomic::AtomicUsize,
     /// CRC-32 of the pack texts, in loading order (saved in models).
     digest: u32,
     /// The examples as the analogy layer uses them, built on first use.
@@ -300,6 +302,7 @@ impl RuleSet {
             rules,
             sets: Mutex::default(),
             part_sets: Mutex::default(),
+            oversized: std::sync::atomic::AtomicUsize::new(0),
             digest: digest.finalize(),
             analogy: std::sync::OnceLock::new(),
             entities: pack_entities(BUILTIN.iter().map(|(_, t)| *t)),

@@ -64,12 +64,16 @@ impl RuleSet {
             return None;
         }
         let build = || {
-            regex::RegexSetBuilder::new(ids.iter().map(|&i| without_word_boundaries(&self.rules[i as usize].pattern.src)))
+            let set = regex::RegexSetBuilder::new(ids.iter().map(|&i| without_word_boundaries(&self.rules[i as usize].pattern.src)))
                 .size_limit(size_limit)
                 .dfa_size_limit(SET_DFA_CACHE)
                 .build()
                 .ok()
-                .map(Arc::new)
+                .map(Arc::new);
+            if set.is_none() {
+                self.oversized.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            set
         };
         if size_limit != SET_SIZE_LIMIT {
             return build();
@@ -77,6 +81,12 @@ impl RuleSet {
         // A poisoned lock only means another thread panicked while inserting: the map is intact.
         let mut sets = self.part_sets.lock().unwrap_or_else(|e| e.into_inner());
         sets.entry(ids.to_vec()).or_insert_with(build).clone()
+    }
+
+    /// How many rule subsets were too big to compile as one set (their rules are tried one by
+    /// one, which is slower; the commands say so).
+    pub fn oversized_sets(&self) -> usize {
+        self.oversized.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The first of `candidates` whose pattern matches the record's message, with its fields.
@@ -263,6 +273,7 @@ mod tests {
         let ids = rules.candidates(None);
         let (whole, alone) = (rules.candidate_set_of(ids.clone()), rules.candidate_set_within(ids, 1 << 10));
         assert!(whole.parts.iter().all(|p| p.set.is_some()) && alone.parts.iter().all(|p| p.set.is_none()));
+        assert_eq!(rules.oversized_sets(), 2, "both parts counted, so the commands can say so");
         let text = "Mar  1 10:00:00 h sshd[7]: Failed password for invalid user zed from 192.0.2.9 port 22 ssh2\n\
 Mar  1 10:00:00 h sendmail[8]: 24A1B2C3D4: 24A1B2C3D5: DSN: User unknown\n\
 Mar  1 10:00:00 h x[9]: nothing a rule knows";
