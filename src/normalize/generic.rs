@@ -87,6 +87,13 @@ pub fn event(message: &str) -> Option<&'static Action> {
     let (set, actions) = &*EVENTS;
     set.matches(message).iter().next().and_then(|i| vocabulary::action(actions[i]))
 }
+/// Indexes into [`USER`] that [`fields`] treats apart: `Account Name:` (said of the subject
+/// first, of the account acted on last), `user=` (whose value `user` is a name) and `for ...
+/// from` (any word between them is a name).
+const ACCOUNT_NAME: usize = 0;
+const USER_KEY: usize = 1;
+const FOR_FROM: usize = 4;
+
 /// Where a user name stands, most explicit first.
 static USER: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
@@ -197,14 +204,14 @@ pub fn fields(message: &str) -> Extracted {
         .flat_map(|(i, re)| {
             let mut found: Vec<(usize, &str)> = re.captures_iter(message).filter_map(|c| c.name("u")).map(|m| (i, m.as_str())).collect();
             // `Account Name:` is said of the subject first and of the account acted on last.
-            if i == 0 {
+            if i == ACCOUNT_NAME {
                 found.reverse();
             }
             found
         })
         .find(|(i, u)| {
             let lower = u.to_ascii_lowercase();
-            (*i == 4 || (*i == 1 && lower == "user") || !NOT_USERS.contains(&lower.as_str()))
+            (*i == FOR_FROM || (*i == USER_KEY && lower == "user") || !NOT_USERS.contains(&lower.as_str()))
                 && !is_ip(u)
                 && !u.bytes().all(|b| b.is_ascii_digit())
                 && u.chars().any(char::is_alphanumeric)
@@ -326,6 +333,11 @@ mod tests {
         // `user=user` is a user named `user`; `user=no` is not a user.
         assert_eq!(fields("excessive login failures user=user auth=user host=x")[0], ("user".to_owned(), "user".to_owned()));
         assert!(!fields("login failed, user=no").iter().any(|(k, _)| k == "user"));
+        assert_eq!(fields("Failed password for user from 10.0.0.1 port 22")[0], ("user".to_owned(), "user".to_owned()));
+        // The indexes `fields` treats apart name the patterns they mean.
+        assert!(USER[ACCOUNT_NAME].as_str().contains("account name"));
+        assert!(USER[USER_KEY].as_str().contains(r"\buser(?:name)?\s*[=:]"));
+        assert!(USER[FOR_FROM].as_str().starts_with(r"(?i)\bfor\s+") && USER[FOR_FROM].as_str().ends_with(r" from\b"));
         // The client, not the server named in a URI, a local address or a word's `::`.
         assert_eq!(source_ip("Registration from '<sip:100@192.0.2.1>' failed for '198.51.100.5:5060'"), Some("198.51.100.5"));
         assert_eq!(source_ip("(?@198.51.100.6) [WARNING] Authentication failed"), Some("198.51.100.6"));

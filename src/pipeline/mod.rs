@@ -183,10 +183,10 @@ where
         };
         let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         classify.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if checked.oversized_sets() > 0 {
+        let oversized = checked.oversized_sets();
+        if oversized > 0 {
             eprintln!(
-                "logsieve: warning: {} set(s) of rules were too big to compile as one (many rules given with --rules?); their rules were tried one by one, which is slower",
-                checked.oversized_sets()
+                "logsieve: warning: {oversized} set(s) of rules were too big to compile as one (many rules given with --rules?); their rules were tried one by one, which is slower"
             );
         }
         match failed {

@@ -44,16 +44,15 @@ impl RuleSet {
     /// Compiling one set per program over both made every program's set hold the rules for any
     /// program again: memory grew with each rule and each kind of program in a log.
     fn candidate_set_within(&self, ids: Vec<u32>, size_limit: usize) -> Candidates {
-        let (mut any, mut own) = (Part::default(), Part::default());
+        let mut parts = [Part::default(), Part::default()];
         for (at, &i) in ids.iter().enumerate() {
-            let part = if self.rules[i as usize].process.is_none() { &mut any } else { &mut own };
-            part.ids.push(i);
-            part.at.push(at as u32);
+            parts[usize::from(self.rules[i as usize].process.is_some())].at.push(at as u32);
         }
-        for part in [&mut any, &mut own] {
-            part.set = self.part_set(&part.ids, size_limit);
+        for part in &mut parts {
+            let part_ids: Vec<u32> = part.at.iter().map(|&at| ids[at as usize]).collect();
+            part.set = self.part_set(&part_ids, size_limit);
         }
-        Candidates { ids, parts: [any, own] }
+        Candidates { ids, parts }
     }
 
     /// The set over some rules' patterns, compiled once per subset. `None`: no rules, or a set too
@@ -205,11 +204,10 @@ pub struct Candidates {
     parts: [Part; 2],
 }
 
-/// Some of the candidates: their rule ids, their positions among the candidates, and the set
-/// over their patterns (`None` when there are none or it was too big to compile).
+/// Some of the candidates: their positions among the candidates, and the set over their
+/// patterns (`None` when there are none or it was too big to compile).
 #[derive(Debug, Clone, Default)]
 struct Part {
-    ids: Vec<u32>,
     at: Vec<u32>,
     set: Option<Arc<regex::RegexSet>>,
 }
