@@ -32,7 +32,7 @@ use crate::parse::multiline::Joiner;
 use crate::parse::{Format, LineParser, YearAnchor};
 use crate::record::{Record, RecordKind};
 use miner::Miner;
-use rules::{CandidateCache, Example, Role, Rule, RuleSet};
+use rules::{CandidateCache, Example, Memo, Role, Rule, RuleSet};
 use vocabulary::{Action, Outcome};
 
 pub use context::{path_shape, INHERITED, WEB_IDLE_SECS};
@@ -187,6 +187,8 @@ impl Event {
 pub struct Normalizer {
     rules: Arc<RuleSet>,
     cache: CandidateCache,
+    /// Rule decisions by message shape (`None`: every line runs the rules, for comparison).
+    memo: Option<Memo>,
     miner: Miner,
     /// Stored events whose template contradicted the miner's ([`Miner::restore`]), and the first.
     apart: (u64, Option<String>),
@@ -209,12 +211,26 @@ impl Normalizer {
         Normalizer {
             rules,
             cache: CandidateCache::default(),
+            memo: Some(Memo::default()),
             miner,
             apart: (0, None),
             entity_of: std::collections::HashMap::new(),
             source_of: std::collections::HashMap::new(),
             visits: std::collections::HashMap::new(),
         }
+    }
+
+    /// This normalizer without the memo of rule decisions by message shape: every line runs the
+    /// rules (what the memo is checked against).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = None;
+        self
+    }
+
+    /// Lines whose rule decision came from a message shape met before, and lines decided anew
+    /// (see [`rules::Memo`]).
+    pub fn memo_counts(&self) -> (u64, u64) {
+        self.memo.as_ref().map_or((0, 0), Memo::counts)
     }
 
     /// The template miner (for listing templates).
@@ -280,7 +296,11 @@ impl Normalizer {
             return event;
         }
         let candidates = self.cache.get(&self.rules, rec.app.as_deref());
-        if let Some((rule, mut fields)) = self.rules.find(&candidates, rec) {
+        let found = match &mut self.memo {
+            Some(memo) => self.rules.find_with(&candidates, rec, memo),
+            None => self.rules.find(&candidates, rec),
+        };
+        if let Some((rule, mut fields)) = found {
             resolve_references(&mut fields, rec);
             // A rule that names no source: the generic layer looks for the address in the message
             // (`[client 1.2.3.4]`, `client: 1.2.3.4`), unless the header parser already found it.

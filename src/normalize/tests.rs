@@ -90,3 +90,90 @@ fn a_web_client_is_followed_through_its_visit() {
     assert_eq!(path_shape("/2024/05/post"), "/*/*");
     assert_eq!(path_shape("http://example.org/a/b.js?x=1"), "/a/*.js");
 }
+
+/// Every line of the bundled logs and line corpora, with its file's name: what the memo of rule
+/// decisions is checked on.
+fn bundled_lines() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
+    let mut files: Vec<std::path::PathBuf> = ["loghub", "hdfs", "hdfs/demo"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        out.extend(text.lines().map(|l| (f.display().to_string(), l.to_owned())));
+    }
+    // The line corpora: the column that holds the raw line.
+    for (tsv, column) in
+        [("nomenclature/corpus_dev.tsv", "raw_line"), ("fail2ban/fail2ban_labels.tsv", "line"), ("unseen/services.tsv", "line")]
+    {
+        let text = std::fs::read_to_string(root.join(tsv)).unwrap();
+        let mut rows = text.lines();
+        let header: Vec<&str> = rows.next().unwrap().split('\t').collect();
+        let at = header.iter().position(|h| *h == column).unwrap();
+        out.extend(rows.filter_map(|r| r.split('\t').nth(at)).map(|l| (tsv.to_owned(), l.trim_matches('"').replace("\"\"", "\""))));
+    }
+    out
+}
+
+#[test]
+fn remembered_rule_decisions_are_the_per_line_ones_on_every_bundled_log() {
+    let rules = Arc::new(RuleSet::builtin());
+    let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
+    let (mut memo, mut each) = (Normalizer::new(Arc::clone(&rules)), Normalizer::new(Arc::clone(&rules)).without_memo());
+    let lines = bundled_lines();
+    assert!(lines.len() > 30_000, "{}", lines.len());
+    for (i, (file, line)) in lines.iter().enumerate() {
+        let Ok(rec) = parser.parse(line, i as u64 + 1) else { continue };
+        assert_eq!(memo.classify(&rec), each.classify(&rec), "{file}: {line}");
+    }
+    let (hits, misses) = memo.memo_counts();
+    // Most lines differ from an earlier one only in numbers: the rules ran for a few of them.
+    assert!(hits > 3 * misses, "{hits} lines decided by shape, {misses} anew");
+    assert_eq!(each.memo_counts(), (0, 0));
+}
+
+#[test]
+fn rules_that_tell_digits_apart_still_decide_each_line() {
+    // Two Windows events differ only in their numbers, and so do two web statuses a user rule
+    // tells apart: lines of one shape, each given its own rule.
+    let pack = r#"
+[pack]
+name = "t"
+[[rule]]
+id = "t.server-error"
+process = '^web$'
+match = 'status=5\d\d from (?P<source>\S+)'
+action = "network.connection.end"
+[[rule.example]]
+line = "Jan  1 00:00:00 h web[1]: status=503 from 192.0.2.1"
+[[rule]]
+id = "t.status"
+process = '^web$'
+match = 'status=\d+ from (?P<source>\S+)'
+action = "network.connection.start"
+[[rule.example]]
+line = "Jan  1 00:00:00 h web[1]: status=200 from 192.0.2.1"
+"#;
+    let rules = Arc::new(RuleSet::with_pack("t.toml", pack).unwrap());
+    let mut n = Normalizer::new(Arc::clone(&rules));
+    let mut each = Normalizer::new(rules).without_memo();
+    let text = "Jan  1 00:00:00 h web[1]: status=200 from 192.0.2.1\n\
+Jan  1 00:00:01 h web[1]: status=503 from 192.0.2.2\n\
+Jan  1 00:00:02 h web[1]: status=404 from 192.0.2.3\n\
+Jan  1 00:00:03 h web[1]: status=500 from 192.0.2.4\n\
+Jan  1 00:00:04 h web[1]: status=999 from 300.0.2.4\n\
+Mar  1 10:00:00 h MSWinEventLog[1]: AUDIT_FAILURE(4625) Logon Type: 3 Account For Which Logon Failed: Account Name: bob Source Network Address: 192.0.2.5\n\
+Mar  1 10:00:01 h MSWinEventLog[1]: AUDIT_SUCCESS(4624) Logon Type: 3 New Logon: Account Name: bob Source Network Address: 192.0.2.5";
+    let got: Vec<_> = normalize_text(text, &mut n).into_iter().map(|(e, _)| (e.rule_id().map(str::to_owned), e.fields)).collect();
+    let want: Vec<_> = normalize_text(text, &mut each).into_iter().map(|(e, _)| (e.rule_id().map(str::to_owned), e.fields)).collect();
+    assert_eq!(got, want);
+    let ids: Vec<_> = got.iter().map(|(id, _)| id.as_deref().unwrap_or("-")).collect();
+    assert_eq!(ids, ["t.status", "t.server-error", "t.status", "t.server-error", "t.status", "windows.4625", "windows.4624"]);
+    // The fields are the line's own, cut at the remembered spans: `300.0.2.4` is no address.
+    assert!(got[4].1.contains(&("source_domain".to_owned(), "300.0.2.4".to_owned())), "{:?}", got[4].1);
+    assert!(got[2].1.contains(&("source_ip".to_owned(), "192.0.2.3".to_owned())), "{:?}", got[2].1);
+}

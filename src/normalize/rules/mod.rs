@@ -35,8 +35,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod memo;
 mod prefilter;
 
+pub use memo::Memo;
 pub use prefilter::{CandidateCache, Candidates};
 
 use regex::Regex;
@@ -166,6 +168,16 @@ pub struct Rule {
     set: Vec<(String, String)>,
     /// Real example lines.
     pub examples: Vec<Example>,
+    /// Whether the pattern tells digits apart (see [`memo`]), found on first use.
+    digits: std::sync::OnceLock<bool>,
+}
+
+impl Rule {
+    /// Whether the rule's pattern tells ASCII digits apart, so that its decision on a line cannot
+    /// be remembered for the line's shape (see [`memo`]).
+    pub fn tells_digits_apart(&self) -> bool {
+        *self.digits.get_or_init(|| memo::tells_digits_apart(&self.pattern.src))
+    }
 }
 
 /// A regex compiled on first use. Compiling every built-in rule's regexes took ~60 ms, most of
@@ -280,6 +292,7 @@ fn compile_pack(file: &str, text: &str, eager: bool) -> Result<Vec<Rule>, RuleEr
             role: spec.role.unwrap_or(Role::Step),
             set: spec.set.into_iter().collect(),
             examples: spec.examples,
+            digits: std::sync::OnceLock::new(),
         });
     }
     Ok(out)

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::memo::{Decision, Memo};
 use super::{clean, is_ip, Extracted, Rule, RuleSet};
 use crate::record::Record;
 
@@ -52,7 +53,11 @@ impl RuleSet {
             let part_ids: Vec<u32> = part.at.iter().map(|&at| ids[at as usize]).collect();
             part.set = self.part_set(&part_ids, size_limit);
         }
-        Candidates { ids, parts }
+        let sensitive = (0..ids.len() as u32).filter(|&at| self.rules[ids[at as usize] as usize].tells_digits_apart()).collect();
+        // Unique among the sets of the process, so the memo tells sets apart.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Candidates { ids, parts, sensitive, id }
     }
 
     /// The set over some rules' patterns, compiled once per subset. `None`: no rules, or a set too
@@ -90,28 +95,78 @@ impl RuleSet {
 
     /// The first of `candidates` whose pattern matches the record's message, with its fields.
     pub fn find(&self, candidates: &Candidates, rec: &Record) -> Option<(&Rule, Extracted)> {
+        let (at, caps) = self.first_match(candidates, &rec.message)?;
+        let rule = &self.rules[candidates.ids[at as usize] as usize];
+        Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))))
+    }
+
+    /// [`RuleSet::find`], with the decisions for message shapes remembered in `memo` (see
+    /// [`super::memo`]): a line whose shape was decided before runs only the candidates that
+    /// tell digits apart, and takes its fields at the spans remembered. Same result as `find`.
+    pub fn find_with(&self, candidates: &Candidates, rec: &Record, memo: &mut Memo) -> Option<(&Rule, Extracted)> {
+        let message = rec.message.as_str();
+        if !memo.take_shape(message) {
+            return self.find(candidates, rec);
+        }
+        let set = candidates.id;
+        let rule_at = |at: u32| &self.rules[candidates.ids[at as usize] as usize];
+        if let Some(decision) = memo.get(set) {
+            let blind_at = match decision {
+                Decision::NoRule => u32::MAX,
+                Decision::Rule { at, .. } => *at,
+            };
+            // The candidates that tell digits apart come first where they stand before it.
+            for &at in candidates.sensitive.iter().take_while(|&&at| at < blind_at) {
+                let rule = rule_at(at);
+                if let Some(caps) = rule.pattern.get().captures(message) {
+                    return Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))));
+                }
+            }
+            let Decision::Rule { at, spans } = decision else { return None };
+            let rule = rule_at(*at);
+            let group = |i: usize| spans.get(i).copied().flatten().and_then(|(a, b)| message.get(a as usize..b as usize));
+            return Some((rule, self.fields(rule, group)));
+        }
+        let Some((at, caps)) = self.first_match(candidates, message) else {
+            memo.put(set, Decision::NoRule);
+            return None;
+        };
+        let rule = rule_at(at);
+        if candidates.sensitive.binary_search(&at).is_err() {
+            let spans = caps.iter().map(|m| m.map(|m| (m.start() as u32, m.end() as u32))).collect();
+            memo.put(set, Decision::Rule { at, spans });
+        }
+        Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))))
+    }
+
+    /// The position among `candidates` of the first rule whose pattern matches `message`, with its
+    /// captures.
+    fn first_match<'m>(&self, candidates: &Candidates, message: &'m str) -> Option<(u32, regex::Captures<'m>)> {
         // The set matches a superset (its patterns have no word boundaries): the first rule whose
         // own pattern matches too is the one.
-        let try_rule = |k: usize| {
-            let rule = &self.rules[candidates.ids[k] as usize];
-            let pattern = rule.pattern.get();
-            pattern.captures(&rec.message).map(|caps| (rule, pattern, caps))
-        };
         // The positions (in candidate order) of the rules either part's set says may match; a
         // part without a set offers all its rules.
         let mut maybe: Vec<u32> = Vec::new();
         for part in &candidates.parts {
             match &part.set {
-                Some(set) => maybe.extend(set.matches(&rec.message).into_iter().map(|k| part.at[k])),
+                Some(set) => maybe.extend(set.matches(message).into_iter().map(|k| part.at[k])),
                 None => maybe.extend_from_slice(&part.at),
             }
         }
         maybe.sort_unstable();
-        let (rule, pattern, caps) = maybe.into_iter().find_map(|at| try_rule(at as usize))?;
+        maybe.into_iter().find_map(|at| {
+            let rule = &self.rules[candidates.ids[at as usize] as usize];
+            rule.pattern.get().captures(message).map(|caps| (at, caps))
+        })
+    }
+
+    /// A matched rule's fields: its named groups' text (`group(i)`, by group index), cleaned,
+    /// then its constant fields.
+    fn fields<'m>(&self, rule: &Rule, group: impl Fn(usize) -> Option<&'m str>) -> Extracted {
         let mut fields: Extracted = Vec::new();
-        for name in pattern.capture_names().flatten() {
-            let Some(m) = caps.name(name) else { continue };
-            let value = clean(m.as_str());
+        for (i, name) in rule.pattern.get().capture_names().enumerate() {
+            let (Some(name), Some(text)) = (name, group(i)) else { continue };
+            let value = clean(text);
             if value.is_empty() {
                 continue;
             }
@@ -130,7 +185,7 @@ impl RuleSet {
                 fields.push((k.clone(), v.clone()));
             }
         }
-        Some((rule, fields))
+        fields
     }
 }
 
@@ -202,6 +257,11 @@ const SET_SIZE_LIMIT: usize = 64 << 20;
 pub struct Candidates {
     ids: Vec<u32>,
     parts: [Part; 2],
+    /// The positions of the candidates whose patterns tell digits apart (see [`super::memo`]),
+    /// ascending.
+    sensitive: Vec<u32>,
+    /// Tells this set from every other one made in the process (the memo's key).
+    id: u64,
 }
 
 /// Some of the candidates: their positions among the candidates, and the set over their

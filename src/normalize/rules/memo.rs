@@ -1,0 +1,178 @@
+//! Rule decisions remembered by message shape: the rule packs run once per shape, not once per
+//! line.
+//!
+//! A message's *shape* is the message with every ASCII digit written as `0`: `Received block
+//! blk_-1608 of size 91178 from /10.250.19.102` and every other block's line of that template
+//! have one shape. Most of a log's lines differ from an earlier line only in numbers (pids,
+//! ports, addresses, ids, sizes), so most lines meet a shape already decided.
+//!
+//! The decision is exact, not a guess. A pattern that treats all ten digits alike (no digit in a
+//! literal, every class holding all ten or none: `\d+`, `\S+`, `[0-9a-f]`, `[^>]`, word
+//! boundaries) takes the same path through a message and through its shape, so it matches both
+//! or neither, with the same capture spans; the fields are then cut from the line itself at those
+//! spans. A pattern that tells digits apart (`EventID 4625`, `[45]\d\d`, the literal `ssh2`) is
+//! *digit-sensitive* and is still run on every line, in its place in the matching order. The
+//! miner's templates would not do as a key: a template merges values that rules tell apart (users,
+//! event ids), so it cannot give the per-line decision back byte for byte.
+
+use rustc_hash::FxHashMap;
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// Whether a pattern tells ASCII digits apart: a digit in a literal, or a class holding some of
+/// the ten digits but not all. A pattern that does not parse counts as one that does (it is
+/// then run on every line, which is always right).
+pub(super) fn tells_digits_apart(pattern: &str) -> bool {
+    match regex_syntax::Parser::new().parse(pattern) {
+        Ok(hir) => digit_sensitive(&hir),
+        Err(_) => true,
+    }
+}
+
+fn digit_sensitive(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => lit.0.iter().any(u8::is_ascii_digit),
+        HirKind::Class(Class::Unicode(c)) => {
+            let held: u32 = c.ranges().iter().map(|r| overlap(u32::from(r.start()), u32::from(r.end()))).sum();
+            held != 0 && held != 10
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let held: u32 = c.ranges().iter().map(|r| overlap(u32::from(r.start()), u32::from(r.end()))).sum();
+            held != 0 && held != 10
+        }
+        HirKind::Repetition(r) => digit_sensitive(&r.sub),
+        HirKind::Capture(c) => digit_sensitive(&c.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(digit_sensitive),
+    }
+}
+
+/// How many of the digits `0`–`9` the range `start..=end` holds.
+fn overlap(start: u32, end: u32) -> u32 {
+    let (lo, hi) = (start.max(u32::from(b'0')), end.min(u32::from(b'9')));
+    if lo > hi {
+        0
+    } else {
+        hi - lo + 1
+    }
+}
+
+/// A decided shape: the first digit-blind candidate that matches it (its position among the
+/// candidates and the byte spans of its capture groups), or none.
+#[derive(Debug, Clone)]
+pub(super) enum Decision {
+    /// No digit-blind candidate matches.
+    NoRule,
+    /// The candidate at this position matches, with these group spans (`None`: not taking part).
+    Rule { at: u32, spans: Box<[Option<(u32, u32)>]> },
+}
+
+/// One normalizer's decided shapes, per candidate set. Bounded: past [`Memo::MAX_ENTRIES`] it
+/// starts again empty, and messages longer than [`Memo::MAX_LEN`] are not remembered.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// Candidate set (its id) → shape → decision.
+    shapes: FxHashMap<u64, FxHashMap<Box<str>, Decision>>,
+    entries: usize,
+    /// The shape of the message at hand.
+    shape: String,
+    hits: u64,
+    misses: u64,
+}
+
+impl Memo {
+    /// Shapes remembered before the memo is emptied.
+    pub const MAX_ENTRIES: usize = 8192;
+    /// Longest message (bytes) whose shape is remembered.
+    pub const MAX_LEN: usize = 512;
+
+    /// Lines decided from a remembered shape, and lines whose shape was decided anew.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    /// Takes the shape of `message` as the one at hand; false when it is too long to remember.
+    pub(super) fn take_shape(&mut self, message: &str) -> bool {
+        if message.len() > Self::MAX_LEN {
+            return false;
+        }
+        self.shape.clear();
+        self.shape.extend(message.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
+        true
+    }
+
+    /// The decision remembered for the shape at hand.
+    pub(super) fn get(&mut self, set: u64) -> Option<&Decision> {
+        let found = self.shapes.get(&set).and_then(|m| m.get(self.shape.as_str()));
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
+    }
+
+    /// Remembers the decision for the shape at hand.
+    pub(super) fn put(&mut self, set: u64, decision: Decision) {
+        if self.entries >= Self::MAX_ENTRIES {
+            self.shapes.clear();
+            self.entries = 0;
+        }
+        if self.shapes.entry(set).or_default().insert(self.shape.as_str().into(), decision).is_none() {
+            self.entries += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_blind_patterns_are_told_from_digit_sensitive_ones() {
+        for blind in [
+            r"Failed (?P<method>\S+) for (?P<user>\S+) from (?P<source>\S+) port (?P<port>\d+)",
+            r"blk_-?\d+",
+            r"\bsize (?P<n>[0-9]+)\b",
+            r"id=(?P<id>[0-9a-fA-F]+)",
+            r"from=<(?P<sender>[^>]*)>",
+            r"(?i)accepted \w+ for",
+            r"^\s*$",
+            r"[[:alnum:]]+|[[:alpha:]]",
+        ] {
+            assert!(!tells_digits_apart(blind), "{blind}");
+        }
+        for sensitive in [r"port \d+ ssh2", r"EventID 4625", r"status=[45]\d\d", r"[a-z1]+", r"[^5]", r"(unclosed"] {
+            assert!(tells_digits_apart(sensitive), "{sensitive}");
+        }
+    }
+
+    #[test]
+    fn shapes_write_digits_as_zero_and_keep_everything_else() {
+        let mut m = Memo::default();
+        assert!(m.take_shape("blk_-1608 of size 91178 from /10.250.19.102:50010 é١"));
+        assert_eq!(m.shape, "blk_-0000 of size 00000 from /00.000.00.000:00000 é١");
+        assert!(!m.take_shape(&"x".repeat(Memo::MAX_LEN + 1)));
+    }
+
+    #[test]
+    fn the_memo_is_bounded() {
+        let mut m = Memo::default();
+        // Shapes with no digit in them, all distinct: `message b`, `message cb`, ...
+        let letters = |mut i: usize| {
+            let mut s = String::new();
+            while i > 0 {
+                s.push(char::from(b'a' + (i % 26) as u8));
+                i /= 26;
+            }
+            s
+        };
+        for i in 0..Memo::MAX_ENTRIES + 10 {
+            assert!(m.take_shape(&format!("message {}", letters(i + 1))));
+            m.put(1, Decision::NoRule);
+            m.put(1, Decision::NoRule);
+        }
+        assert!(m.entries <= Memo::MAX_ENTRIES);
+        assert_eq!(m.shapes.values().map(FxHashMap::len).sum::<usize>(), m.entries);
+    }
+}
