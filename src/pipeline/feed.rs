@@ -156,12 +156,11 @@ pub(super) fn feed(
     mut observe: impl FnMut(&Act),
 ) -> Result<(Fed, Normalizer)> {
     let mut sessionizer = Sessionizer::new(options.session.clone());
-    let mut stepper = Stepper::new(normalizer, options.key, options.params).with_templates(templates).with_entities(options.entities);
+    let mut stepper = Stepper::new(options.key, options.params).with_templates(templates).with_entities(options.entities);
     let mut files: Vec<String> = Vec::new();
     let mut closed: Vec<Session> = Vec::new();
     let mut sequences = 0u64;
-    let rules = stepper.normalizer.rules();
-    let run = for_each_event(input, rules, |rec, event, origin| {
+    let (run, normalizer) = for_each_event(input, normalizer, |rec, event, origin| {
         if files.last().map(String::as_str) != Some(origin.file) {
             files.push(origin.file.to_owned());
         }
@@ -193,7 +192,7 @@ pub(super) fn feed(
     let mut coverage = stepper.coverage;
     coverage.skipped = run.total.skipped_total();
     let fed = Fed { run, sessions: stats, events: stepper.events, coverage, files };
-    Ok((fed, stepper.normalizer))
+    Ok((fed, normalizer))
 }
 
 /// The session counters on stderr (unless quiet); `key` is the session key in use, and whether

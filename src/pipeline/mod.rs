@@ -29,7 +29,6 @@ use chrono::{Datelike, Utc};
 
 use crate::cli::{Cli, Command, InputArgs, ModelArgs, ModelCommand, RulesArgs, RulesCommand};
 use crate::error::{Error, Result};
-use crate::normalize::rules::RuleSet;
 use crate::normalize::{Event, Normalizer, Origin};
 use crate::parse::multiline::{Joiner, Pending};
 use crate::parse::{Format, LineParser, YearAnchor};
@@ -104,28 +103,37 @@ where
 /// Records per batch handed from one stage of [`for_each_event`] to the next.
 const BATCH: usize = 512;
 
-/// One record read and parsed on the reading thread, classified on the classifying one.
+/// One record read and parsed on the reading thread, classified on the classifying one (and named
+/// on the naming one).
 struct Classified {
     pending: Pending,
     file: Arc<str>,
     event: Event,
 }
 
-/// [`for_each_record`] with the rule and generic layers ([`Normalizer::classify`]) applied, on
-/// three threads joined by bounded channels of batches: one reads and parses (the parser's year
-/// depends on the order of lines), one classifies (the rules keep no state between records), and
-/// the caller's runs `sink`, which holds what depends on order (the template miner, sessions,
-/// output). Records reach `sink` in input order, so the output is the same as on one thread. An
-/// error from `sink` stops the other two at their next batch.
-pub fn for_each_event<F>(args: &InputArgs, rules: Arc<RuleSet>, mut sink: F) -> Result<RunStats>
+/// [`for_each_record`] with each record normalized by `normalizer` ([`Normalizer::normalize`]),
+/// on four threads joined by bounded channels of batches: one reads and parses (the parser's year
+/// depends on the order of lines), one classifies (the rule and generic layers keep no state
+/// between records, so they run on a normalizer of their own), one names (the template miner and
+/// the entities of processes, which depend on order: `normalizer`'s), and the caller's runs
+/// `sink`, which holds what else depends on order (sessions, output). Records reach `sink` in
+/// input order, so the output is the same as on one thread. An error from `sink` stops the others
+/// at their next batch. Gives `normalizer` back, having learned from the inputs.
+pub fn for_each_event<F>(args: &InputArgs, mut normalizer: Normalizer, mut sink: F) -> Result<(RunStats, Normalizer)>
 where
     F: FnMut(&Record, Event, &Origin<'_>) -> Result<()>,
 {
     if matches!(args.format, Format::Events) {
-        return for_each_stored_event(args, sink);
+        let run = for_each_stored_event(args, |rec, mut event, origin| {
+            normalizer.name(&mut event, rec);
+            sink(rec, event, origin)
+        })?;
+        return Ok((run, normalizer));
     }
+    let rules = normalizer.rules();
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
     let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
+    let (name_tx, name_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
     let checked = Arc::clone(&rules);
     std::thread::scope(|scope| {
         // Named, so that profiles and debuggers tell the stages apart.
@@ -164,8 +172,19 @@ where
                 }
             }
         });
+        let name = spawn("name").spawn_scoped(scope, move || {
+            for mut batch in class_rx {
+                for c in &mut batch {
+                    normalizer.name(&mut c.event, &c.pending.record);
+                }
+                if name_tx.send(batch).is_err() {
+                    break;
+                }
+            }
+            normalizer
+        });
         let mut failed = None;
-        'batches: for batch in class_rx.iter() {
+        'batches: for batch in name_rx.iter() {
             for c in batch {
                 let origin = Origin { file: &c.file, line: c.pending.line, original: &c.pending.original };
                 if let Err(e) = sink(&c.pending.record, c.event, &origin) {
@@ -174,15 +193,16 @@ where
                 }
             }
         }
-        // Dropping the receiver ends the classifying thread, and with it the reading one, at
-        // their next send.
-        drop(class_rx);
-        let (reader, classify) = match (reader, classify) {
-            (Ok(r), Ok(c)) => (r, c),
-            (Err(e), _) | (_, Err(e)) => return Err(Error::Thread(e)),
+        // Dropping the receiver ends the naming thread, and with it the classifying and reading
+        // ones, at their next send.
+        drop(name_rx);
+        let (reader, classify, name) = match (reader, classify, name) {
+            (Ok(r), Ok(c), Ok(n)) => (r, c, n),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(Error::Thread(e)),
         };
         let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         classify.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let normalizer = name.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let oversized = checked.oversized_sets();
         if oversized > 0 {
             eprintln!(
@@ -191,7 +211,7 @@ where
         }
         match failed {
             Some(e) => Err(e),
-            None => run,
+            None => run.map(|run| (run, normalizer)),
         }
     })
 }

@@ -40,12 +40,9 @@ pub fn normalize(args: &NormalizeArgs) -> Result<Outcome> {
 
 /// Writes the inputs' events to `dir/events.parquet`.
 fn normalize_parquet(args: &InputArgs, model: Option<&Path>, dir: &Path) -> Result<RunStats> {
-    let (rules, mut normalizer) = normalizer_for(args, model)?;
+    let normalizer = normalizer_for(args, model)?;
     let mut out = EventWriter::create(dir)?;
-    let run = for_each_event(args, rules, |rec, mut event, origin| {
-        normalizer.name(&mut event, rec);
-        out.push(rec, Some(&event), origin)
-    })?;
+    let (run, _) = for_each_event(args, normalizer, |rec, event, origin| out.push(rec, Some(&event), origin))?;
     out.finish()?;
     Ok(run)
 }
@@ -57,11 +54,10 @@ pub(super) fn normalize_into(
     out: impl Write,
     fail: &dyn Fn(io::Error) -> Error,
 ) -> Result<RunStats> {
-    let (rules, mut normalizer) = normalizer_for(args, model)?;
+    let normalizer = normalizer_for(args, model)?;
     let mut out = BufWriter::with_capacity(256 * 1024, out);
     let mut buf = Vec::with_capacity(4096);
-    let run = for_each_event(args, rules, |rec, mut event, origin| {
-        normalizer.name(&mut event, rec);
+    let (run, _) = for_each_event(args, normalizer, |rec, event, origin| {
         buf.clear();
         write_ecs(&mut buf, rec, Some(&event), origin);
         buf.push(b'\n');
@@ -71,14 +67,13 @@ pub(super) fn normalize_into(
     Ok(run)
 }
 
-/// The rules and a normalizer for `normalize`: with a model, its miner goes on from the model's.
-fn normalizer_for(args: &InputArgs, model: Option<&Path>) -> Result<(Arc<RuleSet>, Normalizer)> {
+/// The normalizer for `normalize`: with a model, its miner goes on from the model's.
+fn normalizer_for(args: &InputArgs, model: Option<&Path>) -> Result<Normalizer> {
     let rules = Arc::new(RuleSet::load(args.rules.as_deref())?);
-    let normalizer = match model {
-        None => Normalizer::new(Arc::clone(&rules)),
-        Some(path) => Normalizer::with_miner(Arc::clone(&rules), crate::model::file::load(path)?.miner.unwrap_or_default()),
-    };
-    Ok((rules, normalizer))
+    Ok(match model {
+        None => Normalizer::new(rules),
+        Some(path) => Normalizer::with_miner(rules, crate::model::file::load(path)?.miner.unwrap_or_default()),
+    })
 }
 
 #[cfg(test)]

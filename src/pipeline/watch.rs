@@ -66,7 +66,8 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
         parser: LineParser::new(&args.format, year_anchor(args.year, None)),
         joiner: Joiner::new(matches!(args.format, Format::Auto)),
         stats: InputStats::new(&name),
-        stepper: Stepper::new(normalizer, key.as_ref(), &model.options.params)
+        normalizer,
+        stepper: Stepper::new(key.as_ref(), &model.options.params)
             .with_templates(&model.templates)
             .with_entities(&model.options.entities),
         tracker: Tracker::new(&model.entities, true),
@@ -116,6 +117,8 @@ struct Watcher<'a> {
     parser: LineParser,
     joiner: Joiner,
     stats: InputStats,
+    /// The model's template miner goes on learning here.
+    normalizer: crate::normalize::Normalizer,
     stepper: Stepper<'a>,
     sessionizer: Sessionizer,
     files: Vec<String>,
@@ -196,7 +199,7 @@ impl Watcher<'_> {
         if let Some(t) = p.record.timestamp.as_ref() {
             self.last_log_ms = Some(millis(t));
         }
-        match self.stepper.step(&p.record, &origin, line, states) {
+        match self.stepper.step(&mut self.normalizer, &p.record, &origin, line, states) {
             Stepped::Sequence(s) => self.closed.push(s),
             Stepped::Step(step) => {
                 if let Some(act) = &self.stepper.act {

@@ -28,8 +28,6 @@ pub enum Stepped {
 
 /// Turns records into session steps; see the module docs.
 pub struct Stepper<'a> {
-    /// The normalizer, whose miner names template states.
-    pub normalizer: Normalizer,
     key: Option<&'a Regex>,
     params: &'a [String],
     /// The keys of the last [`Stepped::Step`].
@@ -48,9 +46,8 @@ pub struct Stepper<'a> {
 
 impl<'a> Stepper<'a> {
     /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
-    pub fn new(normalizer: Normalizer, key: Option<&'a Regex>, params: &'a [String]) -> Self {
+    pub fn new(key: Option<&'a Regex>, params: &'a [String]) -> Self {
         Stepper {
-            normalizer,
             key,
             params,
             keys: Vec::new(),
@@ -74,14 +71,14 @@ impl<'a> Stepper<'a> {
         self
     }
 
-    /// Normalizes a record and steps it.
-    pub fn step(&mut self, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
-        let event = self.normalizer.classify(rec);
+    /// Normalizes a record with `normalizer` (whose miner names template states) and steps it.
+    pub fn step(&mut self, normalizer: &mut Normalizer, rec: &Record, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+        let event = normalizer.normalize(rec);
         self.step_event(rec, event, origin, line, states)
     }
 
-    /// [`Stepper::step`] for a record already classified ([`Normalizer::classify`]).
-    pub fn step_event(&mut self, rec: &Record, mut event: Event, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
+    /// [`Stepper::step`] for a record already normalized ([`Normalizer::normalize`]).
+    pub fn step_event(&mut self, rec: &Record, event: Event, origin: &Origin<'_>, line: LineRef, states: &mut States) -> Stepped {
         self.events += 1;
         self.act = None;
         if let Some(seq) = &rec.sequence {
@@ -99,7 +96,6 @@ impl<'a> Stepper<'a> {
                 .collect();
             return Stepped::Sequence(Session::sequence(seq.id.clone(), ids, line));
         }
-        self.normalizer.name(&mut event, rec);
         self.coverage.count(event.layer());
         let error = severity::is_error(rec, &event);
         self.keys.clear();
