@@ -67,9 +67,7 @@ pub fn watch(args: &WatchArgs) -> Result<Outcome> {
         joiner: Joiner::new(matches!(args.format, Format::Auto)),
         stats: InputStats::new(&name),
         normalizer,
-        stepper: Stepper::new(key.as_ref(), &model.options.params)
-            .with_templates(&model.templates)
-            .with_entities(&model.options.entities),
+        stepper: Stepper::new(key.as_ref(), &model.options.params).with_templates(&model.templates).with_entities(&model.options.entities),
         tracker: Tracker::new(&model.entities, true),
         reported: HashMap::new(),
         findings: 0,

@@ -47,16 +47,7 @@ pub struct Stepper<'a> {
 impl<'a> Stepper<'a> {
     /// A stepper; `key` overrides the rules' entity keys, `params` are the fields learned.
     pub fn new(key: Option<&'a Regex>, params: &'a [String]) -> Self {
-        Stepper {
-            key,
-            params,
-            keys: Vec::new(),
-            events: 0,
-            coverage: Coverage::default(),
-            templates: None,
-            entities: &[],
-            act: None,
-        }
+        Stepper { key, params, keys: Vec::new(), events: 0, coverage: Coverage::default(), templates: None, entities: &[], act: None }
     }
 
     /// With the entity fields followed across sessions (sources, users, `--entity`).

@@ -97,7 +97,14 @@ impl Memo {
             return false;
         }
         self.shape.clear();
-        self.shape.extend(message.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
+        // Digits are ASCII, so the text between them is whole characters.
+        let mut rest = message;
+        while let Some(at) = rest.bytes().position(|b| b.is_ascii_digit()) {
+            self.shape.push_str(&rest[..at]);
+            self.shape.push('0');
+            rest = &rest[at + 1..];
+        }
+        self.shape.push_str(rest);
         true
     }
 

@@ -118,7 +118,9 @@ impl RuleSet {
             // The candidates that tell digits apart come first where they stand before it.
             for &at in candidates.sensitive.iter().take_while(|&&at| at < blind_at) {
                 let rule = rule_at(at);
-                if let Some(caps) = rule.pattern.get().captures(message) {
+                let pattern = rule.pattern.get();
+                // Most lines match none of them: a plain search first (no captures to allocate).
+                if let Some(caps) = pattern.is_match(message).then(|| pattern.captures(message)).flatten() {
                     return Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))));
                 }
             }
