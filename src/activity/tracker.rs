@@ -31,10 +31,58 @@ struct Open {
     /// What was last reported of this bucket (live): count, breadth, count in a minute.
     reported: (u64, u64, u64),
     /// Log times of the events of the last minute (short scale), carried across buckets.
-    recent: VecDeque<(i64, Timestamp)>,
+    recent: Minute,
     /// The most events in one sliding minute of this bucket, and when that minute began and
     /// ended.
     peak: (u64, Option<Timestamp>, Option<Timestamp>),
+}
+
+/// The log times of an entity's events in the last minute, in the order they came, as runs of
+/// events of one time: a log stamped to the second puts many events at one time, and a burst of
+/// them no longer costs memory per event.
+#[derive(Debug, Default)]
+struct Minute {
+    /// (milliseconds, time as written, events).
+    runs: VecDeque<(i64, Timestamp, u64)>,
+    events: u64,
+}
+
+impl Minute {
+    fn clear(&mut self) {
+        self.runs.clear();
+        self.events = 0;
+    }
+
+    fn push(&mut self, millis: i64, t: Timestamp) {
+        match self.runs.back_mut() {
+            Some((m, last, n)) if *m == millis && *last == t => *n += 1,
+            _ => self.runs.push_back((millis, t, 1)),
+        }
+        self.events += 1;
+    }
+
+    /// Forgets the events at or before `millis`, from the first, stopping at the first later one.
+    fn drop_until(&mut self, millis: i64) {
+        while let Some(&(m, _, n)) = self.runs.front() {
+            if m > millis {
+                break;
+            }
+            self.runs.pop_front();
+            self.events -= n;
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.events
+    }
+
+    fn first(&self) -> Option<Timestamp> {
+        self.runs.front().map(|r| r.1)
+    }
+
+    fn last_millis(&self) -> Option<i64> {
+        self.runs.back().map(|r| r.0)
+    }
 }
 
 /// Follows the entities of a scoring run; findings collect in [`Tracker::findings`].
@@ -161,16 +209,14 @@ impl<'m> Tracker<'m> {
             let now = millis(&t);
             // Time went back by more than a minute: the minute ending here starts afresh (the
             // events kept are later than this one, and would never leave the window).
-            if cell.recent.back().is_some_and(|(m, _)| *m > now + SHORT_SECS * 1000) {
+            if cell.recent.last_millis().is_some_and(|m| m > now + SHORT_SECS * 1000) {
                 cell.recent.clear();
             }
-            cell.recent.push_back((now, t));
-            while cell.recent.front().is_some_and(|(m, _)| *m <= now - SHORT_SECS * 1000) {
-                cell.recent.pop_front();
-            }
-            let n = cell.recent.len() as u64;
+            cell.recent.push(now, t);
+            cell.recent.drop_until(now - SHORT_SECS * 1000);
+            let n = cell.recent.len();
             if n > cell.peak.0 {
-                cell.peak = (n, cell.recent.front().map(|f| f.1), Some(t));
+                cell.peak = (n, cell.recent.first(), Some(t));
             }
         }
         if self.live {

@@ -147,8 +147,13 @@ pub fn marks(events: usize, reasons: &[Reason]) -> Vec<bool> {
     crate::model::marked_events(events, reasons)
 }
 
+/// Session scores the histogram is drawn from, at most: past it, a uniform sample of all.
+const SCORES: usize = 100_000;
+
 /// What the report is drawn from; see the module docs.
 pub struct Collector {
+    /// Every session's score, or past [`SCORES`] sessions a uniform sample of them (the
+    /// histogram shows shares of sessions).
     pub(super) scores: Vec<f64>,
     pub(super) points: Vec<(f64, f64)>,
     pub(super) stride: u64,
@@ -194,6 +199,24 @@ impl Default for Collector {
 }
 
 impl Collector {
+    /// Keeps `score`, the `seen + 1`-th, in the sample of [`SCORES`] (reservoir sampling, with
+    /// a fixed hash of the session's number as the draw, so a run gives the same report again).
+    fn sample_score(&mut self, score: f64) {
+        if self.scores.len() < SCORES {
+            self.scores.push(score);
+            return;
+        }
+        // splitmix64's finaliser: a draw in 0..=seen for the session numbered `seen`.
+        let mut z = self.seen.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let j = z % (self.seen + 1);
+        if let Some(slot) = usize::try_from(j).ok().and_then(|j| self.scores.get_mut(j)) {
+            *slot = score;
+        }
+    }
+
     /// Takes note of one scored session: `start_secs` is its first event's log time in seconds
     /// since the epoch (UTC); `causes` are its reasons as [`cause`] words them (looked at only
     /// when the session is anomalous); `listed` builds its table entry, called only when it
@@ -242,9 +265,7 @@ impl Collector {
                 }
             }
         }
-        if self.scores.len() < 1_000_000 {
-            self.scores.push(score);
-        }
+        self.sample_score(score);
         self.seen += 1;
         if self.seen % self.stride == 0 {
             let x = match start_secs {
@@ -377,6 +398,20 @@ mod tests {
         assert_eq!(pick(0, &[]), Vec::<usize>::new());
         let all = vec![true; 100];
         assert_eq!(pick(100, &all), (0..30).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_histogram_keeps_a_bounded_uniform_sample_of_scores() {
+        let mut c = Collector::default();
+        // The first 120k sessions score 0, the next 180k score 1: 60% of all score 1.
+        for i in 0..300_000u64 {
+            c.sample_score(if i < 120_000 { 0.0 } else { 1.0 });
+            c.seen += 1;
+        }
+        assert_eq!(c.scores.len(), SCORES);
+        let share = c.scores.iter().filter(|&&s| s == 1.0).count() as f64 / SCORES as f64;
+        // A uniform sample of 100k has a standard error of 0.15 points: 1 point is 6 of them.
+        assert!((share - 0.6).abs() < 0.01, "{share}");
     }
 
     fn row(key: &str, score: f64, anomalous: bool, reasons: serde_json::Value) -> ScoreRow<'static> {

@@ -140,3 +140,24 @@ fn watch_alerts_on_a_fast_burst_before_its_bucket_fills() {
     t.finish();
     assert!(t.findings.is_empty(), "{:?}", t.findings);
 }
+
+#[test]
+fn a_minute_of_events_at_one_time_is_one_run() {
+    let t = |s: u32| Timestamp::naive(chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(10, 0, s).unwrap());
+    let mut m = Minute::default();
+    // 10,000 events in one second, then 10 a second later: two runs, every event counted.
+    for _ in 0..10_000 {
+        m.push(1_000, t(1));
+    }
+    for _ in 0..10 {
+        m.push(2_000, t(2));
+    }
+    assert_eq!((m.runs.len(), m.len(), m.first()), (2, 10_010, Some(t(1))));
+    // The first second leaves the window whole; the same millisecond written otherwise is a run.
+    m.drop_until(1_000);
+    assert_eq!((m.runs.len(), m.len(), m.first(), m.last_millis()), (1, 10, Some(t(2)), Some(2_000)));
+    m.push(2_000, t(3));
+    assert_eq!((m.runs.len(), m.len()), (2, 11));
+    m.clear();
+    assert_eq!((m.len(), m.first()), (0, None));
+}
