@@ -211,6 +211,8 @@ impl Model {
         for &(_, i) in &anomalous {
             aside[i] = true;
         }
+        // The first pass's scores are done with: the second pass does not hold both.
+        drop(first);
         let kept: Vec<&Featured> = sessions.iter().zip(&aside).filter(|(_, a)| !**a).map(|(s, _)| s).collect();
         if kept.len() < 2 {
             return Err(TrainError::TooFewSessions(kept.len()));

@@ -35,11 +35,18 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let mut tally = Tally::default();
     let bucket = params.rate_bucket;
     let sink = |s: Session, _: &States, _: &[String]| {
-        sessions.push(Featured { key: s.key, states: s.states, params: s.params });
+        // Held until training: without the room a growing session kept (a session's first
+        // parameter alone reserves four).
+        let (mut states, mut params) = (s.states, s.params);
+        states.shrink_to_fit();
+        params.shrink_to_fit();
+        sessions.push(Featured { key: s.key, states, params });
         Ok(())
     };
     let options = Options { key: params.key(), params: &params.params, entities: &params.entities, session: &params.session };
     let (fed, normalizer) = feed(&args.input, normalizer, &mut states, &options, &templates, sink, |act| tally.observe(act, bucket))?;
+    // Training holds every session: not the room the list kept for more.
+    sessions.shrink_to_fit();
     report_sessions(&fed, args.input.quiet, params.session_key.as_deref().map(|k| (k, true)));
     if fed.run.inputs.iter().any(|i| i.error.is_some()) {
         // A baseline from part of the clean period passes for one from all of it.
