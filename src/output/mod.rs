@@ -16,7 +16,7 @@ mod row;
 mod staging;
 
 pub(crate) use row::iso;
-pub use row::{for_each_row, Lines, ScoreRow};
+pub use row::{for_each_row, JsonParts, Lines, ScoreRow};
 pub use staging::Staging;
 
 use std::fs::File;
@@ -133,6 +133,8 @@ pub struct ScoreWriter {
     parquet: ParquetSink,
     rows: Columns,
     line: Vec<u8>,
+    /// The row's parts that both files hold as JSON, serialised once.
+    parts: JsonParts,
     /// Bytes of the rows buffered since the last row group.
     buffered: usize,
 }
@@ -153,6 +155,7 @@ impl ScoreWriter {
             parquet: ParquetSink::new(dir.join("scores.parquet")),
             rows: Columns::default(),
             line: Vec::new(),
+            parts: JsonParts::default(),
             buffered: 0,
         })
     }
@@ -160,7 +163,7 @@ impl ScoreWriter {
     /// Writes one row.
     pub fn push(&mut self, row: &ScoreRow<'_>) -> Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, row)
+        row.write_json(&mut self.line, &mut self.parts)
             .map_err(|e| Error::Write { path: self.jsonl_path.display().to_string(), source: e.into() })?;
         self.line.push(b'\n');
         self.jsonl.write_all(&self.line).map_err(|source| Error::Write { path: self.jsonl_path.display().to_string(), source })?;
@@ -173,10 +176,11 @@ impl ScoreWriter {
         r.end.push(row.end.clone());
         r.events.push(row.events.join(" "));
         r.n_events.push(row.events.len() as u64);
-        r.reasons.push(serde_json::to_string(&row.reasons).unwrap_or_default());
-        r.lines.push(serde_json::to_string(&row.lines).unwrap_or_default());
-        r.reason_lines.push(serde_json::to_string(&row.reason_lines).unwrap_or_default());
-        r.components.push(serde_json::to_string(&row.components).unwrap_or_default());
+        let p = &mut self.parts;
+        r.reasons.push(std::mem::take(&mut p.reasons));
+        r.lines.push(std::mem::take(&mut p.lines));
+        r.reason_lines.push(std::mem::take(&mut p.reason_lines));
+        r.components.push(std::mem::take(&mut p.components));
         r.closed.push(row.closed.as_str().to_owned());
         self.buffered += self.line.len();
         if r.session.len() >= ROW_GROUP || self.buffered >= ROW_GROUP_BYTES {

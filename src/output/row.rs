@@ -149,6 +149,72 @@ fn round(x: f64) -> f64 {
     }
 }
 
+/// The JSON of the parts of a row that `scores.parquet` stores as JSON text, serialised once for
+/// both files (see [`ScoreRow::write_json`]).
+#[derive(Debug, Default)]
+pub struct JsonParts {
+    /// `reasons`.
+    pub reasons: String,
+    /// `lines`.
+    pub lines: String,
+    /// `reason_lines`.
+    pub reason_lines: String,
+    /// `components` (`null` when the row has none).
+    pub components: String,
+}
+
+impl ScoreRow<'_> {
+    /// Writes the row as one `scores.jsonl` line (without its newline) into `out`, the same
+    /// bytes as serde's derived serialisation, and leaves the JSON of its parts in `parts`.
+    pub fn write_json(&self, out: &mut Vec<u8>, parts: &mut JsonParts) -> serde_json::Result<()> {
+        fn fill<T: Serialize + ?Sized>(text: &mut String, value: &T) -> serde_json::Result<()> {
+            *text = serde_json::to_string(value)?;
+            Ok(())
+        }
+        fill(&mut parts.reasons, &*self.reasons)?;
+        fill(&mut parts.lines, &self.lines)?;
+        fill(&mut parts.reason_lines, &self.reason_lines)?;
+        fill(&mut parts.components, &self.components)?;
+        let field = |out: &mut Vec<u8>, name: &str, first: bool| {
+            out.extend_from_slice(if first { b"{\"" } else { b",\"" });
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        field(out, "session", true);
+        serde_json::to_writer(&mut *out, &self.session)?;
+        field(out, "score", false);
+        serde_json::to_writer(&mut *out, &self.score)?;
+        field(out, "anomalous", false);
+        serde_json::to_writer(&mut *out, &self.anomalous)?;
+        if let Some(t) = self.threshold {
+            field(out, "threshold", false);
+            serde_json::to_writer(&mut *out, &t)?;
+        }
+        field(out, "start", false);
+        serde_json::to_writer(&mut *out, &self.start)?;
+        field(out, "end", false);
+        serde_json::to_writer(&mut *out, &self.end)?;
+        field(out, "events", false);
+        serde_json::to_writer(&mut *out, &self.events)?;
+        field(out, "reasons", false);
+        out.extend_from_slice(parts.reasons.as_bytes());
+        field(out, "lines", false);
+        out.extend_from_slice(parts.lines.as_bytes());
+        field(out, "reason_lines", false);
+        out.extend_from_slice(parts.reason_lines.as_bytes());
+        if self.components.is_some() {
+            field(out, "components", false);
+            out.extend_from_slice(parts.components.as_bytes());
+        }
+        field(out, "closed", false);
+        serde_json::to_writer(&mut *out, &self.closed)?;
+        field(out, "dropped", false);
+        serde_json::to_writer(&mut *out, &self.dropped)?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
 impl<'a> ScoreRow<'a> {
     /// The row of a scored session. `files` names the inputs read so far; with `several` inputs
     /// in the run, lines are written `file:line`.
@@ -214,6 +280,34 @@ pub fn for_each_row(path: &Path, mut each: impl FnMut(ScoreRow<'_>) -> std::resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_written_as_serde_writes_them() {
+        let reasons = r#"[{"kind": "unseen_window", "component": "ngram", "p": 0.01, "states": ["x", "y\"z"], "position": 3,
+            "text": "window never seen in training: x → y\"z (at event 4)"}]"#;
+        let components = r#"[{"name":"ngram","raw":0.0,"p":1.0},{"name":"transition","raw":2.544797704,"p":0.1850083209115227},
+            {"name":"cooccurrence","raw":0.0,"p":1.0},{"name":"values","raw":0.0,"p":1.0},{"name":"pca","raw":0.001548374,"p":0.095},
+            {"name":"knn","raw":0.0,"p":1.0},{"name":"errors","raw":1.0,"p":1e-9}]"#;
+        let rows = [
+            r#"{"session":"a","score":1.5,"anomalous":true}"#.to_owned(),
+            format!(
+                r#"{{"session":"sshd@h:1 \"quoted\"\n","score":1e-7,"anomalous":false,"threshold":3.25,"start":"2024-03-01T10:00:00",
+                "end":null,"events":["a","b"],"reasons":{reasons},"lines":["f:1","g:2"],"reason_lines":[1,2],"components":{components},
+                "closed":"timeout","dropped":3}}"#
+            ),
+            format!(r#"{{"session":"w#3","score":0.0,"anomalous":false,"events":[],"reasons":{reasons},"lines":[7]}}"#),
+        ];
+        for text in &rows {
+            let row: ScoreRow<'_> = serde_json::from_str(text).unwrap();
+            let (mut out, mut parts) = (Vec::new(), JsonParts::default());
+            row.write_json(&mut out, &mut parts).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&row).unwrap());
+            assert_eq!(parts.reasons, serde_json::to_string(&row.reasons).unwrap());
+            assert_eq!(parts.lines, serde_json::to_string(&row.lines).unwrap());
+            assert_eq!(parts.reason_lines, serde_json::to_string(&row.reason_lines).unwrap());
+            assert_eq!(parts.components, serde_json::to_string(&row.components).unwrap());
+        }
+    }
 
     #[test]
     fn rows_of_other_tools_need_only_session_score_and_verdict() {

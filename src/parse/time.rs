@@ -320,6 +320,9 @@ pub fn parse_any(s: &str, mut years: Option<&mut YearInference>) -> Option<Times
             }
         }
     }
+    if let Some(t) = yymmdd_hhmmss(b) {
+        return Some(Timestamp::naive(t));
+    }
     const LAYOUTS: [&str; 7] = [
         "%y%m%d %H%M%S",
         "%y/%m/%d %H:%M:%S",
@@ -340,6 +343,20 @@ pub fn parse_any(s: &str, mut years: Option<&mut YearInference>) -> Option<Times
         }
     }
     None
+}
+
+/// `yymmdd hhmmss` (HDFS) as chrono reads it with `%y%m%d %H%M%S` (the first of the layouts
+/// `parse_any` tries), without chrono's format machinery: it is read once per line. `None` sends
+/// anything else, a leap second too, on to chrono.
+fn yymmdd_hhmmss(b: &[u8]) -> Option<NaiveDateTime> {
+    if b.len() != 13 || b[6] != b' ' {
+        return None;
+    }
+    let yy = digits(b, 0, 2)? as i32;
+    // chrono's years for `%y`: 70–99 are 1970–1999, 00–69 are 2000–2069.
+    let year = if yy >= 70 { 1900 + yy } else { 2000 + yy };
+    let date = NaiveDate::from_ymd_opt(year, digits(b, 2, 2)?, digits(b, 4, 2)?)?;
+    date.and_hms_opt(digits(b, 7, 2)?, digits(b, 9, 2)?, digits(b, 11, 2)?)
 }
 
 /// Unix epoch seconds (9–10 digits, optional fraction) or milliseconds (13 digits).
@@ -369,6 +386,21 @@ mod tests {
 
     fn show(t: Option<Timestamp>) -> String {
         t.map(|t| t.to_string()).unwrap_or_else(|| "none".into())
+    }
+
+    #[test]
+    fn hdfs_stamps_read_as_chrono_reads_them() {
+        let chrono = |s: &str| NaiveDateTime::parse_from_str(s, "%y%m%d %H%M%S").ok();
+        for yy in 0..100 {
+            for rest in ["1109 203615", "0229 000000", "1231 235959", "1301 000000", "0431 120000", "1109 246000", "1109 235960"] {
+                let s = format!("{yy:02}{rest}");
+                let fast = yymmdd_hhmmss(s.as_bytes());
+                assert!(fast.is_none() || fast == chrono(&s), "{s}: {fast:?} {:?}", chrono(&s));
+                assert_eq!(parse_any(&s, None).map(|t| t.local), chrono(&s), "{s}");
+            }
+        }
+        assert_eq!(yymmdd_hhmmss(b"081109 2036151"), None);
+        assert_eq!(yymmdd_hhmmss(b"08110x 203615"), None);
     }
 
     #[test]
