@@ -20,6 +20,7 @@ pub mod activity;
 pub mod cli;
 pub mod error;
 pub mod eval;
+pub mod fasthash;
 pub mod model;
 pub mod normalize;
 pub mod output;

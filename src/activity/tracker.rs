@@ -3,7 +3,9 @@
 //! once, with its final numbers, when its bucket is over; `watch` reports it the moment it crosses
 //! its limit, and again only when it has doubled.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::fasthash::{HashMap, HashSet};
 
 use super::finding::{bucket_time, clock, context_text, minutes, preposition, span, Finding, Kind};
 use super::poisson::{improbable, limit, NOVELTY_LEVEL, RATE_LEVEL};
@@ -108,11 +110,11 @@ impl<'m> Tracker<'m> {
         Tracker {
             base,
             live,
-            open: HashMap::new(),
-            reported: HashSet::new(),
+            open: HashMap::default(),
+            reported: HashSet::default(),
             latest: i64::MIN,
-            history: HashMap::new(),
-            last_seen: HashMap::new(),
+            history: HashMap::default(),
+            last_seen: HashMap::default(),
             file: None,
             findings: Vec::new(),
         }

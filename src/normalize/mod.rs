@@ -193,11 +193,11 @@ pub struct Normalizer {
     /// Stored events whose template contradicted the miner's ([`Miner::restore`]), and the first.
     apart: (u64, Option<String>),
     /// Process (`app@host:pid`) → the entity its last keyed event belonged to.
-    entity_of: std::collections::HashMap<String, String>,
+    entity_of: crate::fasthash::HashMap<String, String>,
     /// Entity → the source address an earlier event of it named, for its events that name none.
-    source_of: std::collections::HashMap<String, String>,
+    source_of: crate::fasthash::HashMap<String, String>,
     /// Web client (address and user agent) → its last request's time and its visit number.
-    visits: std::collections::HashMap<String, (i64, u32)>,
+    visits: crate::fasthash::HashMap<String, (i64, u32)>,
 }
 
 impl Normalizer {
@@ -214,9 +214,9 @@ impl Normalizer {
             memo: Some(Memo::default()),
             miner,
             apart: (0, None),
-            entity_of: std::collections::HashMap::new(),
-            source_of: std::collections::HashMap::new(),
-            visits: std::collections::HashMap::new(),
+            entity_of: crate::fasthash::HashMap::default(),
+            source_of: crate::fasthash::HashMap::default(),
+            visits: crate::fasthash::HashMap::default(),
         }
     }
 

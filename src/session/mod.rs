@@ -19,7 +19,7 @@ pub mod step;
 
 pub use sessionizer::Sessionizer;
 
-use std::collections::HashMap;
+use crate::fasthash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

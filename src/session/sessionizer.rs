@@ -1,6 +1,8 @@
 //! The sessionizer: steps → sessions by entity key and lifecycle, and windows of keyless steps.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::fasthash::HashMap;
 
 use super::{millis, Closed, Session, SessionConfig, SessionStats, Step};
 
@@ -43,7 +45,7 @@ impl Sessionizer {
     pub fn new(config: SessionConfig) -> Self {
         Sessionizer {
             config,
-            open: HashMap::new(),
+            open: HashMap::default(),
             order: BTreeMap::new(),
             serial: 0,
             windows: BTreeMap::new(),

@@ -12,7 +12,9 @@
 //! the same input gives the same ids.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fasthash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

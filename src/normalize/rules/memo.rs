@@ -15,7 +15,7 @@
 //! miner's templates would not do as a key: a template merges values that rules tell apart (users,
 //! event ids), so it cannot give the per-line decision back byte for byte.
 
-use rustc_hash::FxHashMap;
+use crate::fasthash::HashMap;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -72,7 +72,7 @@ pub(super) enum Decision {
 #[derive(Debug, Default)]
 pub struct Memo {
     /// Candidate set (its id) → shape → decision.
-    shapes: FxHashMap<u64, FxHashMap<Box<str>, Decision>>,
+    shapes: HashMap<u64, HashMap<Box<str>, Decision>>,
     entries: usize,
     /// The shape of the message at hand.
     shape: String,
@@ -180,6 +180,6 @@ mod tests {
             m.put(1, Decision::NoRule);
         }
         assert!(m.entries <= Memo::MAX_ENTRIES);
-        assert_eq!(m.shapes.values().map(FxHashMap::len).sum::<usize>(), m.entries);
+        assert_eq!(m.shapes.values().map(HashMap::len).sum::<usize>(), m.entries);
     }
 }

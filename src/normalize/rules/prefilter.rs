@@ -2,7 +2,7 @@
 //! `RegexSet` over their patterns so that a message is scanned once to learn which rules match
 //! (the prefilter), then the first matching rule's captures.
 
-use std::collections::HashMap;
+use crate::fasthash::HashMap;
 use std::sync::Arc;
 
 use super::memo::{Decision, Memo};
