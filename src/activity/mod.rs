@@ -103,7 +103,7 @@ impl Act {
                 format!("http.request.{}xx", code / 100)
             }
         };
-        let first = |f: &str| event.values(f, rec).into_iter().find(|v| !v.is_empty() && v != "-");
+        let first = |f: &str| event.first_value(f, rec);
         let mut fields = Vec::new();
         for f in ["user", "source_ip", "method", "target_user"] {
             if let Some(v) = first(f) {

@@ -164,6 +164,20 @@ impl Event {
         }
     }
 
+    /// The first of [`Event::values`] that names something (not empty, not `-`), without
+    /// collecting the others.
+    pub fn first_value(&self, short: &str, rec: &Record) -> Option<String> {
+        let usable = |v: &str| !v.is_empty() && v != "-";
+        if self.fields.iter().any(|(k, _)| k == short) {
+            return self.fields.iter().find(|(k, v)| k == short && usable(v)).map(|(_, v)| v.clone());
+        }
+        match rec.field(vocabulary::ecs_field(short)?)? {
+            Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).find(|v| usable(v)),
+            Value::String(s) => usable(s).then(|| s.clone()),
+            v => Some(v.to_string()).filter(|s| usable(s)),
+        }
+    }
+
     /// The values of a standard field (short name) as written: the event's own, else the record's
     /// structured field of the same ECS name (every element of an array).
     pub fn values(&self, short: &str, rec: &Record) -> Vec<String> {

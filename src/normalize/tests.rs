@@ -177,3 +177,21 @@ Mar  1 10:00:01 h MSWinEventLog[1]: AUDIT_SUCCESS(4624) Logon Type: 3 New Logon:
     assert!(got[4].1.contains(&("source_domain".to_owned(), "300.0.2.4".to_owned())), "{:?}", got[4].1);
     assert!(got[2].1.contains(&("source_ip".to_owned(), "192.0.2.3".to_owned())), "{:?}", got[2].1);
 }
+
+#[test]
+fn the_first_value_is_the_first_usable_of_the_values() {
+    let rules = Arc::new(RuleSet::builtin());
+    let mut n = Normalizer::new(rules);
+    let text = "Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2\n\
+{\"@timestamp\":\"2024-03-01T10:00:00Z\",\"message\":\"login failed\",\"source\":{\"ip\":[\"-\",\"192.0.2.7\"]},\"user\":{\"name\":\"-\"}}\n\
+{\"@timestamp\":\"2024-03-01T10:00:00Z\",\"message\":\"all quiet\",\"source\":{\"ip\":\"192.0.2.8\"},\"http\":{\"response\":{\"status_code\":404}}}";
+    let events = normalize_text(text, &mut n);
+    assert_eq!(events.len(), 3);
+    for (ev, rec) in &events {
+        for f in ["user", "source_ip", "method", "target_user", "recipient", "nothing"] {
+            let want = ev.values(f, rec).into_iter().find(|v| !v.is_empty() && v != "-");
+            assert_eq!(ev.first_value(f, rec), want, "{f} of {:?}", rec.message);
+        }
+    }
+    assert_eq!(events[1].0.first_value("source_ip", &events[1].1).as_deref(), Some("192.0.2.7"));
+}
