@@ -67,7 +67,11 @@ pub(super) enum Decision {
     Rule { at: u32, spans: Box<[Option<(u32, u32)>]> },
 }
 
-/// One normalizer's decided shapes, per candidate set. Bounded: past [`Memo::MAX_ENTRIES`] it
+/// One normalizer's rule decisions by message shape (the message with every ASCII digit written
+/// as `0`), per candidate set. Exact: a pattern that treats the ten digits alike matches a line
+/// and its shape alike, with the same capture spans, so the decision and the spans of the first
+/// line of a shape hold for every line of it, and the fields are cut from each line itself; the
+/// patterns that tell digits apart are run on every line. Bounded: past [`Memo::MAX_ENTRIES`] it
 /// starts again empty, and messages longer than [`Memo::MAX_LEN`] are not remembered.
 #[derive(Debug, Default)]
 pub struct Memo {

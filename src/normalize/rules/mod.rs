@@ -168,13 +168,13 @@ pub struct Rule {
     set: Vec<(String, String)>,
     /// Real example lines.
     pub examples: Vec<Example>,
-    /// Whether the pattern tells digits apart (see [`memo`]), found on first use.
+    /// Whether the pattern tells digits apart (see [`Memo`]), found on first use.
     digits: std::sync::OnceLock<bool>,
 }
 
 impl Rule {
     /// Whether the rule's pattern tells ASCII digits apart, so that its decision on a line cannot
-    /// be remembered for the line's shape (see [`memo`]).
+    /// be remembered for the line's shape (see [`Memo`]).
     pub fn tells_digits_apart(&self) -> bool {
         *self.digits.get_or_init(|| memo::tells_digits_apart(&self.pattern.src))
     }

@@ -101,7 +101,7 @@ impl RuleSet {
     }
 
     /// [`RuleSet::find`], with the decisions for message shapes remembered in `memo` (see
-    /// [`super::memo`]): a line whose shape was decided before runs only the candidates that
+    /// [`Memo`]): a line whose shape was decided before runs only the candidates that
     /// tell digits apart, and takes its fields at the spans remembered. Same result as `find`.
     pub fn find_with(&self, candidates: &Candidates, rec: &Record, memo: &mut Memo) -> Option<(&Rule, Extracted)> {
         let message = rec.message.as_str();
@@ -259,7 +259,7 @@ const SET_SIZE_LIMIT: usize = 64 << 20;
 pub struct Candidates {
     ids: Vec<u32>,
     parts: [Part; 2],
-    /// The positions of the candidates whose patterns tell digits apart (see [`super::memo`]),
+    /// The positions of the candidates whose patterns tell digits apart (see [`Memo`]),
     /// ascending.
     sensitive: Vec<u32>,
     /// Tells this set from every other one made in the process (the memo's key).
