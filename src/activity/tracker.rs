@@ -87,11 +87,32 @@ impl Minute {
     }
 }
 
+/// The open cells by (entity field, entity, event): hashbrown's map, which is looked up by a
+/// [`CellRef`] without building the key's strings (three allocations per cell and event, with
+/// std's map).
+type Cells = hashbrown::HashMap<(String, String, String), Open, foldhash::fast::RandomState>;
+
+/// A cell's key, borrowed: it hashes as the owned key does (a tuple hashes its fields in order).
+#[derive(Hash)]
+struct CellRef<'a>(&'a str, &'a str, &'a str);
+
+impl CellRef<'_> {
+    fn owned(&self) -> (String, String, String) {
+        (self.0.to_owned(), self.1.to_owned(), self.2.to_owned())
+    }
+}
+
+impl hashbrown::Equivalent<(String, String, String)> for CellRef<'_> {
+    fn equivalent(&self, key: &(String, String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
 /// Follows the entities of a scoring run; findings collect in [`Tracker::findings`].
 pub struct Tracker<'m> {
     base: &'m Baseline,
     live: bool,
-    open: HashMap<(String, String, String), Open>,
+    open: Cells,
     reported: HashSet<String>,
     latest: i64,
     /// Counts per bucket of the cells that were a burst once.
@@ -110,7 +131,7 @@ impl<'m> Tracker<'m> {
         Tracker {
             base,
             live,
-            open: HashMap::default(),
+            open: Cells::default(),
             reported: HashSet::default(),
             latest: i64::MIN,
             history: HashMap::default(),
@@ -185,14 +206,15 @@ impl<'m> Tracker<'m> {
     }
 
     fn count(&mut self, kind: &str, entity: &str, act: &Act, bucket: i64) {
-        let key = (kind.to_owned(), entity.to_owned(), act.name.clone());
+        // Looked up by reference: the key's three strings are copied only for a new cell.
+        let probe = CellRef(kind, entity, &act.name);
         // A later bucket starts; so does an earlier one when the log's time went back by more
         // than a bucket (files merged out of order, a clock reset): its events are not added to
         // a bucket they are not in. A late event of the bucket just before counts in this one.
-        if self.open.get(&key).is_some_and(|c| c.bucket < bucket || c.bucket > bucket + 1) {
-            self.roll(&key, bucket);
+        if self.open.get(&probe).is_some_and(|c| c.bucket < bucket || c.bucket > bucket + 1) {
+            self.roll(&probe.owned(), bucket);
         }
-        let cell = self.open.entry(key.clone()).or_insert_with(|| Open { bucket, ..Open::default() });
+        let (_, cell) = self.open.raw_entry_mut().from_key(&probe).or_insert_with(|| (probe.owned(), Open { bucket, ..Open::default() }));
         cell.count += 1;
         if let Some(o) = act.other(kind) {
             if !cell.others.contains(o) {
@@ -229,6 +251,7 @@ impl<'m> Tracker<'m> {
             let wide = (rb == 0 || breadth >= 2 * rb) && improbable(breadth, rate.breadth).is_some();
             let quick = (rm == 0 || minute >= 2 * rm) && rate.short.is_some_and(|s| improbable(minute, s).is_some());
             if burst || wide || quick {
+                let key = probe.owned();
                 let cell = self.open.remove(&key).unwrap_or_default();
                 let found = self.judge(&key, &cell);
                 self.open.insert(key.clone(), cell);
@@ -372,8 +395,7 @@ impl<'m> Tracker<'m> {
     }
 
     fn failures_then_success(&mut self, source: &str, act: &Act, bucket: i64) {
-        let key = ("source_ip".to_owned(), source.to_owned(), "authentication.login.failure".to_owned());
-        let Some(cell) = self.open.get(&key) else { return };
+        let Some(cell) = self.open.get(&CellRef("source_ip", source, "authentication.login.failure")) else { return };
         if cell.bucket != bucket {
             return;
         }
