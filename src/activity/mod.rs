@@ -144,8 +144,15 @@ impl Act {
 pub fn network(ip: &str) -> Option<String> {
     match ip.parse::<IpAddr>().ok()? {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+            // Written by hand: `format!` cost 2.5% of `score`'s busiest thread on OpenSSH.
+            let mut net = String::with_capacity(18);
+            let mut digits = itoa::Buffer::new();
+            for o in &v4.octets()[..3] {
+                net.push_str(digits.format(*o));
+                net.push('.');
+            }
+            net.push_str("0/24");
+            Some(net)
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -421,6 +428,23 @@ pub fn kind_name(kind: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_of_addresses() {
+        let cases = [
+            ("192.0.2.17", Some("192.0.2.0/24")),
+            ("0.0.0.0", Some("0.0.0.0/24")),
+            ("255.255.255.255", Some("255.255.255.0/24")),
+            ("10.1.22.3", Some("10.1.22.0/24")),
+            ("2001:db8:0:1:2::9", Some("2001:db8:0:1::/64")),
+            ("::1", Some("0:0:0:0::/64")),
+            ("999.1.1.1", None),
+            ("host.example", None),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(network(ip).as_deref(), want, "{ip}");
+        }
+    }
 
     fn act(name: &str, secs: i64, fields: &[(&'static str, &str)]) -> Act {
         let time = Timestamp::from_unix(secs, 0);

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use std::sync::Arc;
+
 use crate::fasthash::HashMap;
 
 use super::{millis, Closed, Session, SessionConfig, SessionStats, Step};
@@ -11,6 +13,9 @@ struct Open {
     /// Position in the deadline order.
     slot: (i64, u64),
     ended: bool,
+    /// The key, shared with the deadline order: an event moves its session there without
+    /// copying the key.
+    key: Arc<str>,
 }
 
 /// A window stream of keyless events.
@@ -34,7 +39,7 @@ pub struct Sessionizer {
     config: SessionConfig,
     open: HashMap<String, Open>,
     /// (deadline in ms, serial) → key; the first entry is the next to time out or be evicted.
-    order: BTreeMap<(i64, u64), String>,
+    order: BTreeMap<(i64, u64), Arc<str>>,
     serial: u64,
     windows: BTreeMap<String, Windows>,
     stats: SessionStats,
@@ -82,8 +87,8 @@ impl Sessionizer {
             if deadline >= now_ms {
                 break;
             }
-            let (_, key) = self.order.pop_first().unwrap_or_default();
-            if let Some(o) = self.open.remove(&key) {
+            let Some((_, key)) = self.order.pop_first() else { break };
+            if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::Timeout };
                 self.emit(o.session, closed, out);
             }
@@ -122,14 +127,15 @@ impl Sessionizer {
             if !self.open.contains_key(key.as_str()) {
                 if self.open.len() >= self.config.max_open {
                     if let Some((_, oldest)) = self.order.pop_first() {
-                        if let Some(o) = self.open.remove(&oldest) {
+                        if let Some(o) = self.open.remove(&*oldest) {
                             self.emit(o.session, Closed::Evicted, out);
                         }
                     }
                 }
                 let slot = (i64::MAX, serial);
-                self.open.insert(key.clone(), Open { session: Session::new(key.clone()), slot, ended: false });
-                self.order.insert(slot, key.clone());
+                let shared: Arc<str> = Arc::from(key.as_str());
+                self.open.insert(key.clone(), Open { session: Session::new(key.clone()), slot, ended: false, key: Arc::clone(&shared) });
+                self.order.insert(slot, shared);
                 self.stats.peak_open = self.stats.peak_open.max(self.open.len() as u64);
             }
             let cap = self.config.max_events;
@@ -145,7 +151,7 @@ impl Sessionizer {
             };
             self.order.remove(&o.slot);
             o.slot = (deadline, serial);
-            self.order.insert(o.slot, key.clone());
+            self.order.insert(o.slot, Arc::clone(&o.key));
         }
     }
 
@@ -213,7 +219,7 @@ impl Sessionizer {
     /// fixed order (by deadline, then the windows by stream name).
     pub fn finish(&mut self, out: &mut impl FnMut(Session)) {
         while let Some((_, key)) = self.order.pop_first() {
-            if let Some(o) = self.open.remove(&key) {
+            if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::EndOfInput };
                 self.emit(o.session, closed, out);
             }
