@@ -141,8 +141,8 @@ pub struct Event {
     pub session_key: Option<String>,
     /// Where the event stands in its entity's lifecycle.
     pub role: Option<Role>,
-    /// Template id and text from the miner (none for sequences).
-    pub template: Option<(u32, String)>,
+    /// Template id and text from the miner (none for sequences), the text shared with it.
+    pub template: Option<(u32, Arc<str>)>,
     /// The state name: the standard event name, else `<process>:<template name>`, else the state a
     /// sequences file gives.
     pub state: String,
@@ -385,7 +385,7 @@ pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) -> Result<
     if event.state.is_empty() {
         event.state = format!("{}:{}", rec.app.as_deref().unwrap_or("-"), t.name);
     }
-    event.template = Some((t.id, t.template.to_owned()));
+    event.template = Some((t.id, Arc::clone(t.shared)));
     Ok(())
 }
 

@@ -153,7 +153,7 @@ impl EventWriter {
         r.outcome.push(event.and_then(|e| e.outcome).map(|o| o.as_str()));
         r.rule.push(event.and_then(|e| e.rule_id()).map(str::to_owned));
         r.template_id.push(event.and_then(|e| e.template.as_ref().map(|t| t.0)));
-        r.template.push(event.and_then(|e| e.template.as_ref().map(|t| t.1.clone())));
+        r.template.push(event.and_then(|e| e.template.as_ref().map(|t| t.1.to_string())));
         r.state.push(event.map(|e| e.state.clone()));
         r.session_key.push(event.and_then(|e| e.session_key.clone()));
         r.lifecycle.push(event.and_then(|e| e.role.map(|r| r.as_str())));

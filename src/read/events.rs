@@ -161,7 +161,7 @@ fn frame(df: &DataFrame, offset: usize, name: &str, each: &mut impl FnMut(Stored
                 None => None,
                 Some(r) => Some(Role::from_name(&r).ok_or_else(|| bad(row, format!("unknown logsieve.lifecycle {r:?}")))?),
             },
-            template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default())),
+            template: take(&tid).and_then(|t| t.parse().ok()).map(|t| (t, take(&template).unwrap_or_default().into())),
             state: take(&state).unwrap_or_default(),
             fields: Vec::new(),
         };

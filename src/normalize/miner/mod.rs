@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::fasthash::HashMap;
 
@@ -54,7 +55,8 @@ struct Cluster {
     tokens: Vec<Option<String>>,
     count: u64,
     last_used: u64,
-    template: String,
+    /// Shared with the events of the template (an event takes it without a copy).
+    template: Arc<str>,
     /// The readable name ([`TemplateRef::name`]), given when the template was made.
     name: String,
     /// Per constant position, the other values messages brought there (up to
@@ -64,10 +66,10 @@ struct Cluster {
 
 impl Cluster {
     fn reference(&self) -> TemplateRef<'_> {
-        TemplateRef { id: self.id, template: &self.template, name: &self.name }
+        TemplateRef { id: self.id, template: &self.template, shared: &self.template, name: &self.name }
     }
 
-    fn render(tokens: &[Option<String>]) -> String {
+    fn render(tokens: &[Option<String>]) -> Arc<str> {
         let mut s = String::new();
         for (i, t) in tokens.iter().enumerate() {
             if i > 0 {
@@ -75,7 +77,7 @@ impl Cluster {
             }
             s.push_str(t.as_deref().unwrap_or("<*>"));
         }
-        s
+        s.into()
     }
 }
 
@@ -155,6 +157,8 @@ pub struct TemplateRef<'a> {
     pub id: u32,
     /// The template text, `<*>` for parameters.
     pub template: &'a str,
+    /// The same text, to share without a copy.
+    pub shared: &'a Arc<str>,
     /// A readable name, unique among the miner's templates: the first constant words of the
     /// message that made the template (`unexpected-error-trying-to-delete-block`), without the
     /// values it gave; `-2`, `-3` … after a name already taken. It stays when the template
