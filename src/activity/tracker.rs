@@ -3,9 +3,12 @@
 //! once, with its final numbers, when its bucket is over; `watch` reports it the moment it crosses
 //! its limit, and again only when it has doubled.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use crate::fasthash::{HashMap, HashSet};
+
+mod cell;
+use cell::{CellRef, Cells, Minute};
 
 use super::finding::{bucket_time, clock, context_text, minutes, preposition, span, Finding, Kind};
 use super::poisson::{improbable, limit, NOVELTY_LEVEL, RATE_LEVEL};
@@ -37,75 +40,6 @@ struct Open {
     /// The most events in one sliding minute of this bucket, and when that minute began and
     /// ended.
     peak: (u64, Option<Timestamp>, Option<Timestamp>),
-}
-
-/// The log times of an entity's events in the last minute, in the order they came, as runs of
-/// events of one time: a log stamped to the second puts many events at one time, and a burst of
-/// them no longer costs memory per event.
-#[derive(Debug, Default)]
-struct Minute {
-    /// (milliseconds, time as written, events).
-    runs: VecDeque<(i64, Timestamp, u64)>,
-    events: u64,
-}
-
-impl Minute {
-    fn clear(&mut self) {
-        self.runs.clear();
-        self.events = 0;
-    }
-
-    fn push(&mut self, millis: i64, t: Timestamp) {
-        match self.runs.back_mut() {
-            Some((m, last, n)) if *m == millis && *last == t => *n += 1,
-            _ => self.runs.push_back((millis, t, 1)),
-        }
-        self.events += 1;
-    }
-
-    /// Forgets the events at or before `millis`, from the first, stopping at the first later one.
-    fn drop_until(&mut self, millis: i64) {
-        while let Some(&(m, _, n)) = self.runs.front() {
-            if m > millis {
-                break;
-            }
-            self.runs.pop_front();
-            self.events -= n;
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.events
-    }
-
-    fn first(&self) -> Option<Timestamp> {
-        self.runs.front().map(|r| r.1)
-    }
-
-    fn last_millis(&self) -> Option<i64> {
-        self.runs.back().map(|r| r.0)
-    }
-}
-
-/// The open cells by (entity field, entity, event): hashbrown's map, which is looked up by a
-/// [`CellRef`] without building the key's strings (three allocations per cell and event, with
-/// std's map).
-type Cells = hashbrown::HashMap<(String, String, String), Open, foldhash::fast::RandomState>;
-
-/// A cell's key, borrowed: it hashes as the owned key does (a tuple hashes its fields in order).
-#[derive(Hash)]
-struct CellRef<'a>(&'a str, &'a str, &'a str);
-
-impl CellRef<'_> {
-    fn owned(&self) -> (String, String, String) {
-        (self.0.to_owned(), self.1.to_owned(), self.2.to_owned())
-    }
-}
-
-impl hashbrown::Equivalent<(String, String, String)> for CellRef<'_> {
-    fn equivalent(&self, key: &(String, String, String)) -> bool {
-        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
-    }
 }
 
 /// Follows the entities of a scoring run; findings collect in [`Tracker::findings`].

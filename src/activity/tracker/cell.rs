@@ -1,0 +1,75 @@
+//! What a tracker's cell is keyed by and what it keeps of the last minute.
+
+use std::collections::VecDeque;
+
+use super::Open;
+use crate::record::Timestamp;
+
+/// The log times of an entity's events in the last minute, in the order they came, as runs of
+/// events of one time: a log stamped to the second puts many events at one time, and a burst of
+/// them no longer costs memory per event.
+#[derive(Debug, Default)]
+pub(super) struct Minute {
+    /// (milliseconds, time as written, events).
+    pub(super) runs: VecDeque<(i64, Timestamp, u64)>,
+    events: u64,
+}
+
+impl Minute {
+    pub(super) fn clear(&mut self) {
+        self.runs.clear();
+        self.events = 0;
+    }
+
+    pub(super) fn push(&mut self, millis: i64, t: Timestamp) {
+        match self.runs.back_mut() {
+            Some((m, last, n)) if *m == millis && *last == t => *n += 1,
+            _ => self.runs.push_back((millis, t, 1)),
+        }
+        self.events += 1;
+    }
+
+    /// Forgets the events at or before `millis`, from the first, stopping at the first later one.
+    pub(super) fn drop_until(&mut self, millis: i64) {
+        while let Some(&(m, _, n)) = self.runs.front() {
+            if m > millis {
+                break;
+            }
+            self.runs.pop_front();
+            self.events -= n;
+        }
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        self.events
+    }
+
+    pub(super) fn first(&self) -> Option<Timestamp> {
+        self.runs.front().map(|r| r.1)
+    }
+
+    pub(super) fn last_millis(&self) -> Option<i64> {
+        self.runs.back().map(|r| r.0)
+    }
+}
+
+/// The open cells by (entity field, entity, event): hashbrown's map, which is looked up by a
+/// [`CellRef`] without building the key's strings (three allocations per cell and event, with
+/// std's map).
+pub(super) type Cells = hashbrown::HashMap<(String, String, String), Open, foldhash::fast::RandomState>;
+
+/// A cell's key, borrowed: it hashes as the owned key does (a tuple hashes its fields in order).
+#[derive(Hash)]
+pub(super) struct CellRef<'a>(pub(super) &'a str, pub(super) &'a str, pub(super) &'a str);
+
+impl CellRef<'_> {
+    pub(super) fn owned(&self) -> (String, String, String) {
+        (self.0.to_owned(), self.1.to_owned(), self.2.to_owned())
+    }
+}
+
+impl hashbrown::Equivalent<(String, String, String)> for CellRef<'_> {
+    fn equivalent(&self, key: &(String, String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
