@@ -134,7 +134,6 @@ where
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
     let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
     let (name_tx, name_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
-    let checked = Arc::clone(&rules);
     std::thread::scope(|scope| {
         // Named, so that profiles and debuggers tell the stages apart.
         let spawn = |name: &str| std::thread::Builder::new().name(format!("logsieve-{name}"));
@@ -203,7 +202,7 @@ where
         let run = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         classify.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let normalizer = name.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let oversized = checked.oversized_sets();
+        let oversized = normalizer.rules().oversized_sets();
         if oversized > 0 {
             eprintln!(
                 "logsieve: warning: {oversized} set(s) of rules were too big to compile as one (many rules given with --rules?); their rules were tried one by one, which is slower"

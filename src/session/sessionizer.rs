@@ -1,7 +1,6 @@
 //! The sessionizer: steps → sessions by entity key and lifecycle, and windows of keyless steps.
 
 use std::collections::{BTreeMap, VecDeque};
-
 use std::sync::Arc;
 
 use crate::fasthash::HashMap;

@@ -33,28 +33,28 @@ fn digit_sensitive(hir: &Hir) -> bool {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => false,
         HirKind::Literal(lit) => lit.0.iter().any(u8::is_ascii_digit),
-        HirKind::Class(Class::Unicode(c)) => {
-            let held: u32 = c.ranges().iter().map(|r| overlap(u32::from(r.start()), u32::from(r.end()))).sum();
-            held != 0 && held != 10
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let held: u32 = c.ranges().iter().map(|r| overlap(u32::from(r.start()), u32::from(r.end()))).sum();
-            held != 0 && held != 10
-        }
+        HirKind::Class(Class::Unicode(c)) => some_digits(c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))),
+        HirKind::Class(Class::Bytes(c)) => some_digits(c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))),
         HirKind::Repetition(r) => digit_sensitive(&r.sub),
         HirKind::Capture(c) => digit_sensitive(&c.sub),
         HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(digit_sensitive),
     }
 }
 
-/// How many of the digits `0`–`9` the range `start..=end` holds.
-fn overlap(start: u32, end: u32) -> u32 {
-    let (lo, hi) = (start.max(u32::from(b'0')), end.min(u32::from(b'9')));
-    if lo > hi {
-        0
-    } else {
-        hi - lo + 1
-    }
+/// Whether a class's ranges (`start..=end`, code points or bytes) hold some of the digits
+/// `0`–`9` but not all.
+fn some_digits(ranges: impl Iterator<Item = (u32, u32)>) -> bool {
+    let held: u32 = ranges
+        .map(|(start, end)| {
+            let (lo, hi) = (start.max(u32::from(b'0')), end.min(u32::from(b'9')));
+            if lo > hi {
+                0
+            } else {
+                hi - lo + 1
+            }
+        })
+        .sum();
+    held != 0 && held != 10
 }
 
 /// A decided shape: the first digit-blind candidate that matches it (its position among the

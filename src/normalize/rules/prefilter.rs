@@ -97,7 +97,7 @@ impl RuleSet {
     pub fn find(&self, candidates: &Candidates, rec: &Record) -> Option<(&Rule, Extracted)> {
         let (at, caps) = self.first_match(candidates, &rec.message)?;
         let rule = &self.rules[candidates.ids[at as usize] as usize];
-        Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))))
+        Some((rule, self.captured(rule, &caps)))
     }
 
     /// [`RuleSet::find`], with the decisions for message shapes remembered in `memo` (see
@@ -121,7 +121,7 @@ impl RuleSet {
                 let pattern = rule.pattern.get();
                 // Most lines match none of them: a plain search first (no captures to allocate).
                 if let Some(caps) = pattern.is_match(message).then(|| pattern.captures(message)).flatten() {
-                    return Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))));
+                    return Some((rule, self.captured(rule, &caps)));
                 }
             }
             let Decision::Rule { at, spans } = decision else { return None };
@@ -134,11 +134,12 @@ impl RuleSet {
             return None;
         };
         let rule = rule_at(at);
+        // A rule that tells digits apart decided this line only: nothing to remember.
         if candidates.sensitive.binary_search(&at).is_err() {
             let spans = caps.iter().map(|m| m.map(|m| (m.start() as u32, m.end() as u32))).collect();
             memo.put(set, Decision::Rule { at, spans });
         }
-        Some((rule, self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))))
+        Some((rule, self.captured(rule, &caps)))
     }
 
     /// The position among `candidates` of the first rule whose pattern matches `message`, with its
@@ -160,6 +161,11 @@ impl RuleSet {
             let rule = &self.rules[candidates.ids[at as usize] as usize];
             rule.pattern.get().captures(message).map(|caps| (at, caps))
         })
+    }
+
+    /// A matched rule's fields from its captures.
+    fn captured(&self, rule: &Rule, caps: &regex::Captures<'_>) -> Extracted {
+        self.fields(rule, |i| caps.get(i).map(|m| m.as_str()))
     }
 
     /// A matched rule's fields: its named groups' text (`group(i)`, by group index), cleaned,
