@@ -10,7 +10,7 @@ use crate::cli::{InputArgs, NormalizeArgs};
 use crate::error::{Error, Result};
 use crate::normalize::rules::RuleSet;
 use crate::normalize::Normalizer;
-use crate::output::ecs::write_ecs;
+use crate::output::ecs::EcsWriter;
 use crate::output::events::EventWriter;
 use crate::read::RunStats;
 
@@ -57,9 +57,10 @@ pub(super) fn normalize_into(
     let normalizer = normalizer_for(args, model)?;
     let mut out = BufWriter::with_capacity(256 * 1024, out);
     let mut buf = Vec::with_capacity(4096);
+    let mut ecs = EcsWriter::default();
     let (run, _) = for_each_event(args, normalizer, |rec, event, origin| {
         buf.clear();
-        write_ecs(&mut buf, rec, Some(&event), origin);
+        ecs.write(&mut buf, rec, Some(&event), origin);
         buf.push(b'\n');
         out.write_all(&buf).map_err(fail)
     })?;

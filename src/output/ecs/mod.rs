@@ -9,11 +9,9 @@
 
 mod nested;
 
-use serde_json::Value;
-
 use crate::normalize::{vocabulary, Event, Origin};
 use crate::record::Record;
-use nested::{write_nested, Leaf};
+use nested::{Layouts, Leaf};
 
 /// Structured-field prefixes that are ECS field sets: such fields are written under their own
 /// name; every other field goes to `logsieve.fields`.
@@ -33,8 +31,28 @@ const ECS_PREFIXES: [&str; 13] = [
     "host.ip",
 ];
 
-/// Appends the ECS JSON object for `rec` and its event (no newline) to `out`.
+/// Appends the ECS JSON object for `rec` and its event (no newline) to `out`. A stream of
+/// records is written faster by one [`EcsWriter`].
 pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin: &Origin<'_>) {
+    EcsWriter::default().write(out, rec, event, origin);
+}
+
+/// Writes records as ECS JSON objects, remembering each key list's layout (see [`Layouts`]).
+#[derive(Debug, Default)]
+pub struct EcsWriter {
+    layouts: Layouts,
+}
+
+impl EcsWriter {
+    /// Appends the ECS JSON object for `rec` and its event (no newline) to `out`, as [`write_ecs`].
+    pub fn write(&mut self, out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin: &Origin<'_>) {
+        let entries = entries(rec, event, origin);
+        self.layouts.write(out, &entries);
+    }
+}
+
+/// The object's dotted keys and their values.
+fn entries<'a>(rec: &'a Record, event: Option<&'a Event>, origin: &Origin<'a>) -> Vec<(&'a str, Leaf<'a>)> {
     let mut entries: Vec<(&str, Leaf<'_>)> = Vec::with_capacity(24 + rec.fields.len());
     if let Some(t) = rec.timestamp {
         entries.push(("@timestamp", Leaf::Time(t)));
@@ -63,8 +81,7 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin:
         entries.push(("logsieve.session", Leaf::Str(&seq.id)));
         entries.push(("logsieve.events", Leaf::Strs(&seq.events)));
     }
-    let mut extra: Vec<(&str, &Value)> = Vec::new();
-    let mut owned: Vec<(String, Value)> = Vec::new();
+    let mut extra: Vec<(&str, Leaf<'_>)> = Vec::new();
     if let Some(ev) = event {
         if let Some(a) = ev.action {
             entries.push(("event.action", Leaf::Str(a.name)));
@@ -89,19 +106,17 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin:
             entries.push(("logsieve.lifecycle", Leaf::Str(r.as_str())));
         }
         for (k, v) in &ev.fields {
-            let value = if k == "source_port" {
-                v.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(v.as_str()))
-            } else {
-                Value::from(v.as_str())
+            // A port is a number when it reads as one.
+            let leaf = match k.as_str() {
+                "source_port" => v.parse::<u64>().map_or(Leaf::Str(v), Leaf::U64),
+                _ => Leaf::Str(v),
             };
-            owned.push((vocabulary::ecs_field(k).map(str::to_owned).unwrap_or_else(|| k.clone()), value));
-        }
-    }
-    for (k, v) in &owned {
-        if k.contains('.') {
-            entries.push((k.as_str(), Leaf::Json(v)));
-        } else {
-            extra.push((k.as_str(), v));
+            let key = vocabulary::ecs_field(k).unwrap_or(k);
+            if key.contains('.') {
+                entries.push((key, leaf));
+            } else {
+                extra.push((key, leaf));
+            }
         }
     }
     let with_event = entries.len();
@@ -111,13 +126,13 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin:
         if ecs && !taken {
             entries.push((k.as_str(), Leaf::Json(v)));
         } else if !taken {
-            extra.push((k.as_str(), v));
+            extra.push((k.as_str(), Leaf::Json(v)));
         }
     }
     if !extra.is_empty() {
         entries.push(("logsieve.fields", Leaf::Map(extra)));
     }
-    write_nested(out, entries);
+    entries
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::fasthash::HashMap;
 use crate::record::Timestamp;
 
 /// A value to write.
@@ -20,7 +21,7 @@ pub enum Leaf<'a> {
     /// An array of static strings.
     Static(&'static [&'static str]),
     /// An object whose keys are written whole (dots and all).
-    Map(Vec<(&'a str, &'a Value)>),
+    Map(Vec<(&'a str, Leaf<'a>)>),
 }
 
 /// Writes `s` as a JSON string, as serde_json writes it. Most strings (keys, and most messages)
@@ -77,73 +78,126 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
                 }
                 write_str(out, k);
                 out.push(b':');
-                let _ = serde_json::to_writer(&mut *out, v);
+                write_leaf(out, v);
             }
             out.push(b'}');
         }
     }
 }
 
-/// Writes `entries` (dotted keys) as one nested object, keys sorted segment by segment. A key
-/// that is also the prefix of another (`a` and `a.b`) would need to be both a value and an object,
-/// and a repeated key would be written twice: such a leaf, and every repeat but one, is left out
-/// so that keys stay unique. The callers never produce such pairs.
-pub fn write_nested(out: &mut Vec<u8>, mut entries: Vec<(&str, Leaf<'_>)>) {
-    // Callers push each key once (record fields a rule already set are left out), so an
-    // unstable sort is enough and needs no buffer.
-    entries.sort_unstable_by(|a, b| key_order(a.0, b.0));
-    entries.dedup_by(|later, earlier| later.0 == earlier.0);
-    let shadowed: Vec<bool> = (0..entries.len())
-        .map(|i| {
-            let key = entries[i].0;
-            entries
-                .get(i + 1)
-                .is_some_and(|next| next.0.len() > key.len() && next.0.starts_with(key) && next.0.as_bytes()[key.len()] == b'.')
-        })
-        .collect();
-    let mut shadow = shadowed.into_iter();
-    entries.retain(|_| !shadow.next().unwrap_or(false));
+/// The most layouts [`Layouts`] keeps; past it, a new key list's layout is worked out each time.
+const MAX_LAYOUTS: usize = 4096;
 
-    out.push(b'{');
-    let mut open: Vec<&str> = Vec::with_capacity(4);
-    let mut path: Vec<&str> = Vec::with_capacity(4);
-    let mut first = true;
-    for (key, leaf) in &entries {
-        let (prefix, name) = match key.rfind('.') {
-            Some(i) => (&key[..i], &key[i + 1..]),
-            None => ("", *key),
-        };
-        path.clear();
-        if !prefix.is_empty() {
-            path.extend(prefix.split('.'));
+/// Writes a flat list of dotted keys as one nested object, keys sorted segment by segment. A key
+/// that is also the prefix of another (`a` and `a.b`) would need to be both a value and an
+/// object, and a repeated key would be written twice: such a leaf, and every repeat but the
+/// first, is left out so that keys stay unique. The callers never produce such pairs.
+///
+/// The object's layout is remembered by its key list. A log's records carry few distinct key
+/// lists (one per record format and event kind), so sorting the keys and writing the object's
+/// punctuation and key names, a third of `normalize`'s writing thread, is done once per list.
+#[derive(Debug, Default)]
+pub struct Layouts {
+    known: HashMap<Box<[u8]>, Layout>,
+    key: Vec<u8>,
+}
+
+impl Layouts {
+    /// Appends `entries` as one nested object.
+    pub fn write(&mut self, out: &mut Vec<u8>, entries: &[(&str, Leaf<'_>)]) {
+        // Each key with its length before it, so that no two key lists give one byte string.
+        self.key.clear();
+        for (k, _) in entries {
+            self.key.extend_from_slice(&(k.len() as u64).to_le_bytes());
+            self.key.extend_from_slice(k.as_bytes());
         }
-        let common = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
-        while open.len() > common {
-            open.pop();
-            out.push(b'}');
+        if let Some(layout) = self.known.get(self.key.as_slice()) {
+            return layout.write(out, entries);
+        }
+        let layout = Layout::of(entries.iter().map(|(k, _)| *k));
+        layout.write(out, entries);
+        if self.known.len() < MAX_LAYOUTS {
+            self.known.insert(self.key.as_slice().into(), layout);
+        }
+    }
+}
+
+/// How the object for one key list is written: the leaves in key order, each after the bytes
+/// that close and open objects and name its key, then the bytes that close the rest.
+#[derive(Debug)]
+struct Layout {
+    /// The entry written at each step, and where the bytes before it end in `bytes`.
+    steps: Vec<(usize, usize)>,
+    /// Every step's punctuation and key names, then the closing bytes.
+    bytes: Vec<u8>,
+}
+
+impl Layout {
+    fn of<'k>(keys: impl Iterator<Item = &'k str>) -> Self {
+        let mut keys: Vec<(usize, &str)> = keys.enumerate().collect();
+        // Ties (a repeated key) go by position, so the first of them is the one kept.
+        keys.sort_unstable_by(|a, b| key_order(a.1, b.1).then(a.0.cmp(&b.0)));
+        keys.dedup_by(|later, earlier| later.1 == earlier.1);
+        let shadowed: Vec<bool> = (0..keys.len())
+            .map(|i| {
+                let key = keys[i].1;
+                keys.get(i + 1)
+                    .is_some_and(|next| next.1.len() > key.len() && next.1.starts_with(key) && next.1.as_bytes()[key.len()] == b'.')
+            })
+            .collect();
+        let mut shadow = shadowed.into_iter();
+        keys.retain(|_| !shadow.next().unwrap_or(false));
+
+        let mut bytes = vec![b'{'];
+        let mut steps = Vec::with_capacity(keys.len());
+        let mut open: Vec<&str> = Vec::with_capacity(4);
+        let mut path: Vec<&str> = Vec::with_capacity(4);
+        let mut first = true;
+        for (index, key) in keys {
+            let (prefix, name) = match key.rfind('.') {
+                Some(i) => (&key[..i], &key[i + 1..]),
+                None => ("", key),
+            };
+            path.clear();
+            if !prefix.is_empty() {
+                path.extend(prefix.split('.'));
+            }
+            let common = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
+            while open.len() > common {
+                open.pop();
+                bytes.push(b'}');
+                first = false;
+            }
+            for seg in &path[common..] {
+                if !first {
+                    bytes.push(b',');
+                }
+                write_str(&mut bytes, seg);
+                bytes.extend_from_slice(b":{");
+                open.push(seg);
+                first = true;
+            }
+            if !first {
+                bytes.push(b',');
+            }
+            write_str(&mut bytes, name);
+            bytes.push(b':');
+            steps.push((index, bytes.len()));
             first = false;
         }
-        for seg in &path[common..] {
-            if !first {
-                out.push(b',');
-            }
-            write_str(out, seg);
-            out.extend_from_slice(b":{");
-            open.push(seg);
-            first = true;
-        }
-        if !first {
-            out.push(b',');
-        }
-        write_str(out, name);
-        out.push(b':');
-        write_leaf(out, leaf);
-        first = false;
+        bytes.extend(std::iter::repeat_n(b'}', open.len() + 1));
+        Self { steps, bytes }
     }
-    for _ in open {
-        out.push(b'}');
+
+    fn write(&self, out: &mut Vec<u8>, entries: &[(&str, Leaf<'_>)]) {
+        let mut at = 0;
+        for &(index, end) in &self.steps {
+            out.extend_from_slice(&self.bytes[at..end]);
+            write_leaf(out, &entries[index].1);
+            at = end;
+        }
+        out.extend_from_slice(&self.bytes[at..]);
     }
-    out.push(b'}');
 }
 
 /// Orders dotted keys segment by segment (`a.x` < `a-b`, as `a` < `a-b`) without splitting them:
@@ -164,7 +218,14 @@ mod tests {
 
     fn nested(keys: &[&'static str]) -> String {
         let mut out = Vec::new();
-        write_nested(&mut out, keys.iter().map(|k| (*k, Leaf::Str("v"))).collect());
+        let entries: Vec<(&str, Leaf<'_>)> = keys.iter().map(|k| (*k, Leaf::Str("v"))).collect();
+        Layout::of(keys.iter().copied()).write(&mut out, &entries);
+        let mut layouts = Layouts::default();
+        for _ in 0..2 {
+            let mut again = Vec::new();
+            layouts.write(&mut again, &entries);
+            assert_eq!(again, out, "remembered layout of {keys:?}");
+        }
         String::from_utf8(out).unwrap()
     }
 
@@ -179,6 +240,9 @@ mod tests {
         );
         assert_eq!(nested(&["a", "a.b"]), r#"{"a":{"b":"v"}}"#);
         assert_eq!(nested(&["a.b", "a.b"]), r#"{"a":{"b":"v"}}"#);
+        let mut out = Vec::new();
+        Layouts::default().write(&mut out, &[("b", Leaf::U64(1)), ("a", Leaf::U64(2)), ("b", Leaf::U64(3))]);
+        assert_eq!(out, br#"{"a":2,"b":1}"#, "the first of a repeated key is kept");
         assert_eq!(nested(&["a-b.c", "a.d", "a!.e"]), r#"{"a":{"d":"v"},"a!":{"e":"v"},"a-b":{"c":"v"}}"#);
     }
 
