@@ -125,6 +125,12 @@ static IP: LazyLock<Regex> = LazyLock::new(|| {
     // An IPv6 address ending in an IPv4 one (`::ffff:192.0.2.1`) first, whole.
     Regex::new(r"(?:[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}:(?:\d{1,3}\.){3}\d{1,3}|(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})").expect("static regex")
 });
+/// The pattern of address-like spans.
+#[cfg(test)]
+pub(crate) fn address_pattern() -> &'static str {
+    IP.as_str()
+}
+
 static FROM_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:from|rhost=|host=|client)\s*(?P<h>[A-Za-z][\w-]*(?:\.[\w-]+)+)").expect("static regex"));
 
@@ -247,16 +253,45 @@ pub fn fields(message: &str) -> Extracted {
 /// URI or mail address (`sip:100@192.0.2.1`), else the first. A match inside a word is none
 /// (the `::a` of `vaultwarden::api`).
 pub fn source_ip(message: &str) -> Option<&str> {
+    pick_source(message, address_candidates(message))
+}
+
+/// What the words before an address-like span say of it (see [`source_ip`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRole {
+    /// After a source key (`from`, `rhost=`, ...): the source, if it is an address.
+    Source,
+    /// Neither source nor excluded: the source if no span is [`AddressRole::Source`].
+    Plain,
+    /// A local, destination or server address, or a mail or URI host: the source only if
+    /// nothing else is.
+    Other,
+}
+
+/// A span of a message that looks like an address (not inside a word), and its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressCandidate {
+    start: u32,
+    end: u32,
+    role: AddressRole,
+}
+
+/// The spans of `message` that look like addresses, in order, with their roles. Neither depends
+/// on which digits the message holds: the address pattern and the key words treat the ten
+/// digits alike, so a message and its shape (digits written as `0`) give the same list, and the
+/// list can be remembered by shape ([`crate::normalize::rules::Memo`]). Whether a span is an
+/// address (`300.1.2.3` is not) is left to [`pick_source`], on the line itself.
+pub fn address_candidates(message: &str) -> Vec<AddressCandidate> {
     const SOURCE: [&str; 10] = ["from", "rhost=", "client", "ip=", "host=", "rip=", "relay=", "src=", "address", "remote"];
     const NOT_SOURCE: [&str; 9] = ["localaddr", "local_addr", "localip", "local_ip", "lip=", "dst", "dest", "server", "to "];
     // The longest key (and the start of its value) read before an address.
     const KEY_LEN: usize = 32;
-    let (mut first, mut other) = (None, None);
     let b = message.as_bytes();
     let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = Vec::new();
     for m in IP.find_iter(message) {
         let ip = m.as_str().trim_end_matches(':');
-        if !is_ip(ip) || m.start().checked_sub(1).is_some_and(|i| is_word(b[i])) || b.get(m.end()).is_some_and(|&c| is_word(c)) {
+        if m.start().checked_sub(1).is_some_and(|i| is_word(b[i])) || b.get(m.end()).is_some_and(|&c| is_word(c)) {
             continue;
         }
         // What precedes the address, as far as a key is read (a prefix of the message, not the
@@ -277,11 +312,29 @@ pub fn source_ip(message: &str) -> Option<&str> {
         };
         let tail = &before[from..];
         let not_source = NOT_SOURCE.iter().any(|k| has_word(tail, k) || has_word(key, k));
-        if !not_source && SOURCE.iter().any(|k| find(tail, k).next().is_some() || find(key, k).next().is_some()) {
-            return Some(ip);
-        }
-        if !not_source && !before.ends_with('@') {
-            first.get_or_insert(ip);
+        let role = if !not_source && SOURCE.iter().any(|k| find(tail, k).next().is_some() || find(key, k).next().is_some()) {
+            AddressRole::Source
+        } else if !not_source && !before.ends_with('@') {
+            AddressRole::Plain
+        } else {
+            AddressRole::Other
+        };
+        out.push(AddressCandidate { start: m.start() as u32, end: (m.start() + ip.len()) as u32, role });
+    }
+    out
+}
+
+/// The source address among `candidates` of `message` (see [`source_ip`]).
+pub fn pick_source(message: &str, candidates: impl IntoIterator<Item = AddressCandidate>) -> Option<&str> {
+    let (mut first, mut other) = (None, None);
+    for c in candidates {
+        let Some(ip) = message.get(c.start as usize..c.end as usize).filter(|ip| is_ip(ip)) else { continue };
+        match c.role {
+            AddressRole::Source => return Some(ip),
+            AddressRole::Plain => {
+                first.get_or_insert(ip);
+            }
+            AddressRole::Other => {}
         }
         other.get_or_insert(ip);
     }

@@ -320,7 +320,11 @@ impl Normalizer {
             // (`[client 1.2.3.4]`, `client: 1.2.3.4`), unless the header parser already found it.
             let has_source = fields.iter().any(|(k, _)| k.starts_with("source_")) || rec.field("source.ip").is_some();
             if !has_source {
-                if let Some(ip) = generic::source_ip(&rec.message) {
+                let ip = match &mut self.memo {
+                    Some(memo) => memo.source_ip(&rec.message),
+                    None => generic::source_ip(&rec.message),
+                };
+                if let Some(ip) = ip {
                     fields.push(("source_ip".into(), ip.to_owned()));
                 }
             }

@@ -16,13 +16,13 @@
 //! event ids), so it cannot give the per-line decision back byte for byte.
 
 use crate::fasthash::HashMap;
-
+use crate::normalize::generic::{self, AddressCandidate};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Whether a pattern tells ASCII digits apart: a digit in a literal, or a class holding some of
 /// the ten digits but not all. A pattern that does not parse counts as one that does (it is
 /// then run on every line, which is always right).
-pub(super) fn tells_digits_apart(pattern: &str) -> bool {
+pub(crate) fn tells_digits_apart(pattern: &str) -> bool {
     match regex_syntax::Parser::new().parse(pattern) {
         Ok(hir) => digit_sensitive(&hir),
         Err(_) => true,
@@ -78,6 +78,8 @@ pub struct Memo {
     /// Candidate set (its id) → shape → decision.
     shapes: HashMap<u64, HashMap<Box<str>, Decision>>,
     entries: usize,
+    /// Shape → its address-like spans and their roles (see [`generic::address_candidates`]).
+    addresses: HashMap<Box<str>, Box<[AddressCandidate]>>,
     /// The shape of the message at hand.
     shape: String,
     hits: u64,
@@ -110,6 +112,29 @@ impl Memo {
         }
         self.shape.push_str(rest);
         true
+    }
+
+    /// The source address of `message` ([`generic::source_ip`]), its address-like spans and their
+    /// roles remembered by shape: only whether each span is an address is judged on the line.
+    pub fn source_ip<'m>(&mut self, message: &'m str) -> Option<&'m str> {
+        if message.len() > Self::MAX_LEN {
+            return generic::source_ip(message);
+        }
+        // The shape at hand is usually this message's (the rules were looked up first).
+        let digits_alike = |(m, s): (u8, u8)| if m.is_ascii_digit() { s == b'0' } else { m == s };
+        if self.shape.len() != message.len() || !message.bytes().zip(self.shape.bytes()).all(digits_alike) {
+            self.take_shape(message);
+        }
+        if let Some(found) = self.addresses.get(self.shape.as_str()) {
+            return generic::pick_source(message, found.iter().copied());
+        }
+        let found = generic::address_candidates(message);
+        if self.addresses.len() >= Self::MAX_ENTRIES {
+            self.addresses.clear();
+        }
+        let source = generic::pick_source(message, found.iter().copied());
+        self.addresses.insert(self.shape.as_str().into(), found.into());
+        source
     }
 
     /// The decision remembered for the shape at hand.
@@ -156,6 +181,38 @@ mod tests {
         for sensitive in [r"port \d+ ssh2", r"EventID 4625", r"status=[45]\d\d", r"[a-z1]+", r"[^5]", r"(unclosed"] {
             assert!(tells_digits_apart(sensitive), "{sensitive}");
         }
+    }
+
+    #[test]
+    fn source_addresses_remembered_by_shape_are_the_lines_own() {
+        assert!(!tells_digits_apart(generic::address_pattern()));
+        let long = format!("{} from 192.0.2.1", "x".repeat(Memo::MAX_LEN));
+        let lines = [
+            "from 300.1.2.3 to 10.0.0.1 via 192.0.2.1",
+            "from 100.1.2.3 to 10.0.0.1 via 192.0.2.1",
+            "from 300.1.2.3 to 10.0.0.1 via 392.0.2.1",
+            "from 300.1.2.3 to 10.0.0.1 via 392.0.2.1",
+            "server 10.0.0.1 client 10.0.0.299",
+            "server 10.0.0.1 client 10.0.0.29",
+            "server 10.0.0.1 client 10.0.0.29",
+            "mail to bob@10.0.0.1 x 01.2.3.4",
+            "mail to bob@10.0.0.1 x 11.2.3.4",
+            "src=2001:db8::1 dst=2001:db8::2",
+            "src=2001:db8::g dst=2001:db8::2",
+            &long,
+        ];
+        let mut m = Memo::default();
+        // With the rules' shape taken first, as `classify` does, and with a stale shape at hand.
+        for take_first in [true, false] {
+            for line in lines {
+                if take_first {
+                    m.take_shape(line);
+                }
+                assert_eq!(m.source_ip(line), generic::source_ip(line), "{line}");
+            }
+        }
+        assert_eq!(m.source_ip(lines[0]), Some("192.0.2.1"), "not after `to`");
+        assert_eq!(m.source_ip(lines[1]), Some("100.1.2.3"));
     }
 
     #[test]
