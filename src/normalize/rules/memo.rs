@@ -22,10 +22,63 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// Whether a pattern tells ASCII digits apart: a digit in a literal, or a class holding some of
 /// the ten digits but not all. A pattern that does not parse counts as one that does (it is
 /// then run on every line, which is always right).
+#[cfg(test)]
 pub(crate) fn tells_digits_apart(pattern: &str) -> bool {
     match regex_syntax::Parser::new().parse(pattern) {
         Ok(hir) => digit_sensitive(&hir),
         Err(_) => true,
+    }
+}
+
+/// For a pattern that tells digits apart, a digit-blind pattern that matches wherever it does:
+/// every digit of a literal and every class holding some digits widened to all ten, captures
+/// dropped. Whatever the pattern matches in a line, the cover matches too, and the cover matches a
+/// line and its shape alike; so a cover that misses a shape rules the pattern out for every line
+/// of that shape. `None` for a digit-blind pattern; a pattern that does not parse gets a cover
+/// that matches everything.
+pub(crate) fn digit_blind_cover(pattern: &str) -> Option<regex::Regex> {
+    let everything = || regex::Regex::new("").ok();
+    match regex_syntax::Parser::new().parse(pattern) {
+        Ok(hir) if !digit_sensitive(&hir) => None,
+        Ok(hir) => regex::Regex::new(&widen(&hir).to_string()).ok().or_else(everything),
+        Err(_) => everything(),
+    }
+}
+
+/// `hir` with its digits widened to all ten and its captures dropped (see [`digit_blind_cover`]).
+fn widen(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Repetition};
+    let digits = || Hir::class(Class::Unicode(ClassUnicode::new([ClassUnicodeRange::new('0', '9')])));
+    match hir.kind() {
+        HirKind::Literal(lit) if lit.0.iter().any(u8::is_ascii_digit) => {
+            // Split at the digits (ASCII, so the pieces between stay whole characters).
+            let mut parts = Vec::new();
+            for piece in lit.0.split_inclusive(u8::is_ascii_digit) {
+                match piece.split_last() {
+                    Some((last, rest)) if last.is_ascii_digit() => {
+                        parts.push(Hir::literal(rest));
+                        parts.push(digits());
+                    }
+                    _ => parts.push(Hir::literal(piece)),
+                }
+            }
+            Hir::concat(parts)
+        }
+        HirKind::Class(Class::Unicode(c)) if digit_sensitive(hir) => {
+            let mut c = c.clone();
+            c.union(&ClassUnicode::new([ClassUnicodeRange::new('0', '9')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) if digit_sensitive(hir) => {
+            let mut c = c.clone();
+            c.union(&ClassBytes::new([ClassBytesRange::new(b'0', b'9')]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition { sub: Box::new(widen(&r.sub)), ..r.clone() }),
+        HirKind::Capture(c) => widen(&c.sub),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(widen).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(widen).collect()),
+        _ => hir.clone(),
     }
 }
 
@@ -58,13 +111,14 @@ fn some_digits(ranges: impl Iterator<Item = (u32, u32)>) -> bool {
 }
 
 /// A decided shape: the first digit-blind candidate that matches it (its position among the
-/// candidates and the byte spans of its capture groups), or none.
+/// candidates and the byte spans of its capture groups), if any, and the digit-sensitive
+/// candidates before it that may match a line of the shape (their covers match the shape).
 #[derive(Debug, Clone)]
-pub(super) enum Decision {
-    /// No digit-blind candidate matches.
-    NoRule,
-    /// The candidate at this position matches, with these group spans (`None`: not taking part).
-    Rule { at: u32, spans: Box<[Option<(u32, u32)>]> },
+pub(super) struct Decision {
+    /// The digit-blind candidate's position and group spans (`None`: not taking part).
+    pub blind: Option<(u32, Box<[Option<(u32, u32)>]>)>,
+    /// The positions of the digit-sensitive candidates to run on each line, in order.
+    pub sensitive: Box<[u32]>,
 }
 
 /// One normalizer's rule decisions by message shape (the message with every ASCII digit written
@@ -102,15 +156,12 @@ impl Memo {
         if message.len() > Self::MAX_LEN {
             return false;
         }
-        self.shape.clear();
-        // Digits are ASCII, so the text between them is whole characters.
-        let mut rest = message;
-        while let Some(at) = rest.bytes().position(|b| b.is_ascii_digit()) {
-            self.shape.push_str(&rest[..at]);
-            self.shape.push('0');
-            rest = &rest[at + 1..];
-        }
-        self.shape.push_str(rest);
+        // A byte map the compiler turns into vector code; digits are ASCII, so the shape is
+        // UTF-8 as the message is (checked, on ASCII at word speed).
+        let mut shape = std::mem::take(&mut self.shape).into_bytes();
+        shape.clear();
+        shape.extend(message.bytes().map(|b| if b.is_ascii_digit() { b'0' } else { b }));
+        self.shape = String::from_utf8(shape).unwrap_or_default();
         true
     }
 
@@ -121,8 +172,7 @@ impl Memo {
             return generic::source_ip(message);
         }
         // The shape at hand is usually this message's (the rules were looked up first).
-        let digits_alike = |(m, s): (u8, u8)| if m.is_ascii_digit() { s == b'0' } else { m == s };
-        if self.shape.len() != message.len() || !message.bytes().zip(self.shape.bytes()).all(digits_alike) {
+        if !self.is_shape_of(message) {
             self.take_shape(message);
         }
         if let Some(found) = self.addresses.get(self.shape.as_str()) {
@@ -135,6 +185,19 @@ impl Memo {
         let source = generic::pick_source(message, found.iter().copied());
         self.addresses.insert(self.shape.as_str().into(), found.into());
         source
+    }
+
+    /// Whether the shape at hand is `message`'s: compared a block at a time without branching
+    /// inside it, which the compiler turns into vector code.
+    fn is_shape_of(&self, message: &str) -> bool {
+        let alike = |(&m, &s): (&u8, &u8)| s == if m.is_ascii_digit() { b'0' } else { m };
+        let (m, s) = (message.as_bytes(), self.shape.as_bytes());
+        m.len() == s.len() && m.chunks(32).zip(s.chunks(32)).all(|(a, b)| a.iter().zip(b).fold(true, |ok, pair| ok & alike(pair)))
+    }
+
+    /// The shape at hand.
+    pub(super) fn shape(&self) -> &str {
+        &self.shape
     }
 
     /// The decision remembered for the shape at hand.
@@ -181,6 +244,32 @@ mod tests {
         for sensitive in [r"port \d+ ssh2", r"EventID 4625", r"status=[45]\d\d", r"[a-z1]+", r"[^5]", r"(unclosed"] {
             assert!(tells_digits_apart(sensitive), "{sensitive}");
         }
+    }
+
+    #[test]
+    fn covers_are_digit_blind_and_match_where_their_patterns_do() {
+        let cases: [(&str, &[&str]); 6] = [
+            (r"port \d+ ssh2", &["port 22 ssh2", "a port 1 ssh2 b"]),
+            (r"EventID 4625", &["EventID 4625"]),
+            (r"status=(?P<s>[45]\d\d)", &["status=404", "status=500"]),
+            (r"(?i)id[a-z1]+x", &["ID1x", "idax"]),
+            (r"[^5]é9", &["4é9", "aé9"]),
+            (r"^(?:a1|b)+$", &["a1a1b", "b"]),
+        ];
+        for (pattern, lines) in cases {
+            let cover = digit_blind_cover(pattern).unwrap_or_else(|| panic!("{pattern} tells digits apart"));
+            assert!(!tells_digits_apart(cover.as_str()), "{pattern}: cover {}", cover.as_str());
+            let exact = regex::Regex::new(pattern).unwrap();
+            let mut m = Memo::default();
+            for line in lines {
+                assert!(exact.is_match(line) && cover.is_match(line), "{pattern} on {line}");
+                assert!(m.take_shape(line) && cover.is_match(m.shape()), "{pattern} on the shape of {line}");
+            }
+        }
+        assert!(digit_blind_cover(r"blk_-?\d+").is_none());
+        // Widened, not loosened: the words and the structure stay.
+        let cover = digit_blind_cover(r"^status=[45]\d\d$").unwrap();
+        assert!(cover.is_match("status=000") && !cover.is_match("status=0000") && !cover.is_match("state=000"));
     }
 
     #[test]
@@ -237,8 +326,8 @@ mod tests {
         };
         for i in 0..Memo::MAX_ENTRIES + 10 {
             assert!(m.take_shape(&format!("message {}", letters(i + 1))));
-            m.put(1, Decision::NoRule);
-            m.put(1, Decision::NoRule);
+            m.put(1, Decision { blind: None, sensitive: Box::new([]) });
+            m.put(1, Decision { blind: None, sensitive: Box::new([]) });
         }
         assert!(m.entries <= Memo::MAX_ENTRIES);
         assert_eq!(m.shapes.values().map(HashMap::len).sum::<usize>(), m.entries);

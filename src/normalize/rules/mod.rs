@@ -168,15 +168,22 @@ pub struct Rule {
     set: Vec<(String, String)>,
     /// Real example lines.
     pub examples: Vec<Example>,
-    /// Whether the pattern tells digits apart (see [`Memo`]), found on first use.
-    digits: std::sync::OnceLock<bool>,
+    /// For a pattern that tells digits apart, its digit-blind cover (see [`Memo`]); found on
+    /// first use.
+    digits: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl Rule {
     /// Whether the rule's pattern tells ASCII digits apart, so that its decision on a line cannot
     /// be remembered for the line's shape (see [`Memo`]).
     pub fn tells_digits_apart(&self) -> bool {
-        *self.digits.get_or_init(|| memo::tells_digits_apart(&self.pattern.src))
+        self.digit_blind_cover().is_some()
+    }
+
+    /// For a pattern that tells digits apart, a digit-blind pattern that matches wherever it
+    /// does: a shape it misses rules the rule out for every line of that shape.
+    fn digit_blind_cover(&self) -> Option<&Regex> {
+        self.digits.get_or_init(|| memo::digit_blind_cover(&self.pattern.src)).as_ref()
     }
 }
 
@@ -439,6 +446,13 @@ mod tests {
             // Built-in regexes compile on first use: here they all must.
             assert!(Regex::new(&r.pattern.src).is_ok(), "{}: match regex", r.id);
             assert!(r.process.as_ref().is_none_or(|p| Regex::new(&p.src).is_ok()), "{}: process regex", r.id);
+            // A digit-sensitive pattern's cover is digit-blind, and matches each of its examples.
+            if let Some(cover) = r.digit_blind_cover() {
+                assert!(!memo::tells_digits_apart(cover.as_str()), "{}: cover {}", r.id, cover.as_str());
+                for ex in &r.examples {
+                    assert!(cover.is_match(&ex.line) || !r.pattern.get().is_match(&ex.line), "{}: {}", r.id, ex.line);
+                }
+            }
         }
     }
 

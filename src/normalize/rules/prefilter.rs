@@ -111,12 +111,8 @@ impl RuleSet {
         let set = candidates.id;
         let rule_at = |at: u32| &self.rules[candidates.ids[at as usize] as usize];
         if let Some(decision) = memo.get(set) {
-            let blind_at = match decision {
-                Decision::NoRule => u32::MAX,
-                Decision::Rule { at, .. } => *at,
-            };
-            // The candidates that tell digits apart come first where they stand before it.
-            for &at in candidates.sensitive.iter().take_while(|&&at| at < blind_at) {
+            // The candidates that tell digits apart and may match the shape, before the rule.
+            for &at in decision.sensitive.iter() {
                 let rule = rule_at(at);
                 let pattern = rule.pattern.get();
                 // Most lines match none of them: a plain search first (no captures to allocate).
@@ -124,21 +120,29 @@ impl RuleSet {
                     return Some((rule, self.captured(rule, &caps)));
                 }
             }
-            let Decision::Rule { at, spans } = decision else { return None };
+            let (at, spans) = decision.blind.as_ref()?;
             let rule = rule_at(*at);
             let group = |i: usize| spans.get(i).copied().flatten().and_then(|(a, b)| message.get(a as usize..b as usize));
             return Some((rule, self.fields(rule, group)));
         }
-        let Some((at, caps)) = self.first_match(candidates, message) else {
-            memo.put(set, Decision::NoRule);
-            return None;
-        };
-        let rule = rule_at(at);
+        let found = self.first_match(candidates, message);
         // A rule that tells digits apart decided this line only: nothing to remember.
-        if candidates.sensitive.binary_search(&at).is_err() {
-            let spans = caps.iter().map(|m| m.map(|m| (m.start() as u32, m.end() as u32))).collect();
-            memo.put(set, Decision::Rule { at, spans });
+        if found.as_ref().is_none_or(|(at, _)| candidates.sensitive.binary_search(at).is_err()) {
+            let blind_at = found.as_ref().map_or(u32::MAX, |(at, _)| *at);
+            let shape = memo.shape();
+            let sensitive = candidates
+                .sensitive
+                .iter()
+                .copied()
+                .take_while(|&at| at < blind_at)
+                .filter(|&at| rule_at(at).digit_blind_cover().is_none_or(|cover| cover.is_match(shape)))
+                .collect();
+            let blind =
+                found.as_ref().map(|(at, caps)| (*at, caps.iter().map(|m| m.map(|m| (m.start() as u32, m.end() as u32))).collect()));
+            memo.put(set, Decision { blind, sensitive });
         }
+        let (at, caps) = found?;
+        let rule = rule_at(at);
         Some((rule, self.captured(rule, &caps)))
     }
 
