@@ -110,13 +110,16 @@ fn some_digits(ranges: impl Iterator<Item = (u32, u32)>) -> bool {
     held != 0 && held != 10
 }
 
+/// The byte spans of a match's capture groups (`None`: not taking part).
+pub(super) type Spans = Box<[Option<(u32, u32)>]>;
+
 /// A decided shape: the first digit-blind candidate that matches it (its position among the
 /// candidates and the byte spans of its capture groups), if any, and the digit-sensitive
 /// candidates before it that may match a line of the shape (their covers match the shape).
 #[derive(Debug, Clone)]
 pub(super) struct Decision {
-    /// The digit-blind candidate's position and group spans (`None`: not taking part).
-    pub blind: Option<(u32, Box<[Option<(u32, u32)>]>)>,
+    /// The digit-blind candidate's position and group spans.
+    pub blind: Option<(u32, Spans)>,
     /// The positions of the digit-sensitive candidates to run on each line, in order.
     pub sensitive: Box<[u32]>,
 }
