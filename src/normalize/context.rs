@@ -104,7 +104,14 @@ impl Normalizer {
     /// The entity of an event no rule keyed: its process's (see [`Normalizer::name`]).
     pub(super) fn key_by_process(&mut self, event: &mut Event, rec: &Record) {
         let Some(pid) = rec.pid else { return };
-        let process = format!("{}@{}:{pid}", rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-"));
+        // `app@host:pid`, put together by hand: `format!` cost more than the lookup.
+        let (app, host) = (rec.app.as_deref().unwrap_or("-"), rec.host.as_deref().unwrap_or("-"));
+        let mut digits = itoa::Buffer::new();
+        let pid = digits.format(pid);
+        let mut process = String::with_capacity(app.len() + host.len() + pid.len() + 2);
+        for part in [app, "@", host, ":", pid] {
+            process.push_str(part);
+        }
         match &event.session_key {
             Some(k) => {
                 if self.entity_of.get(&process) != Some(k) {

@@ -387,7 +387,12 @@ pub fn name_state(event: &mut Event, rec: &Record, miner: &mut Miner) -> Result<
     }
     let t = miner.add(&rec.message);
     if event.state.is_empty() {
-        event.state = format!("{}:{}", rec.app.as_deref().unwrap_or("-"), t.name);
+        let app = rec.app.as_deref().unwrap_or("-");
+        let mut state = String::with_capacity(app.len() + 1 + t.name.len());
+        state.push_str(app);
+        state.push(':');
+        state.push_str(t.name);
+        event.state = state;
     }
     event.template = Some((t.id, Arc::clone(t.shared)));
     Ok(())

@@ -10,12 +10,14 @@ pub(super) fn is_delimiter(c: char) -> bool {
 }
 
 /// A token's segments: runs of delimiters (`false`) and of other characters (`true`, words).
+/// Scanned by byte: the delimiters are ASCII, and no byte of a longer character is one, so each
+/// run ends where a character does.
 pub(super) fn segments(token: &str) -> impl Iterator<Item = (bool, &str)> {
+    let delimiter = |b: u8| b.is_ascii() && is_delimiter(char::from(b));
     let mut rest = token;
     std::iter::from_fn(move || {
-        let first = rest.chars().next()?;
-        let word = !is_delimiter(first);
-        let end = rest.find(|c: char| is_delimiter(c) == word).unwrap_or(rest.len());
+        let word = !delimiter(*rest.as_bytes().first()?);
+        let end = rest.bytes().position(|b| delimiter(b) == word).unwrap_or(rest.len());
         let (seg, tail) = rest.split_at(end);
         rest = tail;
         Some((word, seg))
