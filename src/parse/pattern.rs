@@ -74,6 +74,10 @@ pub struct Pattern {
     /// the line, which spares the regex engine a walk over every message.
     content_is_tail: bool,
     last_time: Option<TimeRead>,
+    /// The capture positions of the line at hand, kept from line to line.
+    locations: regex::CaptureLocations,
+    /// Time captures joined, kept from line to line.
+    joined: String,
 }
 
 struct Compiler<'a> {
@@ -176,7 +180,16 @@ impl Pattern {
             c.regex.push('$');
         }
         let regex = Regex::new(&c.regex).map_err(|e| c.err(e.to_string(), 0))?;
-        Ok(Pattern { template: template.to_owned(), regex, names: c.names, content_is_tail, last_time: None })
+        let locations = regex.capture_locations();
+        Ok(Pattern {
+            template: template.to_owned(),
+            regex,
+            names: c.names,
+            content_is_tail,
+            last_time: None,
+            locations,
+            joined: String::new(),
+        })
     }
 
     /// The template as given.
@@ -186,15 +199,16 @@ impl Pattern {
 
     /// Parses a line. `None`: the line does not match the template.
     pub fn parse(&mut self, line: &str, years: &mut YearInference) -> Option<Record> {
-        let caps = self.regex.captures(line)?;
+        let caps = &mut self.locations;
+        let whole = self.regex.captures_read(caps, line)?;
         let mut rec = Record::new(RecordKind::Pattern, String::new());
         if self.content_is_tail {
-            rec.message = trim_end(&line[caps.get(0)?.end()..]).to_owned();
+            rec.message = trim_end(&line[whole.end()..]).to_owned();
         }
         let mut times: Vec<&str> = Vec::new();
         for (i, (name, role)) in self.names.iter().enumerate() {
-            let Some(m) = caps.get(i + 1) else { continue };
-            let v = m.as_str();
+            let Some((start, end)) = caps.get(i + 1) else { continue };
+            let v = &line[start..end];
             match role {
                 Role::Time => times.push(v),
                 Role::Content => rec.message = trim_end(v).to_owned(),
@@ -212,26 +226,40 @@ impl Pattern {
             }
         }
         // `crond(pam_unix)[2915]` captured as one component: split it like a syslog tag.
-        if let Some(app) = rec.app.take() {
-            let tagged = format!("{app}:");
-            match split_tag(&tagged, false) {
-                Some(t) if app.contains(['(', '[']) => {
+        if let Some(app) = rec.app.take_if(|app| app.contains(['(', '['])) {
+            match split_tag(&format!("{app}:"), false) {
+                Some(t) => {
                     rec.component = t.component.map(str::to_owned);
                     rec.pid = rec.pid.or(t.pid);
                     rec.app = Some(t.app.to_owned());
                 }
-                _ => rec.app = Some(app),
+                None => rec.app = Some(app),
             }
         }
         rec.timestamp = self.timestamp(&times, years);
         Some(rec)
     }
 
-    fn read_time(parts: &[&str], how: TimeRead, years: &mut YearInference) -> Option<Timestamp> {
+    fn read_time(parts: &[&str], how: TimeRead, years: &mut YearInference, joined: &mut String) -> Option<Timestamp> {
+        let mut join = |parts: &[&str]| {
+            joined.clear();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(p);
+            }
+        };
         match how {
-            TimeRead::Joined => parse_any(&parts.join(" "), Some(years)),
+            TimeRead::Joined => {
+                join(parts);
+                parse_any(joined, Some(years))
+            }
             TimeRead::Single(i) => parse_any(parts.get(i)?, None),
-            TimeRead::Span(s, n) => parse_any(&parts.get(s..s + n)?.join(" "), Some(years)),
+            TimeRead::Span(s, n) => {
+                join(parts.get(s..s + n)?);
+                parse_any(joined, Some(years))
+            }
         }
     }
 
@@ -242,7 +270,7 @@ impl Pattern {
             return None;
         }
         if let Some(how) = self.last_time {
-            if let Some(t) = Self::read_time(parts, how, years) {
+            if let Some(t) = Self::read_time(parts, how, years, &mut self.joined) {
                 return Some(t);
             }
         }
@@ -255,7 +283,7 @@ impl Pattern {
             if Some(how) == self.last_time {
                 continue;
             }
-            if let Some(t) = Self::read_time(parts, how, years) {
+            if let Some(t) = Self::read_time(parts, how, years, &mut self.joined) {
                 self.last_time = Some(how);
                 return Some(t);
             }
