@@ -8,7 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{ComponentScore, PerComponent, Reason, Verdict};
+use crate::fasthash::HashMap;
+use crate::model::{Component, ComponentScore, PerComponent, Reason, Verdict};
 use crate::record::Timestamp;
 use crate::session::{Closed, LineRef, Session, States};
 
@@ -134,9 +135,9 @@ fn session_key<'de, 'a, D: Deserializer<'de>>(d: D) -> std::result::Result<Cow<'
 /// A log time as ISO 8601 text.
 pub(crate) fn iso(t: Option<Timestamp>) -> Option<String> {
     t.map(|t| {
-        let mut b = Vec::new();
+        let mut b = Vec::with_capacity(32);
         t.write_iso(&mut b);
-        String::from_utf8_lossy(&b).into_owned()
+        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     })
 }
 
@@ -161,6 +162,37 @@ pub struct JsonParts {
     pub reason_lines: String,
     /// `components` (`null` when the row has none).
     pub components: String,
+    /// The JSON of component scores met before, by their exact values: most sessions of a log
+    /// repeat another's state sequence and so its scores, and writing the 14 numbers was a third
+    /// of the writing thread's serialising.
+    seen_components: HashMap<ComponentKey, String>,
+}
+
+/// Component scores as a key: each component and the bits of its two numbers.
+type ComponentKey = [(Component, u64, u64); Component::COUNT];
+
+/// The most component-score texts [`JsonParts`] keeps; then it starts again empty.
+const MAX_SEEN_COMPONENTS: usize = 4096;
+
+impl JsonParts {
+    /// Leaves the JSON of `components` in `self.components`.
+    fn fill_components(&mut self, components: Option<&PerComponent<ComponentScore>>) -> serde_json::Result<()> {
+        let Some(c) = components else {
+            self.components = "null".to_owned();
+            return Ok(());
+        };
+        let key = c.0.map(|s| (s.name, s.raw.to_bits(), s.p.to_bits()));
+        if let Some(text) = self.seen_components.get(&key) {
+            self.components.clone_from(text);
+            return Ok(());
+        }
+        self.components = serde_json::to_string(c)?;
+        if self.seen_components.len() >= MAX_SEEN_COMPONENTS {
+            self.seen_components.clear();
+        }
+        self.seen_components.insert(key, self.components.clone());
+        Ok(())
+    }
 }
 
 impl ScoreRow<'_> {
@@ -174,7 +206,7 @@ impl ScoreRow<'_> {
         fill(&mut parts.reasons, &*self.reasons)?;
         fill(&mut parts.lines, &self.lines)?;
         fill(&mut parts.reason_lines, &self.reason_lines)?;
-        fill(&mut parts.components, &self.components)?;
+        parts.fill_components(self.components.as_ref())?;
         let field = |out: &mut Vec<u8>, name: &str, first: bool| {
             out.extend_from_slice(if first { b"{\"" } else { b",\"" });
             out.extend_from_slice(name.as_bytes());
@@ -296,10 +328,21 @@ mod tests {
                 "closed":"timeout","dropped":3}}"#
             ),
             format!(r#"{{"session":"w#3","score":0.0,"anomalous":false,"events":[],"reasons":{reasons},"lines":[7]}}"#),
+            // Scores one bit apart, and -0 against 0: remembered texts are kept apart by value.
+            format!(
+                r#"{{"session":"b","score":1.0,"anomalous":false,"components":{}}}"#,
+                components.replace("0.095", "0.09500000000000001")
+            ),
+            format!(
+                r#"{{"session":"c","score":1.0,"anomalous":false,"components":{}}}"#,
+                components.replace(r#""raw":0.0,"p":1.0},{"name":"transition""#, r#""raw":-0.0,"p":1.0},{"name":"transition""#)
+            ),
         ];
-        for text in &rows {
+        // One `JsonParts` for all rows, twice over, as a writer keeps it.
+        let mut parts = JsonParts::default();
+        for text in rows.iter().chain(&rows) {
             let row: ScoreRow<'_> = serde_json::from_str(text).unwrap();
-            let (mut out, mut parts) = (Vec::new(), JsonParts::default());
+            let mut out = Vec::new();
             row.write_json(&mut out, &mut parts).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&row).unwrap());
             assert_eq!(parts.reasons, serde_json::to_string(&row.reasons).unwrap());
