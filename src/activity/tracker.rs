@@ -226,7 +226,8 @@ impl<'m> Tracker<'m> {
             Vec::new()
         };
         let secs = self.base.bucket_secs;
-        let when = bucket_time(cell.bucket, secs);
+        // Written out only for a finding: most cells judged have none.
+        let when = || bucket_time(cell.bucket, secs);
         let mut out = Vec::new();
         let finding = |kind_: Kind, p: f64, text: String, key: String| Finding {
             count: cell.count,
@@ -278,7 +279,7 @@ impl<'m> Tracker<'m> {
                     clock(cell.end),
                 )
             };
-            let mut f = finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {when}"));
+            let mut f = finding(Kind::Burst, p, text, format!("{kind}={entity} {act} {}", when()));
             f.band = Some((rate.busiest, limit(rate.busiest)));
             f.series = series;
             out.push(f);
@@ -299,7 +300,7 @@ impl<'m> Tracker<'m> {
                 kind_name(kind),
                 minutes(secs),
             );
-            out.push(finding(Kind::Breadth, p, text, format!("{kind}={entity} {act} {what} {when}")));
+            out.push(finding(Kind::Breadth, p, text, format!("{kind}={entity} {act} {what} {}", when())));
         }
         out
     }
