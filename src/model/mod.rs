@@ -5,6 +5,7 @@
 pub mod calibrate;
 pub mod components;
 pub mod file;
+mod memo;
 mod params;
 pub mod shard;
 mod train;
@@ -16,6 +17,7 @@ use crate::normalize::miner::Miner;
 use crate::session::States;
 use calibrate::Calibration;
 use components::{Finding, Neighbours, Ngrams, Pairs, Values, Vectors};
+pub use memo::VerdictMemo;
 pub use params::{compile_key, ParamsError, TrainOptions, TrainParams};
 pub use train::{SetAside, SetAsideList};
 pub use verdict::{marked_events, Component, ComponentScore, PerComponent, Reason, ReasonKind, Source, Verdict};

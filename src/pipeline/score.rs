@@ -8,7 +8,7 @@ use super::{finish, Outcome};
 use crate::activity::tracker::Tracker;
 use crate::cli::{Only, ScoreArgs};
 use crate::error::{Error, Result};
-use crate::model::{Scorer, Verdict};
+use crate::model::{Scorer, Verdict, VerdictMemo};
 use crate::output::{ScoreThread, ScoreWriter, Staging};
 use crate::parse::Format;
 use crate::report::{cause, Collector, Listed, RunInfo};
@@ -53,6 +53,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     };
     // Entity findings are written as their buckets end, between the sessions.
     let tracker = RefCell::new(Tracker::new(&model.entities, false));
+    let mut verdicts = VerdictMemo::default();
     let (sessions_too, entities_too) = (args.only != Some(Only::Entities), args.only != Some(Only::Sessions));
     let entities = if entities_too { &model.options.entities[..] } else { &[] };
     let options = Options { key: key.as_ref(), params: &model.options.params, entities, session: &config };
@@ -66,7 +67,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
             events += s.states.len() as u64;
             unknown += s.states.iter().filter(|&&id| id as usize >= known).count() as u64;
             if sessions_too {
-                let v = scorer.score(&s.states, &s.params, names);
+                let v = verdicts.score(&scorer, &s.states, &s.params, names);
                 push(s, v, names, files)?;
             }
             for f in std::mem::take(&mut tracker.borrow_mut().findings) {
