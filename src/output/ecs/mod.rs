@@ -37,7 +37,8 @@ pub fn write_ecs(out: &mut Vec<u8>, rec: &Record, event: Option<&Event>, origin:
     EcsWriter::default().write(out, rec, event, origin);
 }
 
-/// Writes records as ECS JSON objects, remembering each key list's layout (see [`Layouts`]).
+/// Writes records as ECS JSON objects, remembering each key list's layout: its sorted keys,
+/// punctuation and key names.
 #[derive(Debug, Default)]
 pub struct EcsWriter {
     layouts: Layouts,
