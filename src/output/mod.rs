@@ -35,43 +35,66 @@ const ROW_GROUP: usize = 10_000;
 /// sessions of thousands of events make large rows, and memory stays bounded by this.
 const ROW_GROUP_BYTES: usize = 4 << 20;
 
-#[derive(Default)]
+/// The columns of the rows buffered for the next row group. Text goes straight into polars'
+/// string builders: a `String` per cell, copied again into the column, was a third of the
+/// writing thread's allocations.
 struct Columns {
-    session: Vec<String>,
+    rows: usize,
+    session: StringChunkedBuilder,
     score: Vec<f64>,
     anomalous: Vec<bool>,
     threshold: Vec<f64>,
-    start: Vec<Option<String>>,
-    end: Vec<Option<String>>,
-    events: Vec<String>,
+    start: StringChunkedBuilder,
+    end: StringChunkedBuilder,
+    events: StringChunkedBuilder,
     n_events: Vec<u64>,
-    reasons: Vec<String>,
-    lines: Vec<String>,
-    reason_lines: Vec<String>,
-    components: Vec<String>,
-    closed: Vec<String>,
+    reasons: StringChunkedBuilder,
+    lines: StringChunkedBuilder,
+    reason_lines: StringChunkedBuilder,
+    components: StringChunkedBuilder,
+    closed: StringChunkedBuilder,
 }
 
 impl Columns {
+    fn new() -> Self {
+        let text = |name: &str| StringChunkedBuilder::new(name.into(), ROW_GROUP);
+        Columns {
+            rows: 0,
+            session: text("session"),
+            score: Vec::new(),
+            anomalous: Vec::new(),
+            threshold: Vec::new(),
+            start: text("start"),
+            end: text("end"),
+            events: text("events"),
+            n_events: Vec::new(),
+            reasons: text("reasons"),
+            lines: text("lines"),
+            reason_lines: text("reason_lines"),
+            components: text("components"),
+            closed: text("closed"),
+        }
+    }
+
     fn frame(&mut self) -> PolarsResult<DataFrame> {
-        let c = std::mem::take(self);
-        let height = c.session.len();
+        let c = std::mem::replace(self, Columns::new());
+        let text = |b: StringChunkedBuilder| b.finish().into_series().into_column();
         DataFrame::new(
-            height,
+            c.rows,
             vec![
-                Column::new("session".into(), c.session),
+                text(c.session),
                 Column::new("score".into(), c.score),
                 Column::new("anomalous".into(), c.anomalous),
                 Column::new("threshold".into(), c.threshold),
-                Column::new("start".into(), c.start),
-                Column::new("end".into(), c.end),
-                Column::new("events".into(), c.events),
+                text(c.start),
+                text(c.end),
+                text(c.events),
                 Column::new("n_events".into(), c.n_events),
-                Column::new("reasons".into(), c.reasons),
-                Column::new("lines".into(), c.lines),
-                Column::new("reason_lines".into(), c.reason_lines),
-                Column::new("components".into(), c.components),
-                Column::new("closed".into(), c.closed),
+                text(c.reasons),
+                text(c.lines),
+                text(c.reason_lines),
+                text(c.components),
+                text(c.closed),
             ],
         )
     }
@@ -133,6 +156,8 @@ pub struct ScoreWriter {
     parquet: ParquetSink,
     rows: Columns,
     line: Vec<u8>,
+    /// A row's states, joined for the Parquet column.
+    events: String,
     /// The row's parts that both files hold as JSON, serialised once.
     parts: JsonParts,
     /// Bytes of the rows buffered since the last row group.
@@ -153,8 +178,9 @@ impl ScoreWriter {
             jsonl,
             jsonl_path,
             parquet: ParquetSink::new(dir.join("scores.parquet")),
-            rows: Columns::default(),
+            rows: Columns::new(),
             line: Vec::new(),
+            events: String::new(),
             parts: JsonParts::default(),
             buffered: 0,
         })
@@ -168,22 +194,30 @@ impl ScoreWriter {
         self.line.push(b'\n');
         self.jsonl.write_all(&self.line).map_err(|source| Error::Write { path: self.jsonl_path.display().to_string(), source })?;
         let r = &mut self.rows;
-        r.session.push(row.session.clone().into_owned());
+        r.rows += 1;
+        r.session.append_value(&row.session);
         r.score.push(row.score);
         r.anomalous.push(row.anomalous);
         r.threshold.push(row.threshold.unwrap_or_default());
-        r.start.push(row.start.clone());
-        r.end.push(row.end.clone());
-        r.events.push(row.events.join(" "));
+        r.start.append_option(row.start.as_deref());
+        r.end.append_option(row.end.as_deref());
+        self.events.clear();
+        for (i, e) in row.events.iter().enumerate() {
+            if i > 0 {
+                self.events.push(' ');
+            }
+            self.events.push_str(e);
+        }
+        r.events.append_value(&self.events);
         r.n_events.push(row.events.len() as u64);
-        let p = &mut self.parts;
-        r.reasons.push(std::mem::take(&mut p.reasons));
-        r.lines.push(std::mem::take(&mut p.lines));
-        r.reason_lines.push(std::mem::take(&mut p.reason_lines));
-        r.components.push(std::mem::take(&mut p.components));
-        r.closed.push(row.closed.as_str().to_owned());
+        let p = &self.parts;
+        r.reasons.append_value(&p.reasons);
+        r.lines.append_value(&p.lines);
+        r.reason_lines.append_value(&p.reason_lines);
+        r.components.append_value(&p.components);
+        r.closed.append_value(row.closed.as_str());
         self.buffered += self.line.len();
-        if r.session.len() >= ROW_GROUP || self.buffered >= ROW_GROUP_BYTES {
+        if r.rows >= ROW_GROUP || self.buffered >= ROW_GROUP_BYTES {
             self.flush_rows()?;
             self.buffered = 0;
         }
