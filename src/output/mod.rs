@@ -251,22 +251,28 @@ struct Scored {
 /// are written in the order the sessions were pushed, so the files are the same as with a
 /// `ScoreWriter` on the scoring thread.
 pub struct ScoreThread {
-    tx: Option<std::sync::mpsc::SyncSender<Scored>>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<Scored>>>,
     handle: Option<std::thread::JoinHandle<Result<()>>>,
     states_sent: usize,
     files_sent: usize,
+    /// Sessions gathered for the next hand-over.
+    batch: Vec<Scored>,
 }
+
+/// Sessions handed to the writing thread at a time: one hand-over per session woke the thread
+/// for each.
+const SCORED_BATCH: usize = 64;
 
 impl ScoreThread {
     /// Starts the thread. `states` are the names known so far (ids in order); `threshold` and
     /// `several` are as for [`ScoreRow::new`].
     pub fn spawn(mut writer: ScoreWriter, states: &States, threshold: f64, several: bool) -> Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Scored>(1024);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scored>>(1024 / SCORED_BATCH);
         let mut names = States::from_names(states.names());
         let states_sent = states.names().len();
         let handle = std::thread::Builder::new().name("logsieve-write".into()).spawn(move || {
             let mut files: Vec<String> = Vec::new();
-            for m in rx {
+            for m in rx.into_iter().flatten() {
                 for n in &m.new_states {
                     names.intern(n);
                 }
@@ -275,7 +281,8 @@ impl ScoreThread {
             }
             writer.finish()
         });
-        Ok(ScoreThread { tx: Some(tx), handle: Some(handle.map_err(Error::Thread)?), states_sent, files_sent: 0 })
+        let batch = Vec::with_capacity(SCORED_BATCH);
+        Ok(ScoreThread { tx: Some(tx), handle: Some(handle.map_err(Error::Thread)?), states_sent, files_sent: 0, batch })
     }
 
     /// Hands one scored session over. `states` and `files` are the scoring thread's, which only
@@ -285,7 +292,20 @@ impl ScoreThread {
         self.states_sent = states.names().len();
         let new_files = files[self.files_sent.min(files.len())..].to_vec();
         self.files_sent = files.len();
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(Scored { session, verdict, new_states, new_files }).is_ok());
+        self.batch.push(Scored { session, verdict, new_states, new_files });
+        if self.batch.len() < SCORED_BATCH {
+            return Ok(());
+        }
+        self.send()
+    }
+
+    /// Hands the gathered sessions over.
+    fn send(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(SCORED_BATCH));
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
             Ok(())
         } else {
@@ -296,6 +316,7 @@ impl ScoreThread {
 
     /// Waits for every row to be written and both files to be closed.
     pub fn finish(mut self) -> Result<()> {
+        self.send()?;
         self.join()
     }
 
