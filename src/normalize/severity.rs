@@ -10,7 +10,7 @@
 //! (failures, exceptions, timeouts, refusals, and the integrity phrasings "not found", "no such",
 //! "does not exist", "not valid", "not allowed", "does not belong"), not any one product's.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
@@ -38,13 +38,19 @@ pub fn is_error_level(level: Option<Severity>) -> bool {
 /// Whether a named event is an error: its record's level, or, when its state is its message
 /// template, the template's words.
 pub fn is_error(rec: &Record, event: &Event) -> bool {
+    is_error_by(rec, event, |t| is_error_text(t))
+}
+
+/// [`is_error`], with `text_is_error` telling whether a template's text reads as an error (as
+/// [`is_error_text`] does; a caller may remember its answers).
+pub fn is_error_by(rec: &Record, event: &Event, text_is_error: impl FnOnce(&Arc<str>) -> bool) -> bool {
     if event.action.is_some_and(|a| a.category.contains(&"authentication")) {
         return false;
     }
     if is_error_level(rec.severity) {
         return true;
     }
-    event.action.is_none() && event.template.as_ref().is_some_and(|(_, t)| is_error_text(t))
+    event.action.is_none() && event.template.as_ref().is_some_and(|(_, t)| text_is_error(t))
 }
 
 #[cfg(test)]
