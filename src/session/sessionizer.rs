@@ -9,8 +9,12 @@ use super::{millis, Closed, Session, SessionConfig, SessionStats, Step};
 
 struct Open {
     session: Session,
-    /// Position in the deadline order.
+    /// Its deadline and the serial of its last event: where it stands in the deadline order.
     slot: (i64, u64),
+    /// Where its entry in the order map is: at `slot`, or (while its deadline only moved later)
+    /// at an earlier slot, moved when it comes first. An event then costs no map update when
+    /// the log's time goes forward, which is most events.
+    queued: (i64, u64),
     ended: bool,
     /// The key, shared with the deadline order: an event moves its session there without
     /// copying the key.
@@ -86,12 +90,37 @@ impl Sessionizer {
             if deadline >= now_ms {
                 break;
             }
-            let Some((_, key)) = self.order.pop_first() else { break };
+            let Some(key) = self.pop_first() else { continue };
             if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::Timeout };
                 self.emit(o.session, closed, out);
             }
         }
+    }
+
+    /// Takes the first entry of the deadline order: its key when the entry is where its session
+    /// stands, else (an entry left behind by a later deadline) `None`, the entry moved to its
+    /// session's slot.
+    fn pop_first(&mut self) -> Option<Arc<str>> {
+        let (slot, key) = self.order.pop_first()?;
+        match self.open.get_mut(&*key) {
+            Some(o) if o.slot != slot => {
+                o.queued = o.slot;
+                self.order.insert(o.slot, key);
+                None
+            }
+            _ => Some(key),
+        }
+    }
+
+    /// The key first in the deadline order, taken out of it (entries left behind are moved on).
+    fn pop_earliest(&mut self) -> Option<Arc<str>> {
+        while !self.order.is_empty() {
+            if let Some(key) = self.pop_first() {
+                return Some(key);
+            }
+        }
+        None
     }
 
     /// Closes the sessions whose deadline has passed at log time `now_ms` (milliseconds since the
@@ -119,13 +148,13 @@ impl Sessionizer {
             // old session closes and a new one opens.
             if step.starts && self.open.get(key.as_str()).is_some_and(|o| o.ended) {
                 if let Some(o) = self.open.remove(key.as_str()) {
-                    self.order.remove(&o.slot);
+                    self.order.remove(&o.queued);
                     self.emit(o.session, Closed::End, out);
                 }
             }
             if !self.open.contains_key(key.as_str()) {
                 if self.open.len() >= self.config.max_open {
-                    if let Some((_, oldest)) = self.order.pop_first() {
+                    if let Some(oldest) = self.pop_earliest() {
                         if let Some(o) = self.open.remove(&*oldest) {
                             self.emit(o.session, Closed::Evicted, out);
                         }
@@ -133,7 +162,10 @@ impl Sessionizer {
                 }
                 let slot = (i64::MAX, serial);
                 let shared: Arc<str> = Arc::from(key.as_str());
-                self.open.insert(key.clone(), Open { session: Session::new(key.clone()), slot, ended: false, key: Arc::clone(&shared) });
+                self.open.insert(
+                    key.clone(),
+                    Open { session: Session::new(key.clone()), slot, queued: slot, ended: false, key: Arc::clone(&shared) },
+                );
                 self.order.insert(slot, shared);
                 self.stats.peak_open = self.stats.peak_open.max(self.open.len() as u64);
             }
@@ -148,9 +180,13 @@ impl Sessionizer {
                 None if o.ended => i64::MIN,
                 None => i64::MAX,
             };
-            self.order.remove(&o.slot);
             o.slot = (deadline, serial);
-            self.order.insert(o.slot, Arc::clone(&o.key));
+            // A later slot leaves the entry where it is (see `Open::queued`).
+            if o.slot < o.queued {
+                self.order.remove(&o.queued);
+                o.queued = o.slot;
+                self.order.insert(o.slot, Arc::clone(&o.key));
+            }
         }
     }
 
@@ -217,7 +253,7 @@ impl Sessionizer {
     /// Ends the input: every open session and the rest of every window stream are emitted, in a
     /// fixed order (by deadline, then the windows by stream name).
     pub fn finish(&mut self, out: &mut impl FnMut(Session)) {
-        while let Some((_, key)) = self.order.pop_first() {
+        while let Some(key) = self.pop_earliest() {
             if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::EndOfInput };
                 self.emit(o.session, closed, out);
@@ -333,6 +369,36 @@ mod tests {
         assert_eq!(s.stats().evicted, 1);
         assert_eq!(s.stats().sessions, 3);
         assert_eq!(s.stats().peak_open, 2);
+    }
+
+    #[test]
+    fn a_deadline_moved_later_is_taken_in_its_new_place() {
+        // `a`'s deadline moves from 10 to 15 with no update of the order map: the cap evicts `b`
+        // (deadline 11), not `a`, and the timeouts come in deadline order, `a` (15) before `c`
+        // (16); a clock that goes back moves `e`'s entry earlier (12), so the cap evicts it before
+        // `d` (40), and the input ends with `f` (13) before `d`.
+        let cfg = SessionConfig { max_open: 2, idle_timeout: 10.0, ..SessionConfig::default() };
+        let ev: &[(&[&str], u32, Option<Timestamp>, bool)] = &[
+            (&["a"], 0, at(0), false),
+            (&["b"], 0, at(1), false),
+            (&["a"], 1, at(5), false),
+            (&["c"], 0, at(6), false),
+            (&["d"], 0, at(30), false),
+            (&["e"], 0, at(31), false),
+            (&["e"], 1, at(2), false),
+            (&["f"], 0, at(3), false),
+        ];
+        let out = run(cfg, ev);
+        let got: Vec<(&str, Closed)> = out.iter().map(|s| (s.key.as_str(), s.closed)).collect();
+        let want = [
+            ("b", Closed::Evicted),
+            ("a", Closed::Timeout),
+            ("c", Closed::Timeout),
+            ("e", Closed::Evicted),
+            ("f", Closed::EndOfInput),
+            ("d", Closed::EndOfInput),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]
