@@ -249,6 +249,14 @@ impl Session {
             return;
         }
         let at = self.states.len();
+        // Near the cap, grow to the cap and no further: doubling would leave a session at its
+        // 10,000 events holding room for 16,384 (60% more than it can use).
+        if self.states.len() == self.states.capacity() && self.states.len() * 2 > cap {
+            self.states.reserve_exact(cap - self.states.len());
+        }
+        if self.lines.len() == self.lines.capacity() && self.lines.len() * 2 > cap {
+            self.lines.reserve_exact(cap - self.lines.len());
+        }
         self.states.push(step.state);
         self.lines.push(step.line);
         for p in &step.params {

@@ -402,6 +402,16 @@ mod tests {
     }
 
     #[test]
+    fn a_session_at_its_event_cap_holds_no_room_beyond_it() {
+        let mut s = Session::new("k".into());
+        for i in 0..12_000u64 {
+            s.push(&step(1, None, i + 1, false), 10_000);
+        }
+        assert_eq!((s.states.len(), s.lines.len(), s.dropped), (10_000, 10_000, 2_000));
+        assert!(s.states.capacity() <= 10_000 && s.lines.capacity() <= 10_000, "{} {}", s.states.capacity(), s.lines.capacity());
+    }
+
+    #[test]
     fn keyless_events_form_count_windows_fixed_or_sliding() {
         let ev: Vec<(&[&str], u32, Option<Timestamp>, bool)> = (0..7).map(|i| (&[][..], i, None, false)).collect();
         let fixed = SessionConfig { window: WindowSpec { events: 3, seconds: None, step: None }, ..SessionConfig::default() };
