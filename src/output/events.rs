@@ -36,82 +36,109 @@ const ROW_GROUP: usize = 32_768;
 /// The name of the file written in the output directory.
 pub const EVENTS_FILE: &str = "events.parquet";
 
-/// The rows of one row group, column by column.
-#[derive(Default)]
+/// The rows of one row group, column by column. Text goes straight into polars' string
+/// builders, not into a `String` per cell copied again into the column.
 struct Columns {
-    timestamp: Vec<Option<String>>,
-    original: Vec<String>,
-    message: Vec<String>,
-    host: Vec<Option<String>>,
-    process: Vec<Option<String>>,
+    rows: usize,
+    timestamp: StringChunkedBuilder,
+    original: StringChunkedBuilder,
+    message: StringChunkedBuilder,
+    host: StringChunkedBuilder,
+    process: StringChunkedBuilder,
     pid: Vec<Option<u32>>,
-    level: Vec<Option<&'static str>>,
-    logger: Vec<Option<String>>,
-    action: Vec<Option<&'static str>>,
-    category: Vec<Option<String>>,
-    kind: Vec<Option<String>>,
-    outcome: Vec<Option<&'static str>>,
+    level: StringChunkedBuilder,
+    logger: StringChunkedBuilder,
+    action: StringChunkedBuilder,
+    category: StringChunkedBuilder,
+    kind: StringChunkedBuilder,
+    outcome: StringChunkedBuilder,
     /// One per entry of [`FIELDS`], in its order.
-    standard: Vec<Vec<Option<String>>>,
-    file: Vec<String>,
+    standard: Vec<StringChunkedBuilder>,
+    file: StringChunkedBuilder,
     line: Vec<u64>,
-    format: Vec<&'static str>,
-    rule: Vec<Option<String>>,
+    format: StringChunkedBuilder,
+    rule: StringChunkedBuilder,
     template_id: Vec<Option<u32>>,
-    template: Vec<Option<String>>,
-    state: Vec<Option<String>>,
-    session_key: Vec<Option<String>>,
-    lifecycle: Vec<Option<&'static str>>,
-    session: Vec<Option<String>>,
-    events: Vec<Option<String>>,
-    fields: Vec<Option<String>>,
+    template: StringChunkedBuilder,
+    state: StringChunkedBuilder,
+    session_key: StringChunkedBuilder,
+    lifecycle: StringChunkedBuilder,
+    session: StringChunkedBuilder,
+    events: StringChunkedBuilder,
+    fields: StringChunkedBuilder,
 }
 
 impl Columns {
     /// Empty columns, with one standard-field column per entry of [`FIELDS`].
     fn new() -> Self {
-        Columns { standard: vec![Vec::new(); FIELDS.len()], ..Default::default() }
+        let text = |name: &str| StringChunkedBuilder::new(name.into(), ROW_GROUP);
+        Columns {
+            rows: 0,
+            timestamp: text("@timestamp"),
+            original: text("event.original"),
+            message: text("message"),
+            host: text("host.hostname"),
+            process: text("process.name"),
+            pid: Vec::new(),
+            level: text("log.level"),
+            logger: text("log.logger"),
+            action: text("event.action"),
+            category: text("event.category"),
+            kind: text("event.type"),
+            outcome: text("event.outcome"),
+            standard: FIELDS.iter().map(|(_, ecs)| text(ecs)).collect(),
+            file: text("logsieve.file"),
+            line: Vec::new(),
+            format: text("logsieve.format"),
+            rule: text("logsieve.rule"),
+            template_id: Vec::new(),
+            template: text("logsieve.template"),
+            state: text("logsieve.state"),
+            session_key: text("logsieve.session_key"),
+            lifecycle: text("logsieve.lifecycle"),
+            session: text("logsieve.session"),
+            events: text("logsieve.events"),
+            fields: text("logsieve.fields"),
+        }
     }
 
     fn len(&self) -> usize {
-        self.original.len()
+        self.rows
     }
 
     fn frame(&mut self) -> PolarsResult<DataFrame> {
         let c = std::mem::replace(self, Columns::new());
-        let height = c.len();
+        let text = |b: StringChunkedBuilder| b.finish().into_series().into_column();
         let mut cols = vec![
-            Column::new("@timestamp".into(), c.timestamp),
-            Column::new("event.original".into(), c.original),
-            Column::new("message".into(), c.message),
-            Column::new("host.hostname".into(), c.host),
-            Column::new("process.name".into(), c.process),
+            text(c.timestamp),
+            text(c.original),
+            text(c.message),
+            text(c.host),
+            text(c.process),
             Column::new("process.pid".into(), c.pid),
-            Column::new("log.level".into(), c.level),
-            Column::new("log.logger".into(), c.logger),
-            Column::new("event.action".into(), c.action),
-            Column::new("event.category".into(), c.category),
-            Column::new("event.type".into(), c.kind),
-            Column::new("event.outcome".into(), c.outcome),
+            text(c.level),
+            text(c.logger),
+            text(c.action),
+            text(c.category),
+            text(c.kind),
+            text(c.outcome),
         ];
-        for ((_, ecs), values) in FIELDS.iter().zip(c.standard) {
-            cols.push(Column::new((*ecs).into(), values));
-        }
+        cols.extend(c.standard.into_iter().map(text));
         cols.extend([
-            Column::new("logsieve.file".into(), c.file),
+            text(c.file),
             Column::new("logsieve.line".into(), c.line),
-            Column::new("logsieve.format".into(), c.format),
-            Column::new("logsieve.rule".into(), c.rule),
+            text(c.format),
+            text(c.rule),
             Column::new("logsieve.template_id".into(), c.template_id),
-            Column::new("logsieve.template".into(), c.template),
-            Column::new("logsieve.state".into(), c.state),
-            Column::new("logsieve.session_key".into(), c.session_key),
-            Column::new("logsieve.lifecycle".into(), c.lifecycle),
-            Column::new("logsieve.session".into(), c.session),
-            Column::new("logsieve.events".into(), c.events),
-            Column::new("logsieve.fields".into(), c.fields),
+            text(c.template),
+            text(c.state),
+            text(c.session_key),
+            text(c.lifecycle),
+            text(c.session),
+            text(c.events),
+            text(c.fields),
         ]);
-        DataFrame::new(height, cols)
+        DataFrame::new(c.rows, cols)
     }
 }
 
@@ -132,31 +159,32 @@ impl EventWriter {
     /// Adds one event (`event` is none for records that were not normalized).
     pub fn push(&mut self, rec: &Record, event: Option<&Event>, origin: &Origin<'_>) -> Result<()> {
         let r = &mut self.rows;
-        r.timestamp.push(iso(rec.timestamp));
-        r.original.push(origin.original.to_owned());
-        r.message.push(rec.message.clone());
-        r.host.push(rec.host.clone());
-        r.process.push(rec.app.clone());
+        r.rows += 1;
+        r.timestamp.append_option(iso(rec.timestamp));
+        r.original.append_value(origin.original);
+        r.message.append_value(&rec.message);
+        r.host.append_option(rec.host.as_deref());
+        r.process.append_option(rec.app.as_deref());
         r.pid.push(rec.pid);
-        r.level.push(rec.severity.map(|s| s.as_str()));
-        r.logger.push(rec.component.clone());
-        r.file.push(origin.file.to_owned());
+        r.level.append_option(rec.severity.map(|s| s.as_str()));
+        r.logger.append_option(rec.component.as_deref());
+        r.file.append_value(origin.file);
         r.line.push(origin.line);
-        r.format.push(rec.kind.as_str());
-        r.session.push(rec.sequence.as_ref().map(|s| s.id.clone()));
-        r.events.push(rec.sequence.as_ref().map(|s| s.events.join(" ")));
+        r.format.append_value(rec.kind.as_str());
+        r.session.append_option(rec.sequence.as_ref().map(|s| s.id.as_str()));
+        r.events.append_option(rec.sequence.as_ref().map(|s| s.events.join(" ")));
         let mut rest = Map::new();
         let action = event.and_then(|e| e.action);
-        r.action.push(action.map(|a| a.name));
-        r.category.push(action.map(|a| a.category.join(",")));
-        r.kind.push(action.map(|a| a.kind.join(",")));
-        r.outcome.push(event.and_then(|e| e.outcome).map(|o| o.as_str()));
-        r.rule.push(event.and_then(|e| e.rule_id()).map(str::to_owned));
+        r.action.append_option(action.map(|a| a.name));
+        r.category.append_option(action.map(|a| a.category.join(",")));
+        r.kind.append_option(action.map(|a| a.kind.join(",")));
+        r.outcome.append_option(event.and_then(|e| e.outcome).map(|o| o.as_str()));
+        r.rule.append_option(event.and_then(|e| e.rule_id()));
         r.template_id.push(event.and_then(|e| e.template.as_ref().map(|t| t.0)));
-        r.template.push(event.and_then(|e| e.template.as_ref().map(|t| t.1.to_string())));
-        r.state.push(event.map(|e| e.state.clone()));
-        r.session_key.push(event.and_then(|e| e.session_key.clone()));
-        r.lifecycle.push(event.and_then(|e| e.role.map(|r| r.as_str())));
+        r.template.append_option(event.and_then(|e| e.template.as_ref().map(|t| &*t.1)));
+        r.state.append_option(event.map(|e| e.state.as_str()));
+        r.session_key.append_option(event.and_then(|e| e.session_key.as_deref()));
+        r.lifecycle.append_option(event.and_then(|e| e.role.map(|r| r.as_str())));
         for (i, (short, ecs)) in FIELDS.iter().enumerate() {
             let mut values = match event {
                 Some(e) => e.values(short, rec),
@@ -168,7 +196,7 @@ impl EventWriter {
                 all.extend(values.into_iter().map(Value::from));
                 rest.insert((*ecs).to_owned(), Value::Array(all));
             }
-            r.standard[i].push(first);
+            r.standard[i].append_option(first);
         }
         if let Some(e) = event {
             for (k, v) in e.fields.iter().filter(|(k, _)| !FIELDS.iter().any(|(s, _)| s == k)) {
@@ -180,7 +208,7 @@ impl EventWriter {
                 add(&mut rest, k, v.clone());
             }
         }
-        r.fields.push((!rest.is_empty()).then(|| Value::Object(rest).to_string()));
+        r.fields.append_option((!rest.is_empty()).then(|| Value::Object(rest).to_string()));
         if r.len() >= ROW_GROUP {
             self.flush()?;
         }
