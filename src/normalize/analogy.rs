@@ -65,6 +65,8 @@ impl Analogy {
     /// The analogy of a rule set's examples.
     pub fn new(rules: &[Rule]) -> Self {
         let mut docs: Vec<(Labelled, Vec<String>)> = Vec::new();
+        // One parser per example, sharing the headers compiled while this runs; freed after it.
+        let _headers = crate::parse::auto::builtins();
         for rule in rules {
             for ex in &rule.examples {
                 let Some(action) = ex.action.as_deref().and_then(vocabulary::action).or(rule.action) else { continue };

@@ -8,7 +8,7 @@
 //! only their own lines; pre-parsed sequences; a bare leading timestamp; a level word and logger
 //! name; a timestamp-less syslog tag. Anything else is a `plain` record.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use super::exchange::{ExchangeHeader, ExchangeLine};
 use super::time::YearInference;
@@ -126,15 +126,37 @@ const BUILTINS: &[Builtin] = &[
     Builtin { template: "[<Time>] <Program> - <Content>", types: &[("Time", r"\d\d\.\d\d \d\d:\d\d:\d\d"), ("Program", r"\S+(?: \*64)?")] },
 ];
 
-static COMPILED: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
-    BUILTINS
-        .iter()
-        .map(|b| {
+/// The built-in headers, each compiled on its first use and shared by the parsers alive at that
+/// time. They are freed with the last parser that holds them: the analogy layer parses every rule
+/// example at start-up (about 7 MB of automata for all twelve headers), while a run's own input
+/// usually needs one header or none (syslog lines fit before any of these is tried).
+#[derive(Debug)]
+pub struct Builtins([OnceLock<Pattern>; BUILTINS.len()]);
+
+impl Builtins {
+    fn get(&self, i: usize) -> &Pattern {
+        self.0[i].get_or_init(|| {
+            let b = &BUILTINS[i];
             Pattern::compile_typed(b.template, &|name| b.types.iter().find(|(n, _)| *n == name).map(|(_, t)| *t))
                 .expect("built-in template compiles")
         })
-        .collect()
-});
+    }
+}
+
+static SHARED: Mutex<Weak<Builtins>> = Mutex::new(Weak::new());
+
+/// The compiled built-in headers: the ones every parser alive shares, else a new, empty set.
+/// Holding the result keeps what is compiled for the parsers made meanwhile (as the analogy
+/// layer does while it parses the rules' examples, one parser per example).
+pub fn builtins() -> Arc<Builtins> {
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(b) = shared.upgrade() {
+        return b;
+    }
+    let b = Arc::new(Builtins(std::array::from_fn(|_| OnceLock::new())));
+    *shared = Arc::downgrade(&b);
+    b
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Candidate {
@@ -166,7 +188,10 @@ fn order() -> impl Iterator<Item = Candidate> {
 #[derive(Debug, Default)]
 pub struct AutoDetect {
     last: Option<Candidate>,
-    patterns: Vec<Pattern>,
+    /// This parser's copies of the built-in headers it has tried (a copy keeps its own capture
+    /// slots), taken from `builtins` when first needed.
+    patterns: Vec<Option<Pattern>>,
+    builtins: Option<Arc<Builtins>>,
 }
 
 /// The outcome of one candidate on one line.
@@ -195,9 +220,10 @@ impl AutoDetect {
             Candidate::Tai64n if first == b'@' => syslog::parse_tai64n(line),
             Candidate::Builtin(i) => {
                 if self.patterns.is_empty() {
-                    self.patterns = COMPILED.clone();
+                    self.patterns = vec![None; BUILTINS.len()];
                 }
-                self.patterns[i].parse(line, years)
+                let builtins = self.builtins.get_or_insert_with(builtins);
+                self.patterns[i].get_or_insert_with(|| builtins.get(i).clone()).parse(line, years)
             }
             Candidate::Sequence if sequences::looks_like_sequence(line) => sequences::parse_sequence(line, line_no).ok(),
             Candidate::Timestamped if first.is_ascii_alphanumeric() || first == b'[' => generic::parse_stamped_line(line, years),
@@ -292,5 +318,27 @@ mod tests {
         assert_eq!(p.parse("#Fields: date-time,event-id,source", 2), Err(Skip::Header));
         let r = p.parse("2024-01-01T00:00:00.000Z,RECEIVE,SMTP", 3).unwrap();
         assert_eq!((r.kind, r.message.as_str()), (RecordKind::Exchange, "RECEIVE SMTP"));
+    }
+}
+
+#[cfg(test)]
+mod shared_headers {
+    use super::*;
+    use crate::parse::{Format, LineParser, YearAnchor};
+
+    #[test]
+    fn parsers_made_while_the_headers_are_held_share_them_and_parse_alike() {
+        let held = builtins();
+        assert!(Arc::ptr_eq(&held, &builtins()));
+        let hdfs = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating";
+        let mut first = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
+        let a = first.parse(hdfs, 1).unwrap();
+        // The second parser finds the header compiled by the first and parses the same record.
+        let mut second = LineParser::new(&Format::Auto, YearAnchor::Given(2024));
+        let b = second.parse(hdfs, 1).unwrap();
+        assert_eq!((a.kind, &a.app, &a.message, a.timestamp), (b.kind, &b.app, &b.message, b.timestamp));
+        assert_eq!(b.message, "PacketResponder 1 terminating");
+        // (Other tests running alongside may have compiled more of the shared set meanwhile.)
+        assert!(held.0.iter().any(|p| p.get().is_some()));
     }
 }
