@@ -32,11 +32,11 @@ impl Default for Lines {
 
 impl Lines {
     /// The lines of `refs`; `files` names the inputs, and with `several` the lines name them.
-    pub fn of(refs: &[LineRef], files: &[String], several: bool) -> Self {
+    pub fn of(refs: impl IntoIterator<Item = LineRef>, files: &[String], several: bool) -> Self {
         if several {
-            Lines::Refs(refs.iter().map(|l| line_ref(l, files)).collect())
+            Lines::Refs(refs.into_iter().map(|l| line_ref(&l, files)).collect())
         } else {
-            Lines::Numbers(refs.iter().map(|l| l.line).collect())
+            Lines::Numbers(refs.into_iter().map(|l| l.line).collect())
         }
     }
 
@@ -261,7 +261,7 @@ impl<'a> ScoreRow<'a> {
             events: s.states.iter().map(|&i| Cow::Borrowed(states.name(i))).collect(),
             reasons: Cow::Borrowed(&v.reasons),
             lines: Lines::of(&s.lines, files, several),
-            reason_lines: Lines::of(&reason_lines(s, &v.reasons), files, several),
+            reason_lines: Lines::of(reason_lines(s, &v.reasons), files, several),
             components: Some(v.components),
             closed: s.closed,
             dropped: s.dropped,
@@ -274,7 +274,7 @@ impl<'a> ScoreRow<'a> {
 pub fn reason_lines(s: &Session, reasons: &[Reason]) -> Vec<LineRef> {
     if s.closed == Closed::Sequence {
         // One line holds the whole session.
-        return if reasons.iter().any(|r| r.position.is_some() || r.new_value().is_some()) { s.lines.clone() } else { Vec::new() };
+        return if reasons.iter().any(|r| r.position.is_some() || r.new_value().is_some()) { s.lines.to_vec() } else { Vec::new() };
     }
     let mut marked = crate::model::marked_events(s.states.len(), reasons);
     for (f, v) in reasons.iter().filter_map(Reason::new_value) {
@@ -284,7 +284,7 @@ pub fn reason_lines(s: &Session, reasons: &[Reason]) -> Vec<LineRef> {
             }
         }
     }
-    let mut out: Vec<LineRef> = marked.iter().zip(&s.lines).filter(|(m, _)| **m).map(|(_, l)| *l).collect();
+    let mut out: Vec<LineRef> = marked.iter().zip(&s.lines).filter(|(m, _)| **m).map(|(_, l)| l).collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -365,7 +365,7 @@ mod tests {
     fn lines_read_back_as_written() {
         let files = ["a.log".to_owned(), "dir/b:c.log".to_owned()];
         let refs = [LineRef { file: 0, line: 3 }, LineRef { file: 1, line: 9 }];
-        let text = serde_json::to_string(&Lines::of(&refs, &files, true)).unwrap();
+        let text = serde_json::to_string(&Lines::of(refs, &files, true)).unwrap();
         assert_eq!(text, r#"["a.log:3","dir/b:c.log:9"]"#);
         let back: Lines = serde_json::from_str(&text).unwrap();
         assert_eq!(back.get(1, "-"), Some(("dir/b:c.log".to_owned(), 9)));

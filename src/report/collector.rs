@@ -62,6 +62,7 @@ impl Listed {
     /// The table entry of a session just scored.
     pub fn from_session(s: &Session, v: &Verdict, names: &States, files: &[String]) -> Self {
         let file = |i: u32| files.get(i as usize).cloned().unwrap_or_else(|| "-".into());
+        let lines = s.lines.to_vec();
         Listed {
             key: s.key.clone(),
             score: v.score,
@@ -72,7 +73,7 @@ impl Listed {
             ..Listed::default()
         }
         .with_reasons(&v.reasons)
-        .with_lines(marks(s.states.len(), &v.reasons), s.lines.len(), |i| Some((file(s.lines[i].file), s.lines[i].line)))
+        .with_lines(marks(s.states.len(), &v.reasons), s.lines.len(), |i| lines.get(i).map(|l| (file(l.file), l.line)))
     }
 
     /// The table entry of a row of `scores.jsonl`; `single` names the input of bare line numbers.

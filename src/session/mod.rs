@@ -14,9 +14,11 @@
 //! [`step`] turns a normalized event into what its sessions take (state, entity keys, parameter
 //! values); [`Sessionizer`] (in `sessionizer.rs`) groups those steps into sessions and windows.
 
+mod lines;
 mod sessionizer;
 pub mod step;
 
+pub use lines::Lines;
 pub use sessionizer::Sessionizer;
 
 use crate::fasthash::HashMap;
@@ -207,7 +209,7 @@ pub struct Session {
     /// State ids in order.
     pub states: Vec<u32>,
     /// Input lines, one per state (a sequences session has its one line).
-    pub lines: Vec<LineRef>,
+    pub lines: Lines,
     /// Distinct parameter values, in order of first appearance.
     pub params: Vec<(String, String)>,
     /// For each of `params`, the index (into `states`) of the event it first came with.
@@ -227,7 +229,7 @@ impl Session {
         Session {
             key,
             states: Vec::new(),
-            lines: Vec::new(),
+            lines: Lines::new(),
             params: Vec::new(),
             param_at: Vec::new(),
             start: None,
@@ -254,11 +256,8 @@ impl Session {
         if self.states.len() == self.states.capacity() && self.states.len() * 2 > cap {
             self.states.reserve_exact(cap - self.states.len());
         }
-        if self.lines.len() == self.lines.capacity() && self.lines.len() * 2 > cap {
-            self.lines.reserve_exact(cap - self.lines.len());
-        }
         self.states.push(step.state);
-        self.lines.push(step.line);
+        self.lines.push(step.line, Some(cap - self.states.len()));
         for p in &step.params {
             if !self.params.contains(p) && self.params.len() < 64 {
                 self.params.push(p.clone());
@@ -269,7 +268,7 @@ impl Session {
 
     /// A session from a sequences line: states already in order.
     pub fn sequence(key: String, states: Vec<u32>, line: LineRef) -> Self {
-        Session { key, states, lines: vec![line], closed: Closed::Sequence, ..Session::new(String::new()) }
+        Session { key, states, lines: std::iter::once(line).collect(), closed: Closed::Sequence, ..Session::new(String::new()) }
     }
 }
 

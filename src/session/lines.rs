@@ -1,0 +1,182 @@
+//! The input lines of a session's events, kept compactly.
+//!
+//! A session holds one line reference per event, up to the per-session cap (10,000 by default),
+//! and a run can hold hundreds of long sessions open at once. As `LineRef`s that is 16 bytes an
+//! event; here each is the difference from the session's previous line as a variable-length
+//! integer (LEB128 of the zig-zagged difference), which for a session's lines, near each other
+//! in its input, takes one to three bytes. A change of input file is marked in the same integer
+//! and followed by the file index and the line itself.
+
+use super::LineRef;
+
+/// The lines of one session, in the order of its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    bytes: Vec<u8>,
+    len: usize,
+    last: Option<LineRef>,
+}
+
+impl Lines {
+    /// No lines.
+    pub fn new() -> Self {
+        Lines::default()
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held (for tests and sizing).
+    pub fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Appends a line. `room`, when given, is how many more lines may still come: once the
+    /// buffer would double past what they can need (at the bytes per line seen so far), it grows
+    /// to that and no further.
+    pub fn push(&mut self, l: LineRef, room: Option<usize>) {
+        if self.bytes.len() + 2 * MAX_VARINT > self.bytes.capacity() {
+            if let Some(room) = room.filter(|_| self.len > 0) {
+                let need = (self.bytes.len() * (room + 1)).div_ceil(self.len) + 2 * MAX_VARINT;
+                if need < self.bytes.capacity().max(64) {
+                    self.bytes.reserve_exact(need);
+                }
+            }
+        }
+        match self.last {
+            Some(last) if last.file == l.file => put(&mut self.bytes, zigzag(l.line.wrapping_sub(last.line)) << 1),
+            _ => {
+                put(&mut self.bytes, (u64::from(l.file) << 1) | 1);
+                put(&mut self.bytes, l.line);
+            }
+        }
+        self.last = Some(l);
+        self.len += 1;
+    }
+
+    /// The lines in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { bytes: &self.bytes, last: LineRef { file: 0, line: 0 } }
+    }
+
+    /// The lines as a vector.
+    pub fn to_vec(&self) -> Vec<LineRef> {
+        self.iter().collect()
+    }
+}
+
+impl FromIterator<LineRef> for Lines {
+    fn from_iter<I: IntoIterator<Item = LineRef>>(iter: I) -> Self {
+        let mut out = Lines::new();
+        for l in iter {
+            out.push(l, None);
+        }
+        out
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = LineRef;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The lines of a [`Lines`], decoded in order.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    bytes: &'a [u8],
+    last: LineRef,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = LineRef;
+    fn next(&mut self) -> Option<LineRef> {
+        let head = take(&mut self.bytes)?;
+        self.last = if head & 1 == 1 {
+            // The encoder wrote both integers, and the file index from a u32.
+            LineRef { file: (head >> 1) as u32, line: take(&mut self.bytes)? }
+        } else {
+            LineRef { file: self.last.file, line: self.last.line.wrapping_add(unzigzag(head >> 1)) }
+        };
+        Some(self.last)
+    }
+}
+
+/// Bytes of the longest integer: 64 bits in groups of 7.
+const MAX_VARINT: usize = 10;
+
+fn zigzag(d: u64) -> u64 {
+    let d = d as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> u64 {
+    ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(MAX_VARINT) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *bytes = &bytes[i + 1..];
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(file: u32, line: u64) -> LineRef {
+        LineRef { file, line }
+    }
+
+    #[test]
+    fn round_trips_forward_backward_and_across_files() {
+        let refs = vec![r(0, 1), r(0, 3), r(0, 2), r(0, 2), r(1, 7), r(0, 9), r(u32::MAX, u64::MAX), r(u32::MAX, 0), r(3, 1 << 40)];
+        let lines: Lines = refs.iter().copied().collect();
+        assert_eq!(lines.len(), refs.len());
+        assert_eq!(lines.to_vec(), refs);
+        assert!(Lines::new().iter().next().is_none() && Lines::new().is_empty());
+    }
+
+    #[test]
+    fn near_lines_take_a_byte_or_two() {
+        // Every other line of a file, then lines 2,000 apart (a session seen once per screenful).
+        let near: Lines = (1..=1000).map(|i| r(0, 2 * i)).collect();
+        assert_eq!(near.bytes.len(), 1 + 1 + 999);
+        let far: Lines = (1..=1000).map(|i| r(0, 2000 * i)).collect();
+        assert!(far.bytes.len() <= 2 + 2 * 1000, "{}", far.bytes.len());
+        assert_eq!(far.iter().last(), Some(r(0, 2_000_000)));
+    }
+
+    #[test]
+    fn growth_stops_near_what_the_remaining_lines_need() {
+        let mut lines = Lines::new();
+        for i in 0..10_000u64 {
+            lines.push(r(0, i + 1), Some(10_000 - i as usize - 1));
+        }
+        assert_eq!(lines.len(), 10_000);
+        assert!(lines.capacity_bytes() < 10_000 + 4 * MAX_VARINT + 64, "{}", lines.capacity_bytes());
+    }
+}
