@@ -26,7 +26,7 @@ fn read(name: &str, states: &mut States) -> Vec<Featured> {
 
 fn bench(c: &mut Criterion) {
     let mut states = States::default();
-    let train = read("hdfs_normal_train.csv", &mut states);
+    let train = logsieve::model::shard::each_once(read("hdfs_normal_train.csv", &mut states));
     let model = Model::train(&train, &states, TrainOptions::default().check().expect("default options")).expect("trains");
     let mut test = read("hdfs_normal_test.csv", &mut states);
     test.extend(read("hdfs_abnormal_head1500.csv", &mut states));

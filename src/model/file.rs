@@ -271,7 +271,7 @@ mod tests {
             })
             .collect();
         let states = crate::session::States::from_names(&["a", "b", "c", "d", "e"].map(String::from));
-        Model::train(&sessions, &states, crate::model::TrainOptions::default().check().unwrap()).unwrap()
+        Model::train(&crate::model::shard::each_once(sessions), &states, crate::model::TrainOptions::default().check().unwrap()).unwrap()
     }
 
     #[test]
@@ -310,7 +310,7 @@ mod tests {
         let mut miner = crate::normalize::miner::Miner::default();
         miner.add("disk sda1 full");
         let shard = Shard::new(
-            sessions,
+            crate::model::shard::each_once(sessions),
             &states,
             crate::model::TrainOptions::default(),
             Some(miner),

@@ -67,7 +67,7 @@ mod tests {
             .map(|i| Featured { key: String::new(), states: vec![0, 1 + i % 3, 4], params: vec![("user".into(), format!("u{}", i % 2))] })
             .collect();
         let mut names = States::from_names(&["a", "b", "c", "d", "e", "f"].map(String::from));
-        let model = Model::train(&train, &names, TrainOptions::default().check().unwrap()).unwrap();
+        let model = Model::train(&crate::model::shard::each_once(train), &names, TrainOptions::default().check().unwrap()).unwrap();
         let matrix = model.vectors.neighbour_matrix();
         let scorer = Scorer::new(&model, &matrix);
         let user = |u: &str| vec![("user".to_owned(), u.to_owned())];

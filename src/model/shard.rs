@@ -57,9 +57,9 @@ pub struct Shard {
 }
 
 /// Sessions and their state table in canonical form: state ids in name order, sessions sorted by
-/// state sequence, then parameters. Training on it gives the same model whatever order the
-/// sessions came in.
-pub fn canonical(mut sessions: Vec<Featured>, table: &States) -> (Vec<Featured>, States) {
+/// state sequence, then parameters, equal sessions joined into one with their counts added up (and
+/// the smallest key). Training on it gives the same model whatever order the sessions came in.
+pub fn canonical(mut sessions: Vec<(Featured, u64)>, table: &States) -> (Vec<(Featured, u64)>, States) {
     let names = table.names();
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
     order.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
@@ -68,37 +68,48 @@ pub fn canonical(mut sessions: Vec<Featured>, table: &States) -> (Vec<Featured>,
         new_id[*old as usize] = new as u32;
     }
     let sorted: Vec<String> = order.iter().map(|i| names[*i as usize].clone()).collect();
-    for s in &mut sessions {
+    for (s, _) in &mut sessions {
         for id in &mut s.states {
             *id = new_id.get(*id as usize).copied().unwrap_or(*id);
         }
     }
-    sessions.sort_unstable_by(by_content);
-    (sessions, States::with_errors(&sorted, &table.error_names()))
+    (joined(sessions), States::with_errors(&sorted, &table.error_names()))
+}
+
+/// Sorted by content, equal sessions joined: one with the smallest key and the counts added up.
+fn joined(mut sessions: Vec<(Featured, u64)>) -> Vec<(Featured, u64)> {
+    sessions.sort_unstable_by(|a, b| by_content(&a.0, &b.0));
+    let mut out: Vec<(Featured, u64)> = Vec::with_capacity(sessions.len());
+    for (s, c) in sessions {
+        match out.last_mut() {
+            // Sorted: the first of a run has the smallest key.
+            Some(last) if last.0.states == s.states && last.0.params == s.params => last.1 += c,
+            _ => out.push((s, c)),
+        }
+    }
+    out.retain(|s| s.1 > 0);
+    out
+}
+
+/// Each session counted once (equal ones are joined by [`canonical`]).
+pub fn each_once(sessions: Vec<Featured>) -> Vec<(Featured, u64)> {
+    sessions.into_iter().map(|s| (s, 1)).collect()
 }
 
 fn by_content(a: &Featured, b: &Featured) -> Ordering {
     a.states.cmp(&b.states).then_with(|| a.params.cmp(&b.params)).then_with(|| a.key.cmp(&b.key))
 }
 
-/// Runs of equal sessions as [`Counted`]; `sessions` must be sorted ([`canonical`]).
-fn counted(sessions: Vec<Featured>) -> Vec<Counted> {
-    let mut out: Vec<Counted> = Vec::new();
-    for s in sessions {
-        match out.last_mut() {
-            // Sorted: the first of a run has the smallest key.
-            Some(last) if last.states == s.states && last.params == s.params => last.count += 1,
-            _ => out.push(Counted { key: s.key, states: s.states, params: s.params, count: 1 }),
-        }
-    }
-    out
+/// [`canonical`] sessions as a shard keeps them.
+fn counted(sessions: Vec<(Featured, u64)>) -> Vec<Counted> {
+    sessions.into_iter().map(|(s, count)| Counted { key: s.key, states: s.states, params: s.params, count }).collect()
 }
 
 /// What merging shards gives: the input of [`super::Model::train`].
 #[derive(Debug)]
 pub struct Merged {
-    /// Every session, canonical order.
-    pub sessions: Vec<Featured>,
+    /// The distinct sessions with their counts, canonical order.
+    pub sessions: Vec<(Featured, u64)>,
     /// The state table, error states marked.
     pub states: States,
     /// The shards' options.
@@ -116,10 +127,10 @@ pub struct Merged {
 }
 
 impl Shard {
-    /// A shard from a partition's sessions, with the state table they index (error states
-    /// marked) and the templates of states named by id.
+    /// A shard from a partition's sessions (with how often each occurred), with the state table
+    /// they index (error states marked) and the templates of states named by id.
     pub fn new(
-        sessions: Vec<Featured>,
+        sessions: Vec<(Featured, u64)>,
         states: &States,
         options: TrainOptions,
         miner: Option<Miner>,
@@ -129,7 +140,11 @@ impl Shard {
     ) -> Self {
         let errors = states.error_names();
         let (sessions, states) = canonical(sessions, states);
-        let info = ModelInfo { sessions: sessions.len() as u64, events: sessions.iter().map(|s| s.states.len() as u64).sum(), ..info };
+        let info = ModelInfo {
+            sessions: sessions.iter().map(|s| s.1).sum(),
+            events: sessions.iter().map(|(s, c)| s.states.len() as u64 * c).sum(),
+            ..info
+        };
         Shard { info, options, states: states.names().to_vec(), errors, templates, sessions: counted(sessions), miner, tally }
     }
 
@@ -184,16 +199,16 @@ impl Shard {
         errors.sort_unstable();
         errors.dedup();
         let states = States::with_errors(&all, &errors);
-        let mut sessions = Vec::with_capacity(shards.iter().flat_map(|s| &s.sessions).map(|c| c.count as usize).sum());
+        let mut sessions = Vec::with_capacity(shards.iter().map(|s| s.sessions.len()).sum());
         for s in shards {
             let ids: Vec<u32> = s.states.iter().map(|n| states.get(n).unwrap_or(u32::MAX)).collect();
             for c in &s.sessions {
                 let featured =
                     Featured { key: c.key.clone(), states: c.states.iter().map(|&i| ids[i as usize]).collect(), params: c.params.clone() };
-                sessions.extend(std::iter::repeat_n(featured, c.count as usize));
+                sessions.push((featured, c.count));
             }
         }
-        sessions.sort_unstable_by(by_content);
+        let sessions = joined(sessions);
         let miners: Vec<&Miner> = shards.iter().filter_map(|s| s.miner.as_ref()).collect();
         let miner = if miners.is_empty() { None } else { Some(Miner::merge(miners)?) };
         let mut inputs: Vec<String> = shards.iter().flat_map(|s| s.info.inputs.iter().cloned()).collect();
@@ -231,9 +246,9 @@ mod tests {
     }
 
     /// Sessions over a state table interned in the order given.
-    fn partition(order: &[&str], rows: &[(&[&str], &str)]) -> (Vec<Featured>, States) {
+    fn partition(order: &[&str], rows: &[(&[&str], &str)]) -> (Vec<(Featured, u64)>, States) {
         let states = States::from_names(&order.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        (rows.iter().map(|(n, u)| featured(n, &states, u)).collect(), states)
+        (rows.iter().map(|(n, u)| (featured(n, &states, u), 1)).collect(), states)
     }
 
     const ROWS: [(&[&str], &str); 8] = [

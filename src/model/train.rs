@@ -14,6 +14,12 @@
 //! are fine). Error states are not calibrated: held-out sessions with one are left out of the
 //! calibration, or a contaminated period would teach that errors are normal.
 //!
+//! Sessions come as runs: a distinct session and how often it occurred, in canonical order, so
+//! training memory follows the distinct sessions, not all of them (sessions repeat a lot). Folds,
+//! samples and ties are defined on the list in which every session occurs as often as it
+//! occurred: session `i` of that list is in fold `i % folds`. So the model is the one training on
+//! each repeat apart would give, byte for byte, however the repeats are grouped.
+//!
 //! [`calibrate`]: super::calibrate
 
 use rayon::prelude::*;
@@ -21,7 +27,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::Calibration;
-use super::components::{Featured, Neighbours, Ngrams, Pairs, Values, Vectors};
+use super::components::{every_nth, Featured, Neighbours, Ngrams, Pairs, Values, Vectors, Weighted};
 use super::verdict::{Component, PerComponent};
 use super::{Model, ModelInfo, Parts, TrainError, TrainOptions, TrainParams};
 use crate::session::States;
@@ -40,7 +46,7 @@ pub(super) struct Fitted {
 }
 
 impl Fitted {
-    fn fit(sessions: &[&Featured], options: &TrainOptions, vocabulary: usize) -> Self {
+    fn fit(sessions: &[Weighted<'_>], options: &TrainOptions, vocabulary: usize) -> Self {
         let binary = options.sequences && options.presence_vectors;
         Fitted {
             ngrams: Ngrams::fit(options.ngram, options.rare_share, options.sequences, vocabulary, sessions.iter().copied()),
@@ -76,51 +82,166 @@ pub struct SetAsideList {
 /// A session's content: its states and parameter values.
 type Content<'a> = (&'a [u32], &'a [(String, String)]);
 
-/// One training session's first-pass result, held out.
+/// Where each run starts in the list of all sessions; the last entry is their number.
+fn starts(runs: &[Weighted<'_>]) -> Vec<u64> {
+    let mut at = Vec::with_capacity(runs.len() + 1);
+    let mut i = 0u64;
+    at.push(0);
+    for &(_, c) in runs {
+        i += c;
+        at.push(i);
+    }
+    at
+}
+
+/// How many of the sessions `a..b` are in fold `f` of `folds`.
+fn in_fold(a: u64, b: u64, folds: u64, f: u64) -> u64 {
+    let below = |x: u64| (x + folds - 1 - f) / folds;
+    below(b) - below(a)
+}
+
+/// The sessions of one run held out in one fold, and their raw scores.
 struct Held {
-    index: usize,
+    run: usize,
+    /// The first of them (index into the list of all sessions).
+    first: u64,
+    /// How many.
+    count: u64,
     raw: PerComponent<f64>,
 }
 
-/// Scores every session held out by components fitted on the other folds. Returns each session's
-/// raw scores (in index order) and whether each was in the calibration sample.
-fn cross_fit(sessions: &[&Featured], states: &States, options: &TrainOptions) -> Vec<(Held, bool)> {
-    let n = sessions.len();
-    let folds = options.folds.clamp(2, n.max(2));
+/// What cross-fitting gives: every run's held-out raw scores, per fold it has sessions in, and
+/// the calibration sample (the raw scores of at most [`HELD_OUT_PER_FOLD`] sessions per fold,
+/// evenly spread, in session order).
+struct CrossFit {
+    held: Vec<Held>,
+    sample: Vec<PerComponent<f64>>,
+}
+
+/// One fold's held-out runs, and its calibration sample as (session index, raw scores).
+type FoldScores = (Vec<Held>, Vec<(u64, PerComponent<f64>)>);
+
+/// Scores every session held out by components fitted on the other folds.
+fn cross_fit(runs: &[Weighted<'_>], states: &States, options: &TrainOptions) -> CrossFit {
+    let at = starts(runs);
+    let n = at[runs.len()];
+    let folds = (options.folds as u64).clamp(2, n.max(2));
     let vocabulary = states.len();
     // The folds are independent: they run in parallel (rayon), and their results are joined in
     // fold order, so the model is the same byte for byte whatever the number of threads.
-    let mut out: Vec<(Held, bool)> = (0..folds)
+    let parts: Vec<FoldScores> = (0..folds)
         .into_par_iter()
-        .flat_map_iter(|f| {
-            let train: Vec<&Featured> = sessions.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, s)| *s).collect();
-            let held: Vec<usize> = (0..n).filter(|i| i % folds == f).collect();
+        .map(|f| {
+            let train: Vec<Weighted<'_>> =
+                runs.iter().enumerate().map(|(r, &(s, c))| (s, c - in_fold(at[r], at[r + 1], folds, f))).filter(|w| w.1 > 0).collect();
             let fitted = Fitted::fit(&train, options, vocabulary);
+            drop(train);
             let matrix = fitted.vectors.neighbour_matrix();
             let neighbours = Neighbours::new(&matrix).with_counts(&fitted.vectors.counts, options.neighbours());
             let parts = Parts::of(&fitted, &neighbours, options, states);
-            let stride = held.len().div_ceil(HELD_OUT_PER_FOLD).max(1);
+            let stride = in_fold(0, n, folds, f).div_ceil(HELD_OUT_PER_FOLD as u64).max(1);
+            let (mut held, mut sample) = (Vec::new(), Vec::new());
             let mut findings = Vec::new();
             let mut last: Option<(usize, PerComponent<f64>)> = None;
-            held.into_iter()
-                .enumerate()
-                .map(|(k, i)| {
-                    // Sessions come sorted (canonical form): an identical neighbour is scored once.
-                    let raw = match last {
-                        Some((j, raw)) if sessions[j].states == sessions[i].states && sessions[j].params == sessions[i].params => raw,
-                        _ => {
-                            findings.clear();
-                            parts.raw_scores(&sessions[i].states, &sessions[i].params, &mut findings)
-                        }
-                    };
-                    last = Some((i, raw));
-                    (Held { index: i, raw }, k % stride == 0)
-                })
-                .collect::<Vec<_>>()
+            for (r, &(s, _)) in runs.iter().enumerate() {
+                let count = in_fold(at[r], at[r + 1], folds, f);
+                if count == 0 {
+                    continue;
+                }
+                // Equal sessions in adjacent runs are scored once.
+                let raw = match last {
+                    Some((q, raw)) if runs[q].0.states == s.states && runs[q].0.params == s.params => raw,
+                    _ => {
+                        findings.clear();
+                        parts.raw_scores(&s.states, &s.params, &mut findings)
+                    }
+                };
+                last = Some((r, raw));
+                // The k-th session held out in fold f is session k·folds + f; every stride-th
+                // calibrates.
+                let first_k = (at[r] + folds - 1 - f) / folds;
+                let mut k = first_k.div_ceil(stride) * stride;
+                while k < first_k + count {
+                    sample.push((k * folds + f, raw));
+                    k += stride;
+                }
+                held.push(Held { run: r, first: first_k * folds + f, count, raw });
+            }
+            (held, sample)
         })
         .collect();
-    out.sort_by_key(|(h, _)| h.index);
-    out
+    let mut held = Vec::new();
+    let mut sample = Vec::new();
+    for (h, s) in parts {
+        held.extend(h);
+        sample.extend(s);
+    }
+    sample.sort_unstable_by_key(|s| s.0);
+    CrossFit { held, sample: sample.into_iter().map(|s| s.1).collect() }
+}
+
+/// Sessions set aside: those of run `run` held out in one fold, all with the same score.
+struct Aside {
+    run: usize,
+    first: u64,
+    count: u64,
+    score: f64,
+}
+
+/// The sessions anomalous by the first pass, most anomalous first (ties in session order), at most
+/// `limit` of them.
+fn most_anomalous(pass: &CrossFit, cal: &Calibration, at: &[u64], folds: u64, limit: u64) -> Vec<Aside> {
+    let mut all: Vec<Aside> = pass
+        .held
+        .iter()
+        .filter_map(|h| {
+            let (score, _) = cal.combine(&h.raw);
+            (h.raw[Component::Errors] > 0.0 || score > cal.threshold).then_some(Aside { run: h.run, first: h.first, count: h.count, score })
+        })
+        .collect();
+    all.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.first.cmp(&b.first)));
+    let mut taken = 0u64;
+    let mut i = 0;
+    while i < all.len() && taken < limit {
+        let j = i + all[i..].iter().take_while(|a| a.score.total_cmp(&all[i].score).is_eq()).count();
+        let class: u64 = all[i..j].iter().map(|a| a.count).sum();
+        if taken + class <= limit {
+            taken += class;
+            i = j;
+            continue;
+        }
+        // The limit falls inside sessions of one score: the first ones in session order. A run's
+        // sessions in one fold are every `folds`-th from its first.
+        let need = limit - taken;
+        let mut by_index: Vec<(u64, usize)> = Vec::new();
+        for (g, a) in all[i..j].iter().enumerate() {
+            let end = at[a.run + 1];
+            by_index.extend((0..a.count.min(need)).map(|k| a.first + k * folds).take_while(|&p| p < end).map(|p| (p, i + g)));
+        }
+        by_index.sort_unstable();
+        by_index.truncate(need as usize);
+        let mut counts = vec![0u64; j];
+        for (_, g) in &by_index {
+            counts[*g] += 1;
+        }
+        for (a, c) in all[i..j].iter_mut().zip(&counts[i..]) {
+            a.count = *c;
+        }
+        all.truncate(j);
+        all.retain(|a| a.count > 0);
+        return all;
+    }
+    all.truncate(i);
+    all
+}
+
+/// The runs less the sessions set aside.
+fn keep<'a>(runs: &[Weighted<'a>], aside: &[Aside]) -> Vec<Weighted<'a>> {
+    let mut left: Vec<u64> = runs.iter().map(|r| r.1).collect();
+    for a in aside {
+        left[a.run] -= a.count;
+    }
+    runs.iter().zip(left).filter(|(_, c)| *c > 0).map(|(r, c)| (r.0, c)).collect()
 }
 
 /// Whether the sessions hold varied sets of states: at least a quarter of them has a set of its
@@ -128,17 +249,17 @@ fn cross_fit(sessions: &[&Featured], states: &States, options: &TrainOptions) ->
 /// (the programs of system-call traces); when most sessions share a few sets (event ids of one
 /// kind of entity), presence vectors put nearly every clean session at distance 0 from another
 /// and the slightest variation would stand out, so counts (tf-idf) are used.
-fn varied_sets(sessions: &[Featured]) -> bool {
+fn varied_sets(runs: &[Weighted<'_>]) -> bool {
     let mut sets: HashMap<Vec<u32>, u64> = HashMap::default();
-    for s in sessions {
+    for (s, c) in runs {
         let mut d = s.states.clone();
         d.sort_unstable();
         d.dedup();
-        *sets.entry(d).or_default() += 1;
+        *sets.entry(d).or_default() += c;
     }
     #[allow(clippy::iter_over_hash_type)] // a sum: order does not matter
     let own: u64 = sets.values().filter(|&&c| c <= 5).sum();
-    own * 4 >= sessions.len() as u64
+    own * 4 >= runs.iter().map(|r| r.1).sum::<u64>()
 }
 
 /// The window lengths tried for pure sequences.
@@ -149,9 +270,9 @@ const CHOOSING: usize = 20_000;
 /// The window length that predicts held-out sessions best: the mean log-likelihood per
 /// transition, cross-fitted over the folds, for each length in [`CHOICES`]; the shortest of any
 /// within 0.01 nats of the best (longer windows only when they pay).
-fn choose_ngram(sessions: &[Featured], vocabulary: usize, folds: usize) -> usize {
-    let stride = sessions.len().div_ceil(CHOOSING).max(1);
-    let sample: Vec<&Featured> = sessions.iter().step_by(stride).collect();
+fn choose_ngram(runs: &[Weighted<'_>], vocabulary: usize, folds: usize) -> usize {
+    let stride = runs.iter().map(|r| r.1).sum::<u64>().div_ceil(CHOOSING as u64).max(1);
+    let sample: Vec<&Featured> = every_nth(runs, stride);
     let folds = folds.clamp(2, sample.len().max(2));
     let likelihood: Vec<(usize, f64)> = CHOICES
         .collect::<Vec<_>>()
@@ -173,57 +294,48 @@ fn choose_ngram(sessions: &[Featured], vocabulary: usize, folds: usize) -> usize
 }
 
 /// The calibration from held-out sessions: the sampled ones without an error state.
-fn calibrate(held: &[(Held, bool)], max_fpr: f64) -> Calibration {
-    let raw: Vec<PerComponent<f64>> =
-        held.iter().filter(|(h, sampled)| *sampled && h.raw[Component::Errors] == 0.0).map(|(h, _)| h.raw).collect();
+fn calibrate(pass: &CrossFit, max_fpr: f64) -> Calibration {
+    let raw: Vec<PerComponent<f64>> = pass.sample.iter().filter(|r| r[Component::Errors] == 0.0).copied().collect();
     Calibration::fit(&raw, max_fpr)
 }
 
 impl Model {
-    /// Learns a model from clean sessions (see the module docs). `states` names the state ids
-    /// the sessions use, and marks the error states.
-    pub fn train(sessions: &[Featured], states: &States, params: TrainParams) -> Result<Self, TrainError> {
+    /// Learns a model from clean sessions (see the module docs): distinct sessions in canonical
+    /// order, each with how often it occurred ([`super::shard::canonical`]). `states` names the
+    /// state ids the sessions use, and marks the error states.
+    pub fn train(sessions: &[(Featured, u64)], states: &States, params: TrainParams) -> Result<Self, TrainError> {
         let mut options = params.into_options();
-        let n = sessions.len();
+        let runs: Vec<Weighted<'_>> = sessions.iter().filter(|s| s.1 > 0).map(|(s, c)| (s, *c)).collect();
+        let at = starts(&runs);
+        let n = at[runs.len()];
         if n < 2 {
-            return Err(TrainError::TooFewSessions(n));
+            return Err(TrainError::TooFewSessions(n as usize));
         }
         if options.choose_ngram {
-            options.ngram = choose_ngram(sessions, states.len(), options.folds);
+            options.ngram = choose_ngram(&runs, states.len(), options.folds);
         }
         if options.sequences {
-            options.presence_vectors = varied_sets(sessions);
+            options.presence_vectors = varied_sets(&runs);
         }
-        let all: Vec<&Featured> = sessions.iter().collect();
-        let first = cross_fit(&all, states, &options);
+        let first = cross_fit(&runs, states, &options);
         let cal = calibrate(&first, options.max_fpr);
         // The anomalous ones by the first pass, most anomalous first, at most the expected share.
-        let mut anomalous: Vec<(f64, usize)> = first
-            .iter()
-            .filter_map(|(h, _)| {
-                let (score, _) = cal.combine(&h.raw);
-                (h.raw[Component::Errors] > 0.0 || score > cal.threshold).then_some((score, h.index))
-            })
-            .collect();
-        anomalous.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        anomalous.truncate((options.contamination * n as f64).floor() as usize);
-        let mut aside = vec![false; n];
-        for &(_, i) in &anomalous {
-            aside[i] = true;
-        }
+        let folds = (options.folds as u64).clamp(2, n.max(2));
+        let aside = most_anomalous(&first, &cal, &at, folds, (options.contamination * n as f64).floor() as u64);
         // The first pass's scores are done with: the second pass does not hold both.
         drop(first);
-        let kept: Vec<&Featured> = sessions.iter().zip(&aside).filter(|(_, a)| !**a).map(|(s, _)| s).collect();
-        if kept.len() < 2 {
-            return Err(TrainError::TooFewSessions(kept.len()));
+        let kept = keep(&runs, &aside);
+        let left: u64 = kept.iter().map(|r| r.1).sum();
+        if left < 2 {
+            return Err(TrainError::TooFewSessions(left as usize));
         }
-        let calibration = if anomalous.is_empty() { cal } else { calibrate(&cross_fit(&kept, states, &options), options.max_fpr) };
+        let calibration = if aside.is_empty() { cal } else { calibrate(&cross_fit(&kept, states, &options), options.max_fpr) };
         let fitted = Fitted::fit(&kept, &options, states.len());
         let mut model = Model {
             info: ModelInfo {
                 logsieve: env!("CARGO_PKG_VERSION").to_owned(),
-                sessions: n as u64,
-                events: sessions.iter().map(|s| s.states.len() as u64).sum(),
+                sessions: n,
+                events: runs.iter().map(|(s, c)| s.states.len() as u64 * c).sum(),
                 ..ModelInfo::default()
             },
             options,
@@ -236,22 +348,22 @@ impl Model {
             calibration,
             ..Model::default()
         };
-        model.set_aside = model.list_set_aside(sessions, &anomalous, states);
+        model.set_aside = model.list_set_aside(&runs, &aside, states);
         Ok(model)
     }
 
     /// The sessions set aside, with the reasons the final model gives for each; identical
-    /// sessions are one entry.
-    fn list_set_aside(&self, sessions: &[Featured], anomalous: &[(f64, usize)], states: &States) -> SetAsideList {
+    /// sessions are one entry, under the smallest key of their run.
+    fn list_set_aside(&self, runs: &[Weighted<'_>], aside: &[Aside], states: &States) -> SetAsideList {
         let matrix = self.vectors.neighbour_matrix();
         let scorer = super::Scorer::new(self, &matrix);
         let mut listed: Vec<SetAside> = Vec::new();
         let mut entry: HashMap<Content<'_>, usize> = HashMap::default();
-        for &(score, i) in anomalous {
-            let s = &sessions[i];
+        for a in aside {
+            let s = runs[a.run].0;
             if let Some(&k) = entry.get(&(s.states.as_slice(), s.params.as_slice())) {
                 let l: &mut SetAside = &mut listed[k];
-                l.sessions += 1;
+                l.sessions += a.count;
                 if s.key < l.key {
                     l.key = s.key.clone();
                 }
@@ -263,8 +375,151 @@ impl Model {
             entry.insert((s.states.as_slice(), s.params.as_slice()), listed.len());
             let v = scorer.score(&s.states, &s.params, states);
             let reasons = v.reasons.into_iter().map(|r| r.text).collect();
-            listed.push(SetAside { key: s.key.clone(), sessions: 1, score: (score * 1e6).round() / 1e6, reasons });
+            listed.push(SetAside { key: s.key.clone(), sessions: a.count, score: (a.score * 1e6).round() / 1e6, reasons });
         }
-        SetAsideList { total: anomalous.len() as u64, listed }
+        SetAsideList { total: aside.iter().map(|a| a.count).sum(), listed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::shard::{canonical, each_once};
+    use crate::model::{file, TrainOptions};
+
+    /// Training sessions with repeats: common ones, rarer ones, and an error state that few hold.
+    /// Equal sessions have equal keys (a joined run lists its smallest).
+    fn repeated() -> (Vec<(Featured, u64)>, States) {
+        let names: Vec<String> = ["a", "b", "c", "d", "err"].map(String::from).to_vec();
+        let states = States::with_errors(&names, &["err".to_owned()]);
+        let mut all = Vec::new();
+        let rows: [(&[u32], &str, usize); 9] = [
+            (&[0, 1, 2], "u0", 137),
+            (&[0, 1, 2], "u1", 61),
+            (&[0, 1, 1, 2], "u0", 23),
+            (&[0, 2], "u2", 9),
+            (&[0, 3, 2], "u0", 7),
+            (&[0, 4, 2], "u0", 2),
+            (&[0, 1, 3, 1, 2], "u3", 3),
+            (&[0, 4, 4, 2], "u1", 1),
+            (&[3, 3, 3], "u9", 1),
+        ];
+        for (states, user, times) in rows {
+            let s = Featured { key: format!("{states:?}{user}"), states: states.to_vec(), params: vec![("user".into(), user.into())] };
+            all.extend(std::iter::repeat_n(s, times));
+        }
+        canonical(each_once(all), &states)
+    }
+
+    #[test]
+    fn repeats_as_counts_train_the_model_training_on_each_repeat_apart_does() {
+        let (joined, states) = repeated();
+        assert_eq!(joined.len(), 9);
+        let apart: Vec<(Featured, u64)> = joined.iter().flat_map(|(s, c)| std::iter::repeat_n((s.clone(), 1), *c as usize)).collect();
+        // Set-aside limits of 0 to 12 sessions fall between and inside runs, and inside folds.
+        let mut set_aside = Vec::new();
+        for contamination in [0.0, 0.004, 0.01, 0.02, 0.05] {
+            for folds in [2, 5] {
+                let options = TrainOptions { contamination, folds, ..TrainOptions::default() }.check().unwrap();
+                let a = Model::train(&joined, &states, options.clone()).unwrap();
+                let b = Model::train(&apart, &states, options).unwrap();
+                assert_eq!(file::encode(&a), file::encode(&b), "contamination {contamination}, {folds} folds");
+                assert_eq!(a.info.sessions, 244);
+                set_aside.push(a.set_aside.total);
+            }
+        }
+        assert_eq!(set_aside[..2], [0, 0]);
+        assert!(set_aside.iter().any(|&n| n >= 3), "{set_aside:?}");
+    }
+
+    #[test]
+    fn the_most_anomalous_are_taken_per_session_in_order_of_score_then_of_index() {
+        // Runs of 5, 3, 7 and 4 sessions in 3 folds. Scores: a calibration on Ngram raw scores
+        // 0..100 makes higher raw scores rarer; error states tie at one score.
+        let counts = [5u64, 3, 7, 4];
+        let mut at = vec![0u64];
+        for c in counts {
+            at.push(at.last().unwrap() + c);
+        }
+        let folds = 3;
+        let raw = |ngram: f64, errors: f64| {
+            let mut r = PerComponent::from_fn(|_| 0.0);
+            r[Component::Ngram] = ngram;
+            r[Component::Errors] = errors;
+            r
+        };
+        let sample: Vec<PerComponent<f64>> = (0..100).map(|i| raw(f64::from(i), 0.0)).collect();
+        let cal = Calibration::fit(&sample, 0.05);
+        // (run, fold) → raw: errors in runs 1 and 2 (a tie across runs and folds), high n-gram
+        // scores elsewhere, two of them equal.
+        let of = |r: usize, f: u64| match (r, f) {
+            (1, _) | (2, 0) | (2, 2) => raw(0.0, 1.0),
+            (0, 1) | (3, 2) => raw(500.0, 0.0),
+            (3, 0) => raw(300.0, 0.0),
+            _ => raw(1.0, 0.0),
+        };
+        let mut held = Vec::new();
+        for r in 0..counts.len() {
+            for f in 0..folds {
+                let count = in_fold(at[r], at[r + 1], folds, f);
+                if count > 0 {
+                    let first = (at[r] + folds - 1 - f) / folds * folds + f;
+                    held.push(Held { run: r, first, count, raw: of(r, f) });
+                }
+            }
+        }
+        let pass = CrossFit { held, sample: Vec::new() };
+        // Session by session, as training on each apart would take them.
+        let mut each: Vec<(f64, u64, usize)> = Vec::new();
+        for r in 0..counts.len() {
+            for i in at[r]..at[r + 1] {
+                let raw = of(r, i % folds);
+                let (score, _) = cal.combine(&raw);
+                if raw[Component::Errors] > 0.0 || score > cal.threshold {
+                    each.push((score, i, r));
+                }
+            }
+        }
+        each.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        assert!(each.len() > 10 && each[0].0 > each[each.len() - 1].0, "{each:?}");
+        for limit in 0..=each.len() as u64 + 1 {
+            let got = most_anomalous(&pass, &cal, &at, folds, limit);
+            let taken = &each[..(limit as usize).min(each.len())];
+            let mut per_run = vec![0u64; counts.len()];
+            for a in &got {
+                per_run[a.run] += a.count;
+            }
+            let mut expected = vec![0u64; counts.len()];
+            for t in taken {
+                expected[t.2] += 1;
+            }
+            assert_eq!(per_run, expected, "limit {limit}");
+            // In the order listed: by score, then by first session.
+            let order: Vec<usize> = got.iter().map(|a| a.run).collect();
+            let mut first_seen: Vec<usize> = Vec::new();
+            for t in taken {
+                if first_seen.last() != Some(&t.2) {
+                    first_seen.push(t.2);
+                }
+            }
+            let mut dedup = order.clone();
+            dedup.dedup();
+            assert_eq!(dedup, first_seen, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn every_nth_samples_the_list_of_repeats() {
+        let (joined, _) = repeated();
+        let runs: Vec<Weighted<'_>> = joined.iter().map(|(s, c)| (s, *c)).collect();
+        let apart: Vec<&Featured> = joined.iter().flat_map(|(s, c)| std::iter::repeat_n(s, *c as usize)).collect();
+        for stride in [1, 2, 7, 100, 244, 1000] {
+            let expected: Vec<&Featured> = apart.iter().step_by(stride as usize).copied().collect();
+            assert_eq!(every_nth(&runs, stride), expected, "stride {stride}");
+        }
+        assert_eq!(in_fold(0, 10, 3, 0), 4);
+        assert_eq!(in_fold(0, 10, 3, 2), 3);
+        assert_eq!(in_fold(4, 5, 3, 1), 1);
+        assert_eq!(in_fold(5, 7, 3, 1), 0);
     }
 }

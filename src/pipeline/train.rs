@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::feed::{feed, read_templates, report_sessions, Options};
 use super::{finish, Outcome};
 use crate::activity::Tally;
@@ -17,6 +19,9 @@ use crate::model::{Model, ModelInfo};
 use crate::normalize::rules::RuleSet;
 use crate::normalize::Normalizer;
 use crate::session::{Session, States};
+
+/// A session's states and parameter values.
+type Content = (Vec<u32>, Vec<(String, String)>);
 
 /// `logsieve train`.
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
@@ -31,22 +36,35 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     let params = params.with_entities(rules.entities());
     let normalizer = Normalizer::new(rules);
     let mut states = States::default();
-    let mut sessions: Vec<Featured> = Vec::new();
+    // Training keeps each distinct session once, with how often it occurred and the smallest
+    // key: sessions repeat a lot, so memory follows the distinct ones.
+    let mut distinct: HashMap<Content, (String, u64)> = HashMap::default();
     let mut tally = Tally::default();
     let bucket = params.rate_bucket;
     let sink = |s: Session, _: &States, _: &[String]| {
-        // Held until training: without the room a growing session kept (a session's first
-        // parameter alone reserves four).
-        let (mut states, mut params) = (s.states, s.params);
-        states.shrink_to_fit();
-        params.shrink_to_fit();
-        sessions.push(Featured { key: s.key, states, params });
+        let content = (s.states, s.params);
+        match distinct.get_mut(&content) {
+            Some((key, count)) => {
+                *count += 1;
+                if s.key < *key {
+                    *key = s.key;
+                }
+            }
+            None => {
+                // Held until training: without the room a growing session kept (a session's
+                // first parameter alone reserves four).
+                let (mut states, mut params) = content;
+                states.shrink_to_fit();
+                params.shrink_to_fit();
+                distinct.insert((states, params), (s.key, 1));
+            }
+        }
         Ok(())
     };
     let options = Options { key: params.key(), params: &params.params, entities: &params.entities, session: &params.session };
     let (fed, normalizer) = feed(&args.input, normalizer, &mut states, &options, &templates, sink, |act| tally.observe(act, bucket))?;
-    // Training holds every session: not the room the list kept for more.
-    sessions.shrink_to_fit();
+    let sessions: Vec<(Featured, u64)> =
+        distinct.into_iter().map(|((states, params), (key, count))| (Featured { key, states, params }, count)).collect();
     report_sessions(&fed, args.input.quiet, params.session_key.as_deref().map(|k| (k, true)));
     if fed.run.inputs.iter().any(|i| i.error.is_some()) {
         // A baseline from part of the clean period passes for one from all of it.

@@ -50,6 +50,29 @@ pub struct Featured {
     pub params: Vec<(String, String)>,
 }
 
+/// A distinct session and how many training sessions it stands for. Components learn from
+/// sessions with counts: sessions repeat a lot (HDFS blocks, sshd logins), and a count is exactly
+/// the repeats it stands for.
+pub type Weighted<'a> = (&'a Featured, u64);
+
+/// Every `stride`-th session (the first, the `stride`-th, …) of the list in which each of
+/// `sessions` occurs as often as its count: a sample that does not depend on how the repeats are
+/// grouped.
+pub fn every_nth<'a>(sessions: &[Weighted<'a>], stride: u64) -> Vec<&'a Featured> {
+    let stride = stride.max(1);
+    let mut out = Vec::new();
+    // The next position to take, relative to the start of the current session's repeats.
+    let mut next = 0u64;
+    for &(s, c) in sessions {
+        while next < c {
+            out.push(s);
+            next += stride;
+        }
+        next -= c;
+    }
+    out
+}
+
 /// One finding behind a component's score.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finding {
@@ -152,13 +175,14 @@ fn pairs_of(states: &[u32]) -> Vec<(u32, u32)> {
 
 impl Pairs {
     /// Learns the pairs.
-    pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
+    pub fn fit<'a>(sessions: impl Iterator<Item = Weighted<'a>>) -> Self {
         let mut map: HashMap<(u32, u32), u32> = HashMap::default();
         let mut n = 0u64;
-        for s in sessions {
-            n += 1;
+        for (s, c) in sessions {
+            n += c;
             for p in pairs_of(&s.states) {
-                *map.entry(p).or_default() += 1;
+                let e = map.entry(p).or_default();
+                *e = e.saturating_add(u32::try_from(c).unwrap_or(u32::MAX));
             }
         }
         let mut pairs: Vec<((u32, u32), u32)> = map.iter().map(|(p, c)| (*p, *c)).collect();
@@ -248,11 +272,11 @@ pub struct Values {
 
 impl Values {
     /// Learns the values.
-    pub fn fit<'a>(sessions: impl Iterator<Item = &'a Featured>) -> Self {
+    pub fn fit<'a>(sessions: impl Iterator<Item = Weighted<'a>>) -> Self {
         let mut fields: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for s in sessions {
+        for (s, c) in sessions {
             for (f, v) in &s.params {
-                *fields.entry(f.clone()).or_default().entry(v.clone()).or_default() += 1;
+                *fields.entry(f.clone()).or_default().entry(v.clone()).or_default() += c;
             }
         }
         Values { fields }
@@ -288,6 +312,12 @@ fn sessions(rows: &[&[u32]]) -> Vec<Featured> {
     rows.iter().map(|s| Featured { key: String::new(), states: s.to_vec(), params: Vec::new() }).collect()
 }
 
+/// Each session once (for the components' tests).
+#[cfg(test)]
+fn once(sessions: &[Featured]) -> impl Iterator<Item = Weighted<'_>> {
+    sessions.iter().map(|s| (s, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,7 +342,7 @@ mod tests {
         let mut rows: Vec<&[u32]> = vec![&[1, 2]; 697];
         rows.extend(vec![&[1, 9, 2][..]; 3]);
         rows.extend(vec![&[1, 8, 2][..]; 300]);
-        let p = Pairs::fit(sessions(&rows).iter());
+        let p = Pairs::fit(once(&sessions(&rows)));
         let err = |s: u32| s == 8 || s == 9 || s == 7;
         let mut f = Vec::new();
         assert_eq!(p.score_errors(&[1, 9, 9, 8, 2], 0.05, err, &mut f), 1.0);

@@ -5,7 +5,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
-use super::{rarity, Featured, Finding};
+use super::{rarity, Featured, Finding, Weighted};
 use crate::session::{PAD_END, PAD_START};
 
 /// The longest window.
@@ -116,26 +116,28 @@ impl Ngrams {
 
     /// Learns windows and next-state counts from `sessions`; `n` is 1 to 4 (checked with the
     /// training options).
-    pub fn fit<'a>(n: usize, rare_share: f64, sequences: bool, vocabulary: usize, sessions: impl Iterator<Item = &'a Featured>) -> Self {
+    pub fn fit<'a>(n: usize, rare_share: f64, sequences: bool, vocabulary: usize, sessions: impl Iterator<Item = Weighted<'a>>) -> Self {
         debug_assert!((1..=MAX_N).contains(&n), "n-gram length {n}");
         let mut grams: Vec<HashMap<u128, u32>> = vec![HashMap::default(); n + 1];
         let (mut windows, mut count) = (0u64, 0u64);
         let mut seen: Vec<u128> = Vec::new();
-        for s in sessions {
-            count += 1;
+        let add = |e: &mut u32, c: u32| *e = e.saturating_add(c);
+        for (s, c) in sessions {
+            count += c;
+            let w = u32::try_from(c).unwrap_or(u32::MAX);
             let p = Self::windows_of(n, &s.states);
             seen.clear();
             seen.extend(p.windows(n).map(key));
-            windows += seen.len() as u64;
+            windows += seen.len() as u64 * c;
             seen.sort_unstable();
             seen.dedup();
-            for w in &seen {
-                *grams[0].entry(*w).or_default() += 1;
+            for k in &seen {
+                add(grams[0].entry(*k).or_default(), w);
             }
             let q = Self::lm_sequence(n, &s.states);
             for i in n - 1..q.len() {
                 for k in 1..=n {
-                    *grams[k].entry(key(&q[i + 1 - k..=i])).or_default() += 1;
+                    add(grams[k].entry(key(&q[i + 1 - k..=i])).or_default(), w);
                 }
             }
         }
@@ -280,7 +282,7 @@ impl Ngrams {
     /// The mean log-likelihood per transition of `held` under a model fitted on `train`: how
     /// well windows of `n` states predict unseen sessions (for choosing `n`).
     pub fn held_out_likelihood(n: usize, train: &[&Featured], held: &[&Featured], vocabulary: usize) -> f64 {
-        let m = Ngrams::fit(n, 0.0, true, vocabulary, train.iter().copied());
+        let m = Ngrams::fit(n, 0.0, true, vocabulary, train.iter().map(|s| (*s, 1)));
         let (mut sum, mut count) = (0.0, 0u64);
         for s in held {
             let q = Self::lm_sequence(n, &s.states);
@@ -295,7 +297,7 @@ impl Ngrams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::sessions;
+    use super::super::{once, sessions};
     use super::*;
 
     #[test]
@@ -303,7 +305,7 @@ mod tests {
         let mut rows: Vec<&[u32]> = vec![&[1, 2, 3]; 100_000];
         rows.push(&[1, 3, 2]);
         let s = sessions(&rows);
-        let g = Ngrams::fit(3, 1e-4, false, 4, s.iter());
+        let g = Ngrams::fit(3, 1e-4, false, 4, once(&s));
         let mut f = Vec::new();
         assert_eq!(g.score_windows(&[1, 2, 3], &mut f), 0.0);
         assert!(f.is_empty());
@@ -333,7 +335,7 @@ mod tests {
         assert_eq!(key(&a[..4]), pack(&a[..4]));
         assert_eq!(key(&a[..4]) >> 32, context_key(&a[..3]));
         let rows: Vec<&[u32]> = vec![&[1, 2, 3, 4, 5, 6, 7, 8]; 50];
-        let g = Ngrams::fit(6, 1e-3, false, 9, sessions(&rows).iter());
+        let g = Ngrams::fit(6, 1e-3, false, 9, once(&sessions(&rows)));
         let mut f = Vec::new();
         assert_eq!(g.score_windows(&[1, 2, 3, 4, 5, 6, 7, 8], &mut f), 0.0);
         assert!(g.score_windows(&[1, 2, 3, 9, 5, 6, 7, 8], &mut f) >= 6.0, "{f:?}");

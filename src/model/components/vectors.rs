@@ -8,7 +8,7 @@ use ndarray::{Array2, ArrayView1};
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
-use super::Featured;
+use super::{every_nth, Weighted};
 
 /// At most this many states get their own dimension in count vectors; the rest share one.
 const MAX_DIMS: usize = 256;
@@ -56,20 +56,21 @@ pub struct Vectors {
 
 impl Vectors {
     /// Learns the dimensions, weights, PCA and neighbour set; `binary` for presence vectors.
-    pub fn fit(sessions: &[&Featured], binary: bool) -> Self {
+    pub fn fit(sessions: &[Weighted<'_>], binary: bool) -> Self {
         let mut df: HashMap<u32, u64> = HashMap::default();
-        for s in sessions {
+        for (s, c) in sessions {
             let mut d = s.states.clone();
             d.sort_unstable();
             d.dedup();
             for x in d {
-                *df.entry(x).or_default() += 1;
+                *df.entry(x).or_default() += c;
             }
         }
+        let total: u64 = sessions.iter().map(|s| s.1).sum();
         let mut by_df: Vec<(u32, u64)> = df.iter().map(|(k, v)| (*k, *v)).collect();
         by_df.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         by_df.truncate(MAX_DIMS);
-        let n = sessions.len() as f64;
+        let n = total as f64;
         let idf_of = |d: f64| ((1.0 + n) / (1.0 + d)).ln() + 1.0;
         let mut dims: Vec<u32> = by_df.iter().map(|x| x.0).collect();
         dims.sort_unstable();
@@ -82,8 +83,8 @@ impl Vectors {
         // their sparse form (a session has few distinct states), so memory stays proportional to
         // the events, not to sessions × dimensions.
         let mut distinct: HashMap<Vec<(u32, u64)>, (u64, usize)> = HashMap::default();
-        for (i, s) in sessions.iter().enumerate() {
-            distinct.entry(sparse_key(&v.vector(&s.states))).or_insert((0, i)).0 += 1;
+        for (i, (s, c)) in sessions.iter().enumerate() {
+            distinct.entry(sparse_key(&v.vector(&s.states))).or_insert((0, i)).0 += c;
         }
         let mut rows: Vec<(u64, usize)> = distinct.into_values().collect();
         rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -91,10 +92,10 @@ impl Vectors {
         rows.sort_unstable_by_key(|r| r.1);
         v.rows = rows.len();
         v.counts = rows.iter().map(|r| r.0).collect();
-        v.neighbours = rows.iter().flat_map(|r| v.vector(&sessions[r.1].states)).collect();
+        v.neighbours = rows.iter().flat_map(|r| v.vector(&sessions[r.1].0.states)).collect();
         // PCA on (a stride sample of) all training vectors.
-        let stride = sessions.len().div_ceil(MAX_PCA_ROWS).max(1);
-        let sample: Vec<f64> = sessions.iter().step_by(stride).flat_map(|s| v.vector(&s.states)).collect();
+        let stride = total.div_ceil(MAX_PCA_ROWS as u64).max(1);
+        let sample: Vec<f64> = every_nth(sessions, stride).into_iter().flat_map(|s| v.vector(&s.states)).collect();
         v.pca = fit_pca(sample, width);
         v
     }
@@ -297,7 +298,7 @@ mod tests {
             });
         }
         let s = sessions(&rows);
-        let refs: Vec<&Featured> = s.iter().collect();
+        let refs: Vec<Weighted<'_>> = s.iter().map(|s| (s, 1)).collect();
         let v = Vectors::fit(&refs, false);
         assert_eq!(v.rows, 3);
         let pca = v.pca.as_ref().expect("a subspace");
