@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::rules::Rule;
 use super::vocabulary::{self, Action, Outcome};
-use crate::parse::{Format, LineParser, YearAnchor};
+use crate::parse::{LineParser, YearAnchor};
 
 /// The families of standard events that are named by analogy.
 const FAMILIES: &[&str] = &["authentication.", "session.", "iam.", "email.", "network.connection."];
@@ -65,8 +65,9 @@ impl Analogy {
     /// The analogy of a rule set's examples.
     pub fn new(rules: &[Rule]) -> Self {
         let mut docs: Vec<(Labelled, Vec<String>)> = Vec::new();
-        // One parser per example, sharing the headers compiled while this runs; freed after it.
-        let _headers = crate::parse::auto::builtins();
+        // One parser per example, sharing headers of their own: freed when this is done, whatever
+        // else parses meanwhile.
+        let headers = crate::parse::auto::Builtins::private();
         for rule in rules {
             for ex in &rule.examples {
                 let Some(action) = ex.action.as_deref().and_then(vocabulary::action).or(rule.action) else { continue };
@@ -74,7 +75,7 @@ impl Analogy {
                     continue;
                 }
                 let first = ex.line.lines().next().unwrap_or_default();
-                let mut parser = LineParser::new(&Format::Auto, YearAnchor::Given(2000));
+                let mut parser = LineParser::auto_with(headers.clone(), YearAnchor::Given(2000));
                 let Ok(rec) = parser.parse(first, 1) else { continue };
                 let outcome = if ex.action.is_some() { None } else { rule.outcome };
                 docs.push(((action, outcome), words(&rec.message)));

@@ -127,13 +127,20 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// The built-in headers, each compiled on its first use and shared by the parsers alive at that
-/// time. They are freed with the last parser that holds them: the analogy layer parses every rule
-/// example at start-up (about 7 MB of automata for all twelve headers), while a run's own input
-/// usually needs one header or none (syslog lines fit before any of these is tried).
+/// time. They are freed with the last parser that holds them: a run's own input usually needs one
+/// header or none (syslog lines fit before any of these is tried). The analogy layer, which
+/// parses every rule example at start-up (about 7 MB of automata for all twelve headers), uses a
+/// set of its own ([`Builtins::private`]): shared, they would live as long as the input's reader
+/// that happened to start meanwhile.
 #[derive(Debug)]
 pub struct Builtins([OnceLock<Pattern>; BUILTINS.len()]);
 
 impl Builtins {
+    /// A set of headers that no other parser shares: freed when its holder is done.
+    pub fn private() -> Arc<Builtins> {
+        Arc::new(Builtins(std::array::from_fn(|_| OnceLock::new())))
+    }
+
     fn get(&self, i: usize) -> &Pattern {
         self.0[i].get_or_init(|| {
             let b = &BUILTINS[i];
@@ -153,7 +160,7 @@ pub fn builtins() -> Arc<Builtins> {
     if let Some(b) = shared.upgrade() {
         return b;
     }
-    let b = Arc::new(Builtins(std::array::from_fn(|_| OnceLock::new())));
+    let b = Builtins::private();
     *shared = Arc::downgrade(&b);
     b
 }
@@ -202,6 +209,11 @@ enum Try {
 }
 
 impl AutoDetect {
+    /// Auto-detection that takes the built-in headers from `builtins`.
+    pub fn with_builtins(builtins: Arc<Builtins>) -> Self {
+        AutoDetect { builtins: Some(builtins), ..AutoDetect::default() }
+    }
+
     fn attempt(&mut self, c: Candidate, line: &str, line_no: u64, years: &mut YearInference, exchange: &mut ExchangeHeader) -> Try {
         let first = line.as_bytes()[0];
         let rec = match c {
@@ -340,5 +352,22 @@ mod shared_headers {
         assert_eq!(b.message, "PacketResponder 1 terminating");
         // (Other tests running alongside may have compiled more of the shared set meanwhile.)
         assert!(held.0.iter().any(|p| p.get().is_some()));
+    }
+
+    #[test]
+    fn a_private_set_is_compiled_and_freed_apart_from_the_shared_one() {
+        let _held = builtins();
+        let private = Builtins::private();
+        assert!(!Arc::ptr_eq(&private, &builtins()));
+        let hdfs = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating";
+        let mut parser = LineParser::auto_with(private.clone(), YearAnchor::Given(2024));
+        let shared = LineParser::new(&Format::Auto, YearAnchor::Given(2024)).parse(hdfs, 1).unwrap();
+        let own = parser.parse(hdfs, 1).unwrap();
+        assert_eq!((own.kind, &own.app, &own.message, own.timestamp), (shared.kind, &shared.app, &shared.message, shared.timestamp));
+        // Only the headers tried on this line were compiled, into the private set.
+        let compiled = private.0.iter().filter(|p| p.get().is_some()).count();
+        assert!((1..BUILTINS.len()).contains(&compiled), "{compiled}");
+        drop(parser);
+        assert_eq!(Arc::strong_count(&private), 1, "the parser let go of its set");
     }
 }

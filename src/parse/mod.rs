@@ -162,6 +162,16 @@ impl LineParser {
         LineParser { mode, years: YearInference::new(years), exchange: Default::default() }
     }
 
+    /// An auto-detecting parser that takes the built-in headers from `headers` rather than from
+    /// the set the parsers alive share.
+    pub fn auto_with(headers: std::sync::Arc<auto::Builtins>, years: YearAnchor) -> Self {
+        LineParser {
+            mode: Mode::Auto(auto::AutoDetect::with_builtins(headers)),
+            years: YearInference::new(years),
+            exchange: Default::default(),
+        }
+    }
+
     /// Parses one line (without its line ending); `line_no` is 1-based.
     pub fn parse(&mut self, line: &str, line_no: u64) -> Result<Record, Skip> {
         if line.trim().is_empty() {
