@@ -331,12 +331,6 @@ mod tests {
         let r = p.parse("2024-01-01T00:00:00.000Z,RECEIVE,SMTP", 3).unwrap();
         assert_eq!((r.kind, r.message.as_str()), (RecordKind::Exchange, "RECEIVE SMTP"));
     }
-}
-
-#[cfg(test)]
-mod shared_headers {
-    use super::*;
-    use crate::parse::{Format, LineParser, YearAnchor};
 
     #[test]
     fn parsers_made_while_the_headers_are_held_share_them_and_parse_alike() {

@@ -11,16 +11,16 @@ use super::LineRef;
 
 /// The lines of one session, in the order of its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Lines {
+pub struct LineRefs {
     bytes: Vec<u8>,
     len: usize,
     last: Option<LineRef>,
 }
 
-impl Lines {
+impl LineRefs {
     /// No lines.
     pub fn new() -> Self {
-        Lines::default()
+        LineRefs::default()
     }
 
     /// How many lines.
@@ -72,9 +72,9 @@ impl Lines {
     }
 }
 
-impl FromIterator<LineRef> for Lines {
+impl FromIterator<LineRef> for LineRefs {
     fn from_iter<I: IntoIterator<Item = LineRef>>(iter: I) -> Self {
-        let mut out = Lines::new();
+        let mut out = LineRefs::new();
         for l in iter {
             out.push(l, None);
         }
@@ -82,7 +82,7 @@ impl FromIterator<LineRef> for Lines {
     }
 }
 
-impl<'a> IntoIterator for &'a Lines {
+impl<'a> IntoIterator for &'a LineRefs {
     type Item = LineRef;
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
@@ -90,7 +90,7 @@ impl<'a> IntoIterator for &'a Lines {
     }
 }
 
-/// The lines of a [`Lines`], decoded in order.
+/// The lines of a [`LineRefs`], decoded in order.
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     bytes: &'a [u8],
@@ -154,25 +154,25 @@ mod tests {
     #[test]
     fn round_trips_forward_backward_and_across_files() {
         let refs = vec![r(0, 1), r(0, 3), r(0, 2), r(0, 2), r(1, 7), r(0, 9), r(u32::MAX, u64::MAX), r(u32::MAX, 0), r(3, 1 << 40)];
-        let lines: Lines = refs.iter().copied().collect();
+        let lines: LineRefs = refs.iter().copied().collect();
         assert_eq!(lines.len(), refs.len());
         assert_eq!(lines.to_vec(), refs);
-        assert!(Lines::new().iter().next().is_none() && Lines::new().is_empty());
+        assert!(LineRefs::new().iter().next().is_none() && LineRefs::new().is_empty());
     }
 
     #[test]
     fn near_lines_take_a_byte_or_two() {
         // Every other line of a file, then lines 2,000 apart (a session seen once per screenful).
-        let near: Lines = (1..=1000).map(|i| r(0, 2 * i)).collect();
+        let near: LineRefs = (1..=1000).map(|i| r(0, 2 * i)).collect();
         assert_eq!(near.bytes.len(), 1 + 1 + 999);
-        let far: Lines = (1..=1000).map(|i| r(0, 2000 * i)).collect();
+        let far: LineRefs = (1..=1000).map(|i| r(0, 2000 * i)).collect();
         assert!(far.bytes.len() <= 2 + 2 * 1000, "{}", far.bytes.len());
         assert_eq!(far.iter().last(), Some(r(0, 2_000_000)));
     }
 
     #[test]
     fn growth_stops_near_what_the_remaining_lines_need() {
-        let mut lines = Lines::new();
+        let mut lines = LineRefs::new();
         for i in 0..10_000u64 {
             lines.push(r(0, i + 1), Some(10_000 - i as usize - 1));
         }

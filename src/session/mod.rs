@@ -18,7 +18,7 @@ mod lines;
 mod sessionizer;
 pub mod step;
 
-pub use lines::Lines;
+pub use lines::LineRefs;
 pub use sessionizer::Sessionizer;
 
 use crate::fasthash::HashMap;
@@ -209,7 +209,7 @@ pub struct Session {
     /// State ids in order.
     pub states: Vec<u32>,
     /// Input lines, one per state (a sequences session has its one line).
-    pub lines: Lines,
+    pub lines: LineRefs,
     /// Distinct parameter values, in order of first appearance.
     pub params: Vec<(String, String)>,
     /// For each of `params`, the index (into `states`) of the event it first came with.
@@ -229,7 +229,7 @@ impl Session {
         Session {
             key,
             states: Vec::new(),
-            lines: Lines::new(),
+            lines: LineRefs::new(),
             params: Vec::new(),
             param_at: Vec::new(),
             start: None,
