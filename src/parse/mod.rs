@@ -165,11 +165,7 @@ impl LineParser {
     /// An auto-detecting parser that takes the built-in headers from `headers` rather than from
     /// the set the parsers alive share.
     pub fn auto_with(headers: std::sync::Arc<auto::Builtins>, years: YearAnchor) -> Self {
-        LineParser {
-            mode: Mode::Auto(auto::AutoDetect::with_builtins(headers)),
-            years: YearInference::new(years),
-            exchange: Default::default(),
-        }
+        LineParser { mode: Mode::Auto(auto::AutoDetect::with_builtins(headers)), ..LineParser::new(&Format::Auto, years) }
     }
 
     /// Parses one line (without its line ending); `line_no` is 1-based.
