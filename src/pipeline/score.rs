@@ -128,9 +128,7 @@ pub fn score(args: &ScoreArgs) -> Result<Outcome> {
     info.describe_ids(collector.states().chain(model.states.iter().map(String::as_str)), &model.templates);
     info.save(staging.dir())?;
     collector.attach_raw_lines();
-    let html = crate::report::render(&collector, &model, &info, &args.out.join("scores.jsonl"));
-    let staged = staging.dir().join("report.html");
-    std::fs::write(&staged, html).map_err(|source| Error::Write { path: staged.display().to_string(), source })?;
+    crate::report::write_file(&staging.dir().join("report.html"), &collector, &model, &info, &args.out.join("scores.jsonl"))?;
     staging.commit()?;
     if !args.input.quiet {
         let entity = match findings {

@@ -11,6 +11,7 @@
 //! `score` writes the page together with `run.json` (the input accounting); `logsieve report DIR`
 //! draws it again from `scores.jsonl`, `run.json` and the model, reading the raw lines again.
 
+use std::io::Write;
 use std::path::Path;
 
 mod causes;
@@ -23,7 +24,7 @@ mod run;
 pub use crate::normalize::Coverage;
 pub use causes::{cause, Cause};
 pub use collector::{marks, pick, Collector, Listed};
-pub use page::{esc, render};
+pub use page::{esc, write_page};
 pub use run::{InputRow, RunInfo};
 
 use crate::error::{Error, Result};
@@ -69,7 +70,15 @@ pub fn rebuild(dir: &Path, model: Option<&Path>, out: Option<&Path>) -> Result<s
         info.describe_ids(c.states().chain(model.states.iter().map(String::as_str)), &model.templates);
     }
     let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("report.html"));
-    std::fs::write(&path, render(&c, &model, &info, &dir.join("scores.jsonl")))
-        .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
+    write_file(&path, &c, &model, &info, &dir.join("scores.jsonl"))?;
     Ok(path)
+}
+
+/// Writes the report page to `path` ([`write_page`]); `scores` is the `scores.jsonl` the page
+/// names in its `allow` commands.
+pub fn write_file(path: &Path, c: &Collector, model: &crate::model::Model, info: &RunInfo, scores: &Path) -> Result<()> {
+    let error = |source| Error::Write { path: path.display().to_string(), source };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(error)?);
+    write_page(&mut out, c, model, info, scores).map_err(error)?;
+    out.flush().map_err(error)
 }

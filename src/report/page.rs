@@ -2,6 +2,7 @@
 //! accounting, with everything taken from the logs escaped.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
@@ -139,56 +140,66 @@ const bodies=[...t.tBodies];const num=i==2;const d=th.dataset.d=th.dataset.d==='
 bodies.sort((a,b)=>{const x=a.rows[0].cells[i].innerText,y=b.rows[0].cells[i].innerText;const c=num?parseFloat(x)-parseFloat(y):x.localeCompare(y);return d==='a'?c:-c});\
 bodies.forEach(b=>t.appendChild(b))});";
 
-/// Writes the report page; `scores` is the `scores.jsonl` it was drawn from, which the `allow`
-/// commands it offers name.
-pub fn render(c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> String {
+/// Writes the report page to `out` a part at a time; `scores` is the `scores.jsonl` it was drawn
+/// from, which the `allow` commands it offers name. Whole, the page of a run with thousands of
+/// flagged sessions was megabytes built as one string (with the section of sessions built apart and
+/// copied in), the run's peak memory; in parts, the largest held at once is one session's rows. The
+/// tags that enclose the parts are written as maud writes them, so the page is the one `html!`
+/// gave whole.
+pub fn write_page(out: &mut impl Write, c: &Collector, model: &Model, info: &RunInfo, scores: &Path) -> std::io::Result<()> {
     let threshold = model.calibration.threshold;
-    let page = html! {
+    let head = html! {
         (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { "logsieve report" }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                h1 { "logsieve report" }
-                p.big {
-                    b { (c.anomalous) } " of " (c.sessions) " sessions anomalous (threshold " (format!("{threshold:.2}"))
-                    ", for a false-positive rate of " (model.calibration.max_fpr) " on held-out clean sessions)"
-                }
-                @if let Some(written) = c.threshold.filter(|t| (t - threshold).abs() > 1e-6) {
-                    p.bad { "The scores were written with threshold " (format!("{written:.3}")) "; the model now says " (format!("{threshold:.3}")) "." }
-                }
-                @if !c.findings.is_empty() {
-                    p.big {
-                        b { (c.findings.len() as u64 + c.findings_dropped) } " findings about "
-                        (entities(c).len()) " sources and users " a href="#findings" { "(first below)" }
-                    }
-                }
-                @if c.anomalous > 0 {
-                    p { a href="#flagged" { "The anomalous sessions, with their reasons and lines" } }
-                }
-                (findings(c, info, scores))
-                (causes(c, info))
-                (inputs(c, model, info))
-                h2 { "Score over " (if c.timed { "log time" } else { "the input" }) }
-                p { small { "One dot per session; red above the threshold (the black line)." } }
-                (PreEscaped(plots::timeline(c, threshold)))
-                h2 { "Score histogram: new sessions against held-out training sessions" }
-                (PreEscaped(plots::histogram(c, model)))
-                h2 { "Nomenclature coverage" }
-                p { small { "What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart." } }
-                (PreEscaped(plots::coverage(&info.coverage)))
-                (shift_section(c, model, info))
-                (sessions(c, info, scores))
-                script { (PreEscaped(SORT_SCRIPT)) }
+        // <html lang="en"> and <body> enclose the parts; closed at the end.
+        (PreEscaped("<html lang=\"en\">"))
+        head {
+            meta charset="utf-8";
+            title { "logsieve report" }
+            style { (PreEscaped(STYLE)) }
+        }
+        (PreEscaped("<body>"))
+        h1 { "logsieve report" }
+        p.big {
+            b { (c.anomalous) } " of " (c.sessions) " sessions anomalous (threshold " (format!("{threshold:.2}"))
+            ", for a false-positive rate of " (model.calibration.max_fpr) " on held-out clean sessions)"
+        }
+        @if let Some(written) = c.threshold.filter(|t| (t - threshold).abs() > 1e-6) {
+            p.bad { "The scores were written with threshold " (format!("{written:.3}")) "; the model now says " (format!("{threshold:.3}")) "." }
+        }
+        @if !c.findings.is_empty() {
+            p.big {
+                b { (c.findings.len() as u64 + c.findings_dropped) } " findings about "
+                (entities(c).len()) " sources and users " a href="#findings" { "(first below)" }
             }
         }
+        @if c.anomalous > 0 {
+            p { a href="#flagged" { "The anomalous sessions, with their reasons and lines" } }
+        }
     };
-    let mut out = page.into_string();
-    out.push('\n');
-    out
+    out.write_all(head.0.as_bytes())?;
+    drop(head);
+    out.write_all(findings(c, info, scores).0.as_bytes())?;
+    out.write_all(causes(c, info).0.as_bytes())?;
+    out.write_all(inputs(c, model, info).0.as_bytes())?;
+    let plots = html! {
+        h2 { "Score over " (if c.timed { "log time" } else { "the input" }) }
+        p { small { "One dot per session; red above the threshold (the black line)." } }
+        (PreEscaped(plots::timeline(c, threshold)))
+        h2 { "Score histogram: new sessions against held-out training sessions" }
+        (PreEscaped(plots::histogram(c, model)))
+        h2 { "Nomenclature coverage" }
+        p { small { "What named each record's state: a rule pack's standard event, the generic layer's standard outcome, or the message template; lines skipped by the parsers are counted apart." } }
+        (PreEscaped(plots::coverage(&info.coverage)))
+        (shift_section(c, model, info))
+    };
+    out.write_all(plots.0.as_bytes())?;
+    drop(plots);
+    write_sessions(out, c, info, scores)?;
+    let tail = html! {
+        script { (PreEscaped(SORT_SCRIPT)) }
+        (PreEscaped("</body></html>\n"))
+    };
+    out.write_all(tail.0.as_bytes())
 }
 
 /// Why sessions were flagged: the causes most anomalous sessions give.
@@ -338,21 +349,24 @@ fn shift_section(c: &Collector, model: &Model, info: &RunInfo) -> Markup {
     }
 }
 
-/// The highest-scoring sessions, each with its states, reasons, values and raw lines.
-fn sessions(c: &Collector, info: &RunInfo, scores: &Path) -> Markup {
-    html! {
+/// The highest-scoring sessions, each with its states, reasons, values and raw lines, written a
+/// session at a time (see [`write_page`]).
+fn write_sessions(out: &mut impl Write, c: &Collector, info: &RunInfo, scores: &Path) -> std::io::Result<()> {
+    let head = html! {
         h2 #flagged { "Highest-scoring sessions" }
         p { small { "The " (c.top.len()) " sessions with the highest scores, most anomalous first (click a heading to sort). \
     Under each: its states in order, those in a window or a state never seen in training in red, and the input lines behind it, read back from the inputs \
     when the report was written. A flagged session that review finds normal is marked so with the " code { "logsieve allow" } " command under it; \
     score the logs again, and sessions with its states are no longer flagged." } }
-        table #top {
-            thead { tr { th { "session" } th { "time span" } th { "score" } th { "verdict" } th { "why" } th { "new values" } } }
-            @for (rank, l) in c.top.iter().enumerate() {
-                (session(rank, l, info, scores))
-            }
-        }
+        // <table id="top"> encloses the sessions; closed after them.
+        (PreEscaped("<table id=\"top\">"))
+        thead { tr { th { "session" } th { "time span" } th { "score" } th { "verdict" } th { "why" } th { "new values" } } }
+    };
+    out.write_all(head.0.as_bytes())?;
+    for (rank, l) in c.top.iter().enumerate() {
+        out.write_all(session(rank, l, info, scores).0.as_bytes())?;
     }
+    out.write_all(b"</table>")
 }
 
 /// One listed session: its row and the row under it.

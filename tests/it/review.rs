@@ -43,6 +43,16 @@ fn demo_runs_the_main_job_and_says_where_the_report_is() {
     assert!(!raw.contains(['<', '>', '&', '"', '\'']));
     assert!(html.contains(&format!("new.log:{first}</b>  {raw}")), "raw line {first} not in the report");
     assert!(html.contains("Nomenclature coverage") && html.contains("template state, key from a rule pack"));
+    // The page is written in parts, with the tags that enclose them written by hand: each opens
+    // once and closes once, and every listed session is inside the sessions table.
+    for tag in ["html", "body"] {
+        assert_eq!((html.matches(&format!("<{tag}")).count(), html.matches(&format!("</{tag}>")).count()), (1, 1), "{tag}");
+    }
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\"><head>") && html.ends_with("</script></body></html>\n"));
+    let table = &html[html.find("<table id=\"top\">").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let listed = table.matches("<tbody id=\"s").count();
+    assert!(listed > 0 && listed == html.matches("<tbody").count(), "{listed} sessions in the table");
     // run.json says which message template each template state stands for, as the scoring
     // miner ended; events.jsonl names its states as the scores do and holds those templates.
     let templates = run["templates"].as_object().expect("run.json has templates");
