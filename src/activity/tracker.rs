@@ -166,7 +166,8 @@ impl<'m> Tracker<'m> {
         if let (true, Some(t)) = (kind != ALL, act.time) {
             let now = millis(&t);
             // Time went back by more than a minute: the minute ending here starts afresh (the
-            // events kept are later than this one, and would never leave the window).
+            // latest events kept are more than a minute after this one, not in its minute). Time
+            // going back less joins the window in its place (`Minute::push`).
             if cell.recent.last_millis().is_some_and(|m| m > now + SHORT_SECS * 1000) {
                 cell.recent.clear();
             }

@@ -161,3 +161,24 @@ fn a_minute_of_events_at_one_time_is_one_run() {
     m.clear();
     assert_eq!((m.len(), m.first()), (0, None));
 }
+
+#[test]
+fn a_minute_replayed_keeps_one_run_per_time() {
+    let t = |s: u32| Timestamp::naive(chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(10, 0, s).unwrap());
+    let mut m = Minute::default();
+    // The same 30 seconds replayed 1,000 times: every event counted, one run per second, in
+    // time order.
+    for _ in 0..1_000 {
+        for s in 0..30 {
+            m.push(i64::from(s) * 1_000, t(s));
+        }
+    }
+    assert_eq!((m.runs.len(), m.len(), m.first(), m.last_millis()), (30, 30_000, Some(t(0)), Some(29_000)));
+    assert!(m.runs.iter().zip(m.runs.iter().skip(1)).all(|(a, b)| a.0 < b.0));
+    // An event out of order at a new time goes in its place; the window then loses what is at or
+    // before its start, whatever order it came in.
+    m.push(14_500, t(14));
+    assert_eq!((m.runs.len(), m.runs[15].0, m.runs[15].2), (31, 14_500, 1));
+    m.drop_until(14_500);
+    assert_eq!((m.runs.len(), m.len(), m.first()), (15, 15_000, Some(t(15))));
+}
