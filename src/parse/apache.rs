@@ -1,28 +1,35 @@
 //! Web server logs: Apache/nginx common and combined access logs, Apache error logs (2.2 and 2.4
 //! layouts) and nginx error logs.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 use serde_json::Value;
 
+use super::auto::Builtins;
 use super::header::trim_end;
 use super::time::parse_any;
 use crate::record::{Record, RecordKind};
 
-static ACCESS: LazyLock<Regex> = LazyLock::new(|| {
+// The headers' regexes are compiled on first use into a parser's [`Builtins`], not into statics:
+// the analogy layer parses the rules' examples of every format at start-up, and as statics their
+// automata (about 1.4 MB for these three) stayed for the whole run whatever the input's format.
+
+/// The access log line's regex (for [`Builtins`]).
+pub(super) fn access_regex() -> Regex {
     Regex::new(
         r#"^(\S+) (\S+) (\S+) \[([^\]]{10,40})\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?"#,
     )
     .expect("static regex")
-});
+}
 
-static APACHE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+/// The Apache error log line's regex (for [`Builtins`]).
+pub(super) fn apache_error_regex() -> Regex {
     Regex::new(r"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] ?(.*)$").expect("static regex")
-});
+}
 
-static NGINX_ERROR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (.*)$").expect("static regex"));
+/// The nginx error log line's regex (for [`Builtins`]).
+pub(super) fn nginx_error_regex() -> Regex {
+    Regex::new(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (.*)$").expect("static regex")
+}
 
 /// `1.2.3.4:5678`, `[::1]:80` or a bare address: (address, port).
 fn split_address(s: &str) -> (&str, Option<u16>) {
@@ -54,8 +61,8 @@ fn push_source(rec: &mut Record, addr: &str) {
 }
 
 /// Parses a common or combined access log line. `None`: not an access log line.
-pub fn parse_access(line: &str) -> Option<Record> {
-    let c = ACCESS.captures(line)?;
+pub fn parse_access(headers: &Builtins, line: &str) -> Option<Record> {
+    let c = headers.access().captures(line)?;
     let timestamp = parse_any(c.get(4)?.as_str(), None)?;
     let request = c.get(5)?.as_str();
     let start = c.get(5)?.start() - 1;
@@ -90,8 +97,8 @@ pub fn parse_access(line: &str) -> Option<Record> {
 
 /// Parses an Apache error log line: `[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] msg`
 /// or 2.4's `[...] [module:level] [pid N:tid M] [client ip:port] AH01234: msg`. `None`: not one.
-pub fn parse_apache_error(line: &str) -> Option<Record> {
-    let c = APACHE_ERROR.captures(line)?;
+pub fn parse_apache_error(headers: &Builtins, line: &str) -> Option<Record> {
+    let c = headers.apache_error().captures(line)?;
     let timestamp = parse_any(c.get(1)?.as_str(), None)?;
     let mut rest = c.get(2)?.as_str();
     let mut rec = Record::new(RecordKind::ApacheError, String::new());
@@ -127,8 +134,8 @@ pub fn parse_apache_error(line: &str) -> Option<Record> {
 
 /// Parses an nginx error log line: `2012/04/09 11:53:29 [error] 2865#0: *66647 msg, client: ip`.
 /// `None`: not one.
-pub fn parse_nginx_error(line: &str) -> Option<Record> {
-    let c = NGINX_ERROR.captures(line)?;
+pub fn parse_nginx_error(headers: &Builtins, line: &str) -> Option<Record> {
+    let c = headers.nginx_error().captures(line)?;
     let mut rec = Record::new(RecordKind::NginxError, trim_end(c.get(5)?.as_str()));
     rec.timestamp = Some(parse_any(c.get(1)?.as_str(), None)?);
     rec.severity = c.get(2)?.as_str().parse().ok();
@@ -145,11 +152,12 @@ pub fn parse_nginx_error(line: &str) -> Option<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::auto::builtins;
     use crate::record::Severity;
 
     #[test]
     fn access_table() {
-        let r = parse_access(r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#).unwrap();
+        let r = parse_access(&builtins(), r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#).unwrap();
         assert_eq!(r.timestamp.unwrap().to_string(), "2000-10-10T13:55:36-07:00");
         assert_eq!(r.field("source.ip"), Some(&Value::from("127.0.0.1")));
         assert_eq!(r.field("user.name"), Some(&Value::from("frank")));
@@ -159,7 +167,7 @@ mod tests {
         assert_eq!(r.field("user_agent.original"), Some(&Value::from("Mozilla/4.08 [en] (Win98; I ;Nav)")));
         assert!(r.message.starts_with("\"GET /apache_pb.gif"));
         // common format, a hostname client, no body
-        let r = parse_access(r#"host.example.com - - [01/Jan/2024:00:00:00 +0000] "\x16\x03" 400 -"#).unwrap();
+        let r = parse_access(&builtins(), r#"host.example.com - - [01/Jan/2024:00:00:00 +0000] "\x16\x03" 400 -"#).unwrap();
         assert_eq!((r.field("source.address"), r.field("source.ip")), (Some(&Value::from("host.example.com")), None));
         for line in [
             "",
@@ -167,39 +175,42 @@ mod tests {
             "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] GET / 200 1",
             "[Sun Dec 04 04:47:44 2005] [notice] x",
         ] {
-            assert!(parse_access(line).is_none(), "{line:?}");
+            assert!(parse_access(&builtins(), line).is_none(), "{line:?}");
         }
     }
 
     #[test]
     fn apache_error_table() {
-        let r = parse_apache_error("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties").unwrap();
+        let r =
+            parse_apache_error(&builtins(), "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties")
+                .unwrap();
         assert_eq!((r.severity, r.message.as_str()), (Some(Severity::Notice), "workerEnv.init() ok /etc/httpd/conf/workers2.properties"));
         assert_eq!(r.timestamp.unwrap().to_string(), "2005-12-04T04:47:44");
-        let r = parse_apache_error("[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 17512:tid 140123079128832] [client 127.0.0.1:51386] AH01618: user  not found: /basic/file/cant_get_me.html").unwrap();
+        let r = parse_apache_error(&builtins(), "[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 17512:tid 140123079128832] [client 127.0.0.1:51386] AH01618: user  not found: /basic/file/cant_get_me.html").unwrap();
         assert_eq!((r.severity, r.component.as_deref(), r.pid), (Some(Severity::Error), Some("auth_basic"), Some(17512)));
         assert_eq!((r.field("source.ip"), r.field("source.port")), (Some(&Value::from("127.0.0.1")), Some(&Value::from(51386))));
         assert_eq!(r.message, "AH01618: user  not found: /basic/file/cant_get_me.html");
         // Only leading groups are header: a [client ...] inside the message stays in it.
         let r = parse_apache_error(
+            &builtins(),
             "[Sat Jun 01 02:17:42 2013] [error] [client 192.168.33.1] File does not exist: /srv/[client 192.168.0.1] user root not found",
         )
         .unwrap();
         assert_eq!(r.field("source.ip"), Some(&Value::from("192.168.33.1")));
         assert_eq!(r.message, "File does not exist: /srv/[client 192.168.0.1] user root not found");
         for line in ["", "[Sun Dec 04 04:47:44] [notice] x", "[notice] x"] {
-            assert!(parse_apache_error(line).is_none(), "{line:?}");
+            assert!(parse_apache_error(&builtins(), line).is_none(), "{line:?}");
         }
     }
 
     #[test]
     fn nginx_error_table() {
-        let r = parse_nginx_error(r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1""#).unwrap();
+        let r = parse_nginx_error(&builtins(), r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1""#).unwrap();
         assert_eq!((r.severity, r.pid, r.app.as_deref()), (Some(Severity::Error), Some(2865), Some("nginx")));
         assert_eq!(r.field("source.ip"), Some(&Value::from("192.0.43.10")));
         assert_eq!(r.timestamp.unwrap().to_string(), "2012-04-09T11:53:29");
         for line in ["", "2012/04/09 11:53:29 [error] x", "2012-04-09 11:53:29 [error] 1#0: x"] {
-            assert!(parse_nginx_error(line).is_none(), "{line:?}");
+            assert!(parse_nginx_error(&builtins(), line).is_none(), "{line:?}");
         }
     }
 }

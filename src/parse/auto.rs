@@ -10,6 +10,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
+use regex::Regex;
+
 use super::exchange::{ExchangeHeader, ExchangeLine};
 use super::time::YearInference;
 use super::{apache, generic, json, rfc5424, sequences, syslog, Pattern, Skip};
@@ -126,27 +128,77 @@ const BUILTINS: &[Builtin] = &[
     Builtin { template: "[<Time>] <Program> - <Content>", types: &[("Time", r"\d\d\.\d\d \d\d:\d\d:\d\d"), ("Program", r"\S+(?: \*64)?")] },
 ];
 
-/// The built-in headers, each compiled on its first use and shared by the parsers alive at that
+/// The built-in headers (the loghub templates, and the access log, Apache and nginx error log and
+/// levelled line regexes), each compiled on its first use and shared by the parsers alive at that
 /// time. They are freed with the last parser that holds them: a run's own input usually needs one
 /// header or none (syslog lines fit before any of these is tried). The analogy layer, which
-/// parses every rule example at start-up (about 7 MB of automata for all twelve headers), uses a
+/// parses every rule example at start-up (about 7 MB of automata for all the headers), uses a
 /// set of its own ([`Builtins::private`]): shared, they would live as long as the input's reader
 /// that happened to start meanwhile.
 #[derive(Debug)]
-pub struct Builtins([OnceLock<Pattern>; BUILTINS.len()]);
+pub struct Builtins {
+    loghub: [OnceLock<Pattern>; BUILTINS.len()],
+    access: OnceLock<Regex>,
+    apache_error: OnceLock<Regex>,
+    nginx_error: OnceLock<Regex>,
+    levelled: OnceLock<Regex>,
+}
 
 impl Builtins {
     /// A set of headers that no other parser shares: freed when its holder is done.
     pub fn private() -> Arc<Builtins> {
-        Arc::new(Builtins(std::array::from_fn(|_| OnceLock::new())))
+        Arc::new(Builtins {
+            loghub: std::array::from_fn(|_| OnceLock::new()),
+            access: OnceLock::new(),
+            apache_error: OnceLock::new(),
+            nginx_error: OnceLock::new(),
+            levelled: OnceLock::new(),
+        })
     }
 
     fn get(&self, i: usize) -> &Pattern {
-        self.0[i].get_or_init(|| {
+        self.loghub[i].get_or_init(|| {
             let b = &BUILTINS[i];
             Pattern::compile_typed(b.template, &|name| b.types.iter().find(|(n, _)| *n == name).map(|(_, t)| *t))
                 .expect("built-in template compiles")
         })
+    }
+
+    /// The common and combined access log line.
+    pub(super) fn access(&self) -> &Regex {
+        self.access.get_or_init(apache::access_regex)
+    }
+
+    /// The Apache error log line.
+    pub(super) fn apache_error(&self) -> &Regex {
+        self.apache_error.get_or_init(apache::apache_error_regex)
+    }
+
+    /// The nginx error log line.
+    pub(super) fn nginx_error(&self) -> &Regex {
+        self.nginx_error.get_or_init(apache::nginx_error_regex)
+    }
+
+    /// A level word, a logger name, the message.
+    pub(super) fn levelled(&self) -> &Regex {
+        self.levelled.get_or_init(generic::levelled_regex)
+    }
+}
+
+/// The built-in headers one parser uses: a set of its own, or else the set the parsers alive
+/// share, taken when the parser first needs a header from it.
+#[derive(Debug, Default)]
+pub(super) struct HeldBuiltins(Option<Arc<Builtins>>);
+
+impl HeldBuiltins {
+    /// Holds `set`.
+    pub(super) fn of(set: Arc<Builtins>) -> Self {
+        HeldBuiltins(Some(set))
+    }
+
+    /// The set held, taking the shared one first if need be.
+    pub(super) fn get(&mut self) -> &Builtins {
+        self.0.get_or_insert_with(builtins)
     }
 }
 
@@ -196,9 +248,15 @@ fn order() -> impl Iterator<Item = Candidate> {
 pub struct AutoDetect {
     last: Option<Candidate>,
     /// This parser's copies of the built-in headers it has tried (a copy keeps its own capture
-    /// slots), taken from `builtins` when first needed.
+    /// slots), taken from the parser's [`HeldBuiltins`] when first needed.
     patterns: Vec<Option<Pattern>>,
-    builtins: Option<Arc<Builtins>>,
+}
+
+/// What a parser keeps across lines besides the candidate that fit last.
+pub(super) struct Context<'a> {
+    pub(super) years: &'a mut YearInference,
+    pub(super) exchange: &'a mut ExchangeHeader,
+    pub(super) headers: &'a mut HeldBuiltins,
 }
 
 /// The outcome of one candidate on one line.
@@ -209,12 +267,8 @@ enum Try {
 }
 
 impl AutoDetect {
-    /// Auto-detection that takes the built-in headers from `builtins`.
-    pub fn with_builtins(builtins: Arc<Builtins>) -> Self {
-        AutoDetect { builtins: Some(builtins), ..AutoDetect::default() }
-    }
-
-    fn attempt(&mut self, c: Candidate, line: &str, line_no: u64, years: &mut YearInference, exchange: &mut ExchangeHeader) -> Try {
+    fn attempt(&mut self, c: Candidate, line: &str, line_no: u64, ctx: &mut Context<'_>) -> Try {
+        let Context { years, exchange, headers } = ctx;
         let first = line.as_bytes()[0];
         let rec = match c {
             Candidate::Json if first == b'{' => json::parse_json(line, years),
@@ -225,22 +279,22 @@ impl AutoDetect {
                 Some(ExchangeLine::Header) => return Try::Skip(Skip::Header),
                 None => None,
             },
-            Candidate::Access => apache::parse_access(line),
-            Candidate::ApacheError if first == b'[' => apache::parse_apache_error(line),
-            Candidate::NginxError if first.is_ascii_digit() => apache::parse_nginx_error(line),
+            Candidate::Access => apache::parse_access(headers.get(), line),
+            Candidate::ApacheError if first == b'[' => apache::parse_apache_error(headers.get(), line),
+            Candidate::NginxError if first.is_ascii_digit() => apache::parse_nginx_error(headers.get(), line),
             Candidate::Audit if first == b't' => syslog::parse_audit(line),
             Candidate::Tai64n if first == b'@' => syslog::parse_tai64n(line),
             Candidate::Builtin(i) => {
                 if self.patterns.is_empty() {
                     self.patterns = vec![None; BUILTINS.len()];
                 }
-                let builtins = self.builtins.get_or_insert_with(builtins);
+                let builtins = headers.get();
                 self.patterns[i].get_or_insert_with(|| builtins.get(i).clone()).parse(line, years)
             }
             Candidate::Sequence if sequences::looks_like_sequence(line) => sequences::parse_sequence(line, line_no).ok(),
             Candidate::Timestamped if first.is_ascii_alphanumeric() || first == b'[' => generic::parse_stamped_line(line, years),
-            Candidate::Levelled if first.is_ascii_uppercase() => generic::parse_levelled(line),
-            Candidate::Untimed => syslog::parse_untimed(line),
+            Candidate::Levelled if first.is_ascii_uppercase() => generic::parse_levelled(headers.get(), line),
+            Candidate::Untimed => syslog::parse_untimed(headers.get(), line),
             _ => None,
         };
         match rec {
@@ -250,10 +304,10 @@ impl AutoDetect {
     }
 
     /// Parses a non-empty line.
-    pub fn parse(&mut self, line: &str, line_no: u64, years: &mut YearInference, exchange: &mut ExchangeHeader) -> Result<Record, Skip> {
+    pub(super) fn parse(&mut self, line: &str, line_no: u64, ctx: &mut Context<'_>) -> Result<Record, Skip> {
         let last = self.last;
         for c in last.into_iter().chain(order().filter(|c| Some(*c) != last)) {
-            match self.attempt(c, line, line_no, years, exchange) {
+            match self.attempt(c, line, line_no, ctx) {
                 Try::Record(r) => {
                     self.last = Some(c);
                     return Ok(r);
@@ -345,7 +399,26 @@ mod tests {
         assert_eq!((a.kind, &a.app, &a.message, a.timestamp), (b.kind, &b.app, &b.message, b.timestamp));
         assert_eq!(b.message, "PacketResponder 1 terminating");
         // (Other tests running alongside may have compiled more of the shared set meanwhile.)
-        assert!(held.0.iter().any(|p| p.get().is_some()));
+        assert!(held.loghub.iter().any(|p| p.get().is_some()));
+    }
+
+    #[test]
+    fn the_web_and_levelled_headers_are_compiled_into_the_parsers_set_and_freed_with_it() {
+        let private = Builtins::private();
+        let mut parser = LineParser::auto_with(private.clone(), YearAnchor::Given(2024));
+        let access = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326"#;
+        assert_eq!(parser.parse(access, 1).unwrap().kind, RecordKind::AccessLog);
+        // Only what the line needed: the access log regex fit before the others were tried.
+        assert!(private.access.get().is_some());
+        assert!(private.apache_error.get().is_none() && private.nginx_error.get().is_none() && private.levelled.get().is_none());
+        let levelled = parser.parse("INFO nova.compute.claims [req-a4] Claim successful on node x", 2).unwrap();
+        assert_eq!(
+            (levelled.app.as_deref(), levelled.message.as_str()),
+            (Some("nova.compute.claims"), "[req-a4] Claim successful on node x")
+        );
+        assert!(private.levelled.get().is_some());
+        drop(parser);
+        assert_eq!(Arc::strong_count(&private), 1, "the parser let go of its set, and the regexes go with it");
     }
 
     #[test]
@@ -359,7 +432,7 @@ mod tests {
         let own = parser.parse(hdfs, 1).unwrap();
         assert_eq!((own.kind, &own.app, &own.message, own.timestamp), (shared.kind, &shared.app, &shared.message, shared.timestamp));
         // Only the headers tried on this line were compiled, into the private set.
-        let compiled = private.0.iter().filter(|p| p.get().is_some()).count();
+        let compiled = private.loghub.iter().filter(|p| p.get().is_some()).count();
         assert!((1..BUILTINS.len()).contains(&compiled), "{compiled}");
         drop(parser);
         assert_eq!(Arc::strong_count(&private), 1, "the parser let go of its set");

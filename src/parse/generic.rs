@@ -2,17 +2,19 @@
 //! else known (Exim's main log, many application logs), and a level word followed by a logger
 //! name (OpenStack nova without its file header).
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 
+use super::auto::Builtins;
 use super::header::trim_end;
 use super::time::{parse_any, scan_iso, scan_klog, scan_leading, YearInference};
 use crate::record::{Record, RecordKind};
 
-static LEVELLED: LazyLock<Regex> = LazyLock::new(|| {
+/// The levelled line's regex (for [`Builtins`], which compiles it on first use; as a static its
+/// Unicode `\w` automata, about 0.8 MB, stayed for the whole run once the analogy layer had parsed
+/// the rules' examples).
+pub(super) fn levelled_regex() -> Regex {
     Regex::new(r"^(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|AUDIT) ([A-Za-z_][\w.$:-]*) (.*)$").expect("static regex")
-});
+}
 
 /// A line that starts with an ISO 8601, `yyyy/mm/dd hh:mm:ss` or ctime
 /// (`Fri Jan 19 12:20:33 2007`) stamp, then the message; a leading `[pid]` or `[pid N]` after the
@@ -123,8 +125,8 @@ fn parse_mbox_from(line: &str) -> Option<Record> {
 
 /// `INFO nova.compute.claims [req-...] msg`: a level word, a logger name, the message.
 /// `None`: not this form.
-pub fn parse_levelled(line: &str) -> Option<Record> {
-    let c = LEVELLED.captures(line)?;
+pub fn parse_levelled(headers: &Builtins, line: &str) -> Option<Record> {
+    let c = headers.levelled().captures(line)?;
     let mut rec = Record::new(RecordKind::Pattern, trim_end(c.get(3)?.as_str()));
     rec.severity = c.get(1)?.as_str().parse().ok();
     rec.app = Some(c.get(2)?.as_str().to_owned());
@@ -134,6 +136,7 @@ pub fn parse_levelled(line: &str) -> Option<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::auto::builtins;
     use crate::record::Severity;
 
     #[test]
@@ -205,13 +208,14 @@ mod tests {
 
     #[test]
     fn levelled_table() {
-        let r = parse_levelled("INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful on node parisaserver").unwrap();
+        let r = parse_levelled(&builtins(), "INFO nova.compute.claims [req-a4] [instance: 1176] Claim successful on node parisaserver")
+            .unwrap();
         assert_eq!(
             (r.severity, r.app.as_deref(), r.message.as_str()),
             (Some(Severity::Info), Some("nova.compute.claims"), "[req-a4] [instance: 1176] Claim successful on node parisaserver")
         );
         for line in ["", "INFO", "info nova x", "INFO  x", "Hello world again"] {
-            assert!(parse_levelled(line).is_none(), "{line:?}");
+            assert!(parse_levelled(&builtins(), line).is_none(), "{line:?}");
         }
     }
 }

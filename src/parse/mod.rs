@@ -131,6 +131,7 @@ pub struct LineParser {
     mode: Mode,
     years: YearInference,
     exchange: exchange::ExchangeHeader,
+    headers: auto::HeldBuiltins,
 }
 
 #[derive(Debug)]
@@ -159,13 +160,13 @@ impl LineParser {
             Format::Events => Mode::Json,
             Format::Pattern(p) => Mode::Pattern(Box::new(p.clone())),
         };
-        LineParser { mode, years: YearInference::new(years), exchange: Default::default() }
+        LineParser { mode, years: YearInference::new(years), exchange: Default::default(), headers: Default::default() }
     }
 
     /// An auto-detecting parser that takes the built-in headers from `headers` rather than from
     /// the set the parsers alive share.
     pub fn auto_with(headers: std::sync::Arc<auto::Builtins>, years: YearAnchor) -> Self {
-        LineParser { mode: Mode::Auto(auto::AutoDetect::with_builtins(headers)), ..LineParser::new(&Format::Auto, years) }
+        LineParser { headers: auto::HeldBuiltins::of(headers), ..LineParser::new(&Format::Auto, years) }
     }
 
     /// Parses one line (without its line ending); `line_no` is 1-based.
@@ -174,17 +175,21 @@ impl LineParser {
             return Err(Skip::Empty);
         }
         let years = &mut self.years;
+        let headers = &mut self.headers;
         match &mut self.mode {
-            Mode::Auto(a) => a.parse(line, line_no, years, &mut self.exchange),
+            Mode::Auto(a) => a.parse(line, line_no, &mut auto::Context { years, exchange: &mut self.exchange, headers }),
             Mode::Syslog => rfc5424::parse_rfc5424(line)
                 .or_else(|| syslog::parse_rfc3164(line, years))
-                .or_else(|| syslog::parse_untimed(line))
+                .or_else(|| syslog::parse_untimed(headers.get(), line))
                 .ok_or(Skip::NotFormat("syslog")),
             Mode::Json => json::parse_json(line, years).ok_or(Skip::NotFormat("a JSON object")),
-            Mode::Apache => apache::parse_access(line)
-                .or_else(|| apache::parse_apache_error(line))
-                .or_else(|| apache::parse_nginx_error(line))
-                .ok_or(Skip::NotFormat("an access or error log line")),
+            Mode::Apache => {
+                let h = headers.get();
+                apache::parse_access(h, line)
+                    .or_else(|| apache::parse_apache_error(h, line))
+                    .or_else(|| apache::parse_nginx_error(h, line))
+                    .ok_or(Skip::NotFormat("an access or error log line"))
+            }
             Mode::Exchange => match self.exchange.parse(line) {
                 Some(exchange::ExchangeLine::Row(r)) => Ok(r),
                 Some(exchange::ExchangeLine::Header) => Err(Skip::Header),

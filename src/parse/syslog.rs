@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use super::auto::Builtins;
 use super::header::{apply_pri, host_tag_message, scan_pri, split_tag, trim_end, Tag};
 use super::time::{scan_bsd, scan_iso, tai64n, YearInference};
 use crate::record::{Record, RecordKind, Timestamp};
@@ -109,7 +110,7 @@ pub fn parse_rfc3164(line: &str, years: &mut YearInference) -> Option<Record> {
 /// Such a message often starts with the program's own header, which then gives the timestamp:
 /// `host nginx[1]: 2023/12/09 21:35:20 [error] 1#1: msg`, `host exim[1]: 2021-07-17 23:20:49 msg`,
 /// also after a repeated `host nginx:`.
-pub fn parse_untimed(line: &str) -> Option<Record> {
+pub fn parse_untimed(headers: &Builtins, line: &str) -> Option<Record> {
     let (host, tag, _) = host_tag_message(line, true)?;
     // `4104E3D: client=...` is a Postfix queue id, not a program: without a host or a pid, a
     // name with several digits and no separator is an id.
@@ -121,17 +122,17 @@ pub fn parse_untimed(line: &str) -> Option<Record> {
     }
     let mut rec = Record::new(RecordKind::Rfc3164, String::new());
     fill(&mut rec, host, tag, "");
-    embedded_header(&mut rec);
+    embedded_header(headers, &mut rec);
     Some(rec)
 }
 
-fn embedded_header(rec: &mut Record) {
+fn embedded_header(headers: &Builtins, rec: &mut Record) {
     let repeated = match host_tag_message(&rec.message, true) {
         Some((_, Some(tag), _)) if Some(tag.app) == rec.app.as_deref() => Some(tag.message.to_owned()),
         _ => None,
     };
     let message = repeated.as_deref().unwrap_or(&rec.message);
-    if let Some(inner) = super::apache::parse_nginx_error(message).or_else(|| super::generic::parse_timestamped(message)) {
+    if let Some(inner) = super::apache::parse_nginx_error(headers, message).or_else(|| super::generic::parse_timestamped(message)) {
         rec.timestamp = inner.timestamp;
         rec.severity = rec.severity.or(inner.severity);
         rec.pid = rec.pid.or(inner.pid);
@@ -176,6 +177,7 @@ pub fn parse_audit(line: &str) -> Option<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::auto::builtins;
     use crate::parse::time::YearAnchor;
     use crate::record::Severity;
 
@@ -410,22 +412,26 @@ mod tests {
 
     #[test]
     fn untimed_table() {
-        let r = parse_untimed("srv sshd[28732]: error: PAM: Authentication failure").unwrap();
+        let r = parse_untimed(&builtins(), "srv sshd[28732]: error: PAM: Authentication failure").unwrap();
         assert_eq!(
             (r.host.as_deref(), r.app.as_deref(), r.pid, r.message.as_str()),
             (Some("srv"), Some("sshd"), Some(28732), "error: PAM: Authentication failure")
         );
-        let r = parse_untimed("imapd[26888]: Login failed user=x").unwrap();
+        let r = parse_untimed(&builtins(), "imapd[26888]: Login failed user=x").unwrap();
         assert_eq!((r.host, r.app.as_deref()), (None, Some("imapd")));
-        let r = parse_untimed("pam_unix(sudo:session): session closed for user root").unwrap();
+        let r = parse_untimed(&builtins(), "pam_unix(sudo:session): session closed for user root").unwrap();
         assert_eq!((r.app.as_deref(), r.component.as_deref()), (Some("pam_unix"), Some("sudo:session")));
-        let r =
-            parse_untimed("host nginx[23141]: host nginx: 2025/09/07 21:20:40 [error] 23141#23141: *24470 PAM: user 'username'").unwrap();
+        let r = parse_untimed(
+            &builtins(),
+            "host nginx[23141]: host nginx: 2025/09/07 21:20:40 [error] 23141#23141: *24470 PAM: user 'username'",
+        )
+        .unwrap();
         assert_eq!(
             (r.timestamp.unwrap().to_string().as_str(), r.message.as_str(), r.severity),
             ("2025-09-07T21:20:40", "*24470 PAM: user 'username'", Some(Severity::Error))
         );
-        let r = parse_untimed("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed").unwrap();
+        let r =
+            parse_untimed(&builtins(), "mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed").unwrap();
         assert_eq!(
             (r.timestamp.unwrap().to_string().as_str(), r.message.as_str()),
             ("2021-07-17T23:20:49", "plain_server authenticator failed")
@@ -437,7 +443,7 @@ mod tests {
             "a b c d e: f",
             ": libvirt.libvirtError: internal error",
         ] {
-            assert!(parse_untimed(line).is_none(), "{line}");
+            assert!(parse_untimed(&builtins(), line).is_none(), "{line}");
         }
     }
 

@@ -268,7 +268,7 @@ where
     read_by_lines(&args.format)?;
     let inputs = read::expand(&args.inputs)?;
     // Each input's parser compiles the built-in headers it needs; what one compiled serves the next.
-    let _headers = matches!(args.format, Format::Auto).then(crate::parse::auto::builtins);
+    let _headers = crate::parse::auto::builtins();
     let mut run = RunStats::default();
     let mut progress = Progress::new(args.quiet);
     for input in &inputs {

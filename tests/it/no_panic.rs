@@ -35,18 +35,19 @@ fn formats() -> Vec<Format> {
 /// Runs every parser on `line` and writes each record; panics are the failure.
 fn exercise(line: &str) {
     let mut years = YearInference::new(YearAnchor::Given(2024));
+    let headers = logsieve::parse::auto::builtins();
     let _ = syslog::parse_rfc3164(line, &mut years);
-    let _ = syslog::parse_untimed(line);
+    let _ = syslog::parse_untimed(&headers, line);
     let _ = syslog::parse_tai64n(line);
     let _ = syslog::parse_audit(line);
     let _ = header::split_tag(line, true);
     let _ = rfc5424::parse_rfc5424(line);
     let _ = json::parse_json(line, &mut years);
-    let _ = apache::parse_access(line);
-    let _ = apache::parse_apache_error(line);
-    let _ = apache::parse_nginx_error(line);
+    let _ = apache::parse_access(&headers, line);
+    let _ = apache::parse_apache_error(&headers, line);
+    let _ = apache::parse_nginx_error(&headers, line);
     let _ = generic::parse_timestamped(line);
-    let _ = generic::parse_levelled(line);
+    let _ = generic::parse_levelled(&headers, line);
     let _ = sequences::parse_sequence(line, 1);
     let _ = ExchangeHeader::default().parse(line);
     let _ = time::parse_any(line, Some(&mut years));
