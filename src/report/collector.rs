@@ -204,6 +204,10 @@ impl Collector {
     /// a fixed hash of the session's number as the draw, so a run gives the same report again).
     fn sample_score(&mut self, score: f64) {
         if self.scores.len() < SCORES {
+            // Grown by doubling up to the sample's size, not past it (to 131,072 scores).
+            if self.scores.len() == self.scores.capacity() {
+                self.scores.reserve_exact(self.scores.len().max(1024).min(SCORES - self.scores.len()));
+            }
             self.scores.push(score);
             return;
         }
@@ -410,6 +414,7 @@ mod tests {
             c.seen += 1;
         }
         assert_eq!(c.scores.len(), SCORES);
+        assert_eq!(c.scores.capacity(), SCORES, "grown to the sample's size, not past it");
         let share = c.scores.iter().filter(|&&s| s == 1.0).count() as f64 / SCORES as f64;
         // A uniform sample of 100k has a standard error of 0.15 points: 1 point is 6 of them.
         assert!((share - 0.6).abs() < 0.01, "{share}");
