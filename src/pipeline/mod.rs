@@ -103,6 +103,9 @@ where
 /// Records per batch handed from one stage of [`for_each_event`] to the next.
 const BATCH: usize = 512;
 
+/// Batches waiting between two stages of [`for_each_event`], at most.
+const DEPTH: usize = 2;
+
 /// One record read and parsed on the reading thread, classified on the classifying one (and named
 /// on the naming one).
 struct Classified {
@@ -131,9 +134,9 @@ where
         return Ok((run, normalizer));
     }
     let rules = normalizer.rules();
-    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(4);
-    let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
-    let (name_tx, name_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(4);
+    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Vec<(Pending, Arc<str>)>>(DEPTH);
+    let (class_tx, class_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(DEPTH);
+    let (name_tx, name_rx) = std::sync::mpsc::sync_channel::<Vec<Classified>>(DEPTH);
     std::thread::scope(|scope| {
         // Named, so that profiles and debuggers tell the stages apart.
         let spawn = |name: &str| std::thread::Builder::new().name(format!("logsieve-{name}"));
