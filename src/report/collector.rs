@@ -204,9 +204,10 @@ impl Collector {
     /// a fixed hash of the session's number as the draw, so a run gives the same report again).
     fn sample_score(&mut self, score: f64) {
         if self.scores.len() < SCORES {
-            // Grown by doubling up to the sample's size, not past it (to 131,072 scores).
-            if self.scores.len() == self.scores.capacity() {
-                self.scores.reserve_exact(self.scores.len().max(1024).min(SCORES - self.scores.len()));
+            // Near the sample's size, grow to it and no further (as `Session::push` does at its
+            // cap): doubling would leave room for 131,072 scores.
+            if self.scores.len() == self.scores.capacity() && self.scores.len() * 2 > SCORES {
+                self.scores.reserve_exact(SCORES - self.scores.len());
             }
             self.scores.push(score);
             return;
