@@ -232,14 +232,13 @@ impl Watcher<'_> {
         }
         // An open session whose evidence already crosses the threshold is reported now.
         for key in touched {
-            let Some(s) = self.sessionizer.open_session(&key) else { continue };
             if self.reported.contains_key(&key) {
                 continue;
             }
-            let v = scorer.score(&s.states, &s.params, states);
+            let Some(mut open) = self.sessionizer.open_session(&key) else { continue };
+            let v = scorer.score(&open.states, &open.params, states);
             if v.anomalous {
-                self.reported.insert(key, s.states.len());
-                let mut open = s.clone();
+                self.reported.insert(key, open.states.len());
                 open.closed = Closed::Open;
                 print(&open, &v)?;
             }

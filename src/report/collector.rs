@@ -204,8 +204,8 @@ impl Collector {
     /// a fixed hash of the session's number as the draw, so a run gives the same report again).
     fn sample_score(&mut self, score: f64) {
         if self.scores.len() < SCORES {
-            // Near the sample's size, grow to it and no further (as `Session::push` does at its
-            // cap): doubling would leave room for 131,072 scores.
+            // Near the sample's size, grow to it and no further: doubling would leave room for
+            // 131,072 scores.
             if self.scores.len() == self.scores.capacity() && self.scores.len() * 2 > SCORES {
                 self.scores.reserve_exact(SCORES - self.scores.len());
             }

@@ -42,14 +42,7 @@ impl LineRefs {
     /// buffer would double past what they can need (at the bytes per line seen so far), it grows
     /// to that and no further.
     pub fn push(&mut self, l: LineRef, room: Option<usize>) {
-        if self.bytes.len() + 2 * MAX_VARINT > self.bytes.capacity() {
-            if let Some(room) = room.filter(|_| self.len > 0) {
-                let need = (self.bytes.len() * (room + 1)).div_ceil(self.len) + 2 * MAX_VARINT;
-                if need < self.bytes.capacity().max(64) {
-                    self.bytes.reserve_exact(need);
-                }
-            }
-        }
+        reserve(&mut self.bytes, self.len, room);
         match self.last {
             Some(last) if last.file == l.file => put(&mut self.bytes, zigzag(l.line.wrapping_sub(last.line)) << 1),
             _ => {
@@ -108,6 +101,61 @@ impl Iterator for Iter<'_> {
             LineRef { file: self.last.file, line: self.last.line.wrapping_add(unzigzag(head >> 1)) }
         };
         Some(self.last)
+    }
+}
+
+/// The state ids of a session still open, each a LEB128 integer: a byte for the first 128
+/// states of a model, two for the next 16,256. A session at its event cap holds 10,000 to
+/// 20,000 bytes instead of the 40,000 of a `Vec<u32>`; the ids are unpacked once, when the
+/// session closes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StateIds {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl StateIds {
+    /// How many ids.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bytes held (for tests and sizing).
+    #[cfg(test)]
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Appends an id; `room` as in [`LineRefs::push`].
+    pub(crate) fn push(&mut self, id: u32, room: Option<usize>) {
+        reserve(&mut self.bytes, self.len, room);
+        put(&mut self.bytes, u64::from(id));
+        self.len += 1;
+    }
+
+    /// The ids in order, in a vector of exactly their number.
+    pub(crate) fn to_vec(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.len);
+        let mut bytes = &self.bytes[..];
+        // The encoder wrote each from a u32.
+        while let Some(id) = take(&mut bytes) {
+            out.push(id as u32);
+        }
+        out
+    }
+}
+
+/// Makes room in `bytes` (holding `len` items) for one more. `room`, when given, is how many
+/// more items may still come: once the buffer would double past what they can need (at the bytes
+/// per item seen so far), it grows to that and no further.
+fn reserve(bytes: &mut Vec<u8>, len: usize, room: Option<usize>) {
+    if bytes.len() + 2 * MAX_VARINT > bytes.capacity() {
+        if let Some(room) = room.filter(|_| len > 0) {
+            let need = (bytes.len() * (room + 1)).div_ceil(len) + 2 * MAX_VARINT;
+            if need < bytes.capacity().max(64) {
+                bytes.reserve_exact(need);
+            }
+        }
     }
 }
 
@@ -178,5 +226,22 @@ mod tests {
         }
         assert_eq!(lines.len(), 10_000);
         assert!(lines.capacity_bytes() < 10_000 + 4 * MAX_VARINT + 64, "{}", lines.capacity_bytes());
+    }
+
+    #[test]
+    fn state_ids_round_trip_in_a_byte_or_two_each() {
+        let mut ids = StateIds::default();
+        let want: Vec<u32> = (0..1000).map(|i| [0, 127, 128, 16_383, 16_384, u32::MAX][i % 6]).collect();
+        for &id in &want {
+            ids.push(id, None);
+        }
+        assert_eq!((ids.len(), ids.to_vec()), (want.len(), want));
+        let mut small = StateIds::default();
+        for i in 0..10_000u32 {
+            small.push(i % 100, Some(10_000 - i as usize - 1));
+        }
+        assert_eq!(small.to_vec().len(), 10_000);
+        assert!(small.capacity_bytes() < 10_000 + 4 * MAX_VARINT + 64, "{}", small.capacity_bytes());
+        assert!(StateIds::default().to_vec().is_empty());
     }
 }

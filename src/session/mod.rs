@@ -19,6 +19,7 @@ mod sessionizer;
 pub mod step;
 
 pub use lines::LineRefs;
+use lines::StateIds;
 pub use sessionizer::Sessionizer;
 
 use crate::fasthash::HashMap;
@@ -239,36 +240,61 @@ impl Session {
         }
     }
 
-    pub(super) fn push(&mut self, step: &Step, cap: usize) {
+    /// A session from a sequences line: states already in order.
+    pub fn sequence(key: String, states: Vec<u32>, line: LineRef) -> Self {
+        Session { key, states, lines: std::iter::once(line).collect(), closed: Closed::Sequence, ..Session::new(String::new()) }
+    }
+}
+
+/// A session still open: a [`Session`] whose state ids are kept compactly (see [`StateIds`])
+/// until it closes, since a run can hold hundreds of long sessions open at once.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenSession {
+    /// Everything but the state ids, which stay empty here.
+    session: Session,
+    states: StateIds,
+}
+
+impl OpenSession {
+    pub(crate) fn new(key: String) -> Self {
+        OpenSession { session: Session::new(key), states: StateIds::default() }
+    }
+
+    /// Adds an event; beyond `cap` events it is only counted.
+    pub(crate) fn push(&mut self, step: &Step, cap: usize) {
+        let s = &mut self.session;
         if let Some(t) = step.time {
-            if self.start.is_none() {
-                self.start = Some(t);
+            if s.start.is_none() {
+                s.start = Some(t);
             }
-            self.end = Some(t);
+            s.end = Some(t);
         }
         if self.states.len() >= cap {
-            self.dropped += 1;
+            s.dropped += 1;
             return;
         }
         let at = self.states.len();
-        // Near the cap, grow to the cap and no further: doubling would leave a session at its
-        // 10,000 events holding room for 16,384 (60% more than it can use).
-        if self.states.len() == self.states.capacity() && self.states.len() * 2 > cap {
-            self.states.reserve_exact(cap - self.states.len());
-        }
-        self.states.push(step.state);
-        self.lines.push(step.line, Some(cap - self.states.len()));
+        // Near the cap, the buffers grow to what the remaining events can need and no further:
+        // doubling would leave a session at its 10,000 events holding room for 16,384.
+        let room = cap - at - 1;
+        self.states.push(step.state, Some(room));
+        s.lines.push(step.line, Some(room));
         for p in &step.params {
-            if !self.params.contains(p) && self.params.len() < 64 {
-                self.params.push(p.clone());
-                self.param_at.push(at);
+            if !s.params.contains(p) && s.params.len() < 64 {
+                s.params.push(p.clone());
+                s.param_at.push(at);
             }
         }
     }
 
-    /// A session from a sequences line: states already in order.
-    pub fn sequence(key: String, states: Vec<u32>, line: LineRef) -> Self {
-        Session { key, states, lines: std::iter::once(line).collect(), closed: Closed::Sequence, ..Session::new(String::new()) }
+    /// The session as it stands.
+    pub(crate) fn snapshot(&self) -> Session {
+        Session { states: self.states.to_vec(), ..self.session.clone() }
+    }
+
+    /// The session, for closing.
+    pub(crate) fn finish(self) -> Session {
+        Session { states: self.states.to_vec(), ..self.session }
     }
 }
 

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::fasthash::HashMap;
 
-use super::{millis, Closed, Session, SessionConfig, SessionStats, Step};
+use super::{millis, Closed, OpenSession, Session, SessionConfig, SessionStats, Step};
 
 struct Open {
-    session: Session,
+    session: OpenSession,
     /// Its deadline and the serial of its last event: where it stands in the deadline order.
     slot: (i64, u64),
     /// Where its entry in the order map is: at `slot`, or (while its deadline only moved later)
@@ -61,9 +61,10 @@ impl Sessionizer {
         }
     }
 
-    /// The open session of an entity key, if there is one (`watch` scores it before it closes).
-    pub fn open_session(&self, key: &str) -> Option<&Session> {
-        self.open.get(key).map(|o| &o.session)
+    /// The open session of an entity key as it stands, if there is one (`watch` scores it
+    /// before it closes).
+    pub fn open_session(&self, key: &str) -> Option<Session> {
+        self.open.get(key).map(|o| o.session.snapshot())
     }
 
     /// The counters so far.
@@ -93,7 +94,7 @@ impl Sessionizer {
             let Some(key) = self.pop_first() else { continue };
             if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::Timeout };
-                self.emit(o.session, closed, out);
+                self.emit(o.session.finish(), closed, out);
             }
         }
     }
@@ -149,14 +150,14 @@ impl Sessionizer {
             if step.starts && self.open.get(key.as_str()).is_some_and(|o| o.ended) {
                 if let Some(o) = self.open.remove(key.as_str()) {
                     self.order.remove(&o.queued);
-                    self.emit(o.session, Closed::End, out);
+                    self.emit(o.session.finish(), Closed::End, out);
                 }
             }
             if !self.open.contains_key(key.as_str()) {
                 if self.open.len() >= self.config.max_open {
                     if let Some(oldest) = self.pop_earliest() {
                         if let Some(o) = self.open.remove(&*oldest) {
-                            self.emit(o.session, Closed::Evicted, out);
+                            self.emit(o.session.finish(), Closed::Evicted, out);
                         }
                     }
                 }
@@ -164,7 +165,7 @@ impl Sessionizer {
                 let shared: Arc<str> = Arc::from(key.as_str());
                 self.open.insert(
                     key.clone(),
-                    Open { session: Session::new(key.clone()), slot, queued: slot, ended: false, key: Arc::clone(&shared) },
+                    Open { session: OpenSession::new(key.clone()), slot, queued: slot, ended: false, key: Arc::clone(&shared) },
                 );
                 self.order.insert(slot, shared);
                 self.stats.peak_open = self.stats.peak_open.max(self.open.len() as u64);
@@ -256,7 +257,7 @@ impl Sessionizer {
         while let Some(key) = self.pop_earliest() {
             if let Some(o) = self.open.remove(&*key) {
                 let closed = if o.ended { Closed::End } else { Closed::EndOfInput };
-                self.emit(o.session, closed, out);
+                self.emit(o.session.finish(), closed, out);
             }
         }
         let windows = std::mem::take(&mut self.windows);
@@ -284,11 +285,11 @@ impl Sessionizer {
 }
 
 fn window_session(stream: &str, index: u64, steps: &[Step], cap: usize) -> Session {
-    let mut s = Session::new(format!("{stream}#w{index}"));
+    let mut s = OpenSession::new(format!("{stream}#w{index}"));
     for st in steps {
         s.push(st, cap);
     }
-    s
+    s.finish()
 }
 
 #[cfg(test)]
@@ -403,18 +404,21 @@ mod tests {
 
     #[test]
     fn a_session_at_its_event_cap_holds_no_room_beyond_it() {
-        let mut s = Session::new("k".into());
+        let mut open = OpenSession::new("k".into());
         for i in 0..12_000u64 {
-            s.push(&step(1, None, i + 1, false), 10_000);
+            open.push(&step(1, None, i + 1, false), 10_000);
         }
-        assert_eq!((s.states.len(), s.lines.len(), s.dropped), (10_000, 10_000, 2_000));
-        // Consecutive lines take a byte each: room for 10,000 and a few more, not 16,384.
+        // State 1 and consecutive lines take a byte each: room for 10,000 and a few more, not
+        // 16,384, while the session is open.
         assert!(
-            s.states.capacity() <= 10_000 && s.lines.capacity_bytes() <= 10_100,
+            open.states.capacity_bytes() <= 10_100 && open.session.lines.capacity_bytes() <= 10_100,
             "{} {}",
-            s.states.capacity(),
-            s.lines.capacity_bytes()
+            open.states.capacity_bytes(),
+            open.session.lines.capacity_bytes()
         );
+        let s = open.finish();
+        assert_eq!((s.states.len(), s.lines.len(), s.dropped), (10_000, 10_000, 2_000));
+        assert_eq!(s.states.capacity(), 10_000);
     }
 
     #[test]
