@@ -158,7 +158,10 @@ pub(super) fn feed(
     let mut sessionizer = Sessionizer::new(options.session.clone());
     let mut stepper = Stepper::new(options.key, options.params).with_templates(templates).with_entities(options.entities);
     let mut files: Vec<String> = Vec::new();
-    let mut closed: Vec<Session> = Vec::new();
+    // Each session goes to `sink` as it closes: a burst of closes (the end of the input, a jump
+    // in log time) would otherwise hold every one of them at once, unpacked. The first error
+    // stops the handing on.
+    let mut failed: Option<Error> = None;
     let mut sequences = 0u64;
     let (run, normalizer) = for_each_event(input, normalizer, |rec, event, origin| {
         if files.last().map(String::as_str) != Some(origin.file) {
@@ -174,18 +177,26 @@ pub(super) fn feed(
                 if let Some(act) = &stepper.act {
                     observe(act);
                 }
-                sessionizer.push(&stepper.keys, origin.file, step, &mut |s| closed.push(s));
-                for s in closed.drain(..) {
-                    sink(s, states, &files)?;
+                sessionizer.push(&stepper.keys, origin.file, step, &mut |s| {
+                    if failed.is_none() {
+                        failed = sink(s, states, &files).err();
+                    }
+                });
+                if let Some(e) = failed.take() {
+                    return Err(e);
                 }
             }
             Stepped::Unkeyed => {}
         }
         Ok(())
     })?;
-    sessionizer.finish(&mut |s| closed.push(s));
-    for s in closed.drain(..) {
-        sink(s, states, &files)?;
+    sessionizer.finish(&mut |s| {
+        if failed.is_none() {
+            failed = sink(s, states, &files).err();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
     let mut stats = sessionizer.stats();
     stats.sessions += sequences;
