@@ -267,11 +267,17 @@ pub struct ScoreThread {
     files_sent: usize,
     /// Sessions gathered for the next hand-over.
     batch: Vec<Scored>,
+    /// Their events.
+    batch_events: usize,
 }
 
 /// Sessions handed to the writing thread at a time: one hand-over per session woke the thread
 /// for each.
 const SCORED_BATCH: usize = 64;
+/// Events handed over at a time, whatever the sessions: the channel holds 16 hand-overs, and
+/// when long sessions close together (the end of an input with hundreds of entities at the
+/// 10,000-event cap) scoring outruns writing them, so 1,024 of them in the channel held 25 MB.
+const SCORED_EVENTS: usize = 4096;
 
 impl ScoreThread {
     /// Starts the thread. `states` are the names known so far (ids in order); `threshold` and
@@ -292,7 +298,7 @@ impl ScoreThread {
             writer.finish()
         });
         let batch = Vec::with_capacity(SCORED_BATCH);
-        Ok(ScoreThread { tx: Some(tx), handle: Some(handle.map_err(Error::Thread)?), states_sent, files_sent: 0, batch })
+        Ok(ScoreThread { tx: Some(tx), handle: Some(handle.map_err(Error::Thread)?), states_sent, files_sent: 0, batch, batch_events: 0 })
     }
 
     /// Hands one scored session over. `states` and `files` are the scoring thread's, which only
@@ -302,8 +308,9 @@ impl ScoreThread {
         self.states_sent = states.names().len();
         let new_files = files[self.files_sent.min(files.len())..].to_vec();
         self.files_sent = files.len();
+        self.batch_events += session.states.len();
         self.batch.push(Scored { session, verdict, new_states, new_files });
-        if self.batch.len() < SCORED_BATCH {
+        if self.batch.len() < SCORED_BATCH && self.batch_events < SCORED_EVENTS {
             return Ok(());
         }
         self.send()
@@ -315,6 +322,7 @@ impl ScoreThread {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(SCORED_BATCH));
+        self.batch_events = 0;
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
             Ok(())
