@@ -158,9 +158,7 @@ pub(super) fn feed(
     let mut sessionizer = Sessionizer::new(options.session.clone());
     let mut stepper = Stepper::new(options.key, options.params).with_templates(templates).with_entities(options.entities);
     let mut files: Vec<String> = Vec::new();
-    // Each session goes to `sink` as it closes: a burst of closes (the end of the input, a jump
-    // in log time) would otherwise hold every one of them at once, unpacked. The first error
-    // stops the handing on.
+    // The first error from `sink` (see `hand_on`).
     let mut failed: Option<Error> = None;
     let mut sequences = 0u64;
     let (run, normalizer) = for_each_event(input, normalizer, |rec, event, origin| {
@@ -177,11 +175,7 @@ pub(super) fn feed(
                 if let Some(act) = &stepper.act {
                     observe(act);
                 }
-                sessionizer.push(&stepper.keys, origin.file, step, &mut |s| {
-                    if failed.is_none() {
-                        failed = sink(s, states, &files).err();
-                    }
-                });
+                sessionizer.push(&stepper.keys, origin.file, step, &mut hand_on(&mut sink, states, &files, &mut failed));
                 if let Some(e) = failed.take() {
                     return Err(e);
                 }
@@ -190,11 +184,7 @@ pub(super) fn feed(
         }
         Ok(())
     })?;
-    sessionizer.finish(&mut |s| {
-        if failed.is_none() {
-            failed = sink(s, states, &files).err();
-        }
-    });
+    sessionizer.finish(&mut hand_on(&mut sink, states, &files, &mut failed));
     if let Some(e) = failed {
         return Err(e);
     }
@@ -204,6 +194,22 @@ pub(super) fn feed(
     coverage.skipped = run.total.skipped_total();
     let fed = Fed { run, sessions: stats, events: stepper.events, coverage, files };
     Ok((fed, normalizer))
+}
+
+/// The sessionizer's callback: each session goes to `sink` as it closes (a burst of closes, at the
+/// end of the input or a jump in log time, would otherwise hold every one of them at once,
+/// unpacked). The first error is kept in `failed`, and nothing is handed on after it.
+fn hand_on<'a>(
+    sink: &'a mut impl FnMut(Session, &States, &[String]) -> Result<()>,
+    states: &'a States,
+    files: &'a [String],
+    failed: &'a mut Option<Error>,
+) -> impl FnMut(Session) + 'a {
+    move |s| {
+        if failed.is_none() {
+            *failed = sink(s, states, files).err();
+        }
+    }
 }
 
 /// The session counters on stderr (unless quiet); `key` is the session key in use, and whether
