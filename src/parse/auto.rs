@@ -135,7 +135,7 @@ const BUILTINS: &[Builtin] = &[
 /// parses every rule example at start-up (about 7 MB of automata for all the headers), uses a
 /// set of its own ([`Builtins::private`]): shared, they would live as long as the input's reader
 /// that happened to start meanwhile.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Builtins {
     loghub: [OnceLock<Pattern>; BUILTINS.len()],
     access: OnceLock<Regex>,
@@ -147,13 +147,7 @@ pub struct Builtins {
 impl Builtins {
     /// A set of headers that no other parser shares: freed when its holder is done.
     pub fn private() -> Arc<Builtins> {
-        Arc::new(Builtins {
-            loghub: std::array::from_fn(|_| OnceLock::new()),
-            access: OnceLock::new(),
-            apache_error: OnceLock::new(),
-            nginx_error: OnceLock::new(),
-            levelled: OnceLock::new(),
-        })
+        Arc::new(Builtins::default())
     }
 
     fn get(&self, i: usize) -> &Pattern {
