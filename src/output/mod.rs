@@ -276,7 +276,8 @@ pub struct ScoreThread {
 const SCORED_BATCH: usize = 64;
 /// Events handed over at a time, whatever the sessions: the channel holds 16 hand-overs, and
 /// when long sessions close together (the end of an input with hundreds of entities at the
-/// 10,000-event cap) scoring outruns writing them, so 1,024 of them in the channel held 25 MB.
+/// 10,000-event cap) scoring outruns writing them, so up to 1,024 of them, 40 KB of state ids
+/// each, could wait in the channel.
 const SCORED_EVENTS: usize = 4096;
 
 impl ScoreThread {
